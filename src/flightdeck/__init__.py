@@ -1,0 +1,3 @@
+"""FlightDeck: flight schedule management."""
+
+__version__ = "0.1.0"

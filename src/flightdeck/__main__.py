@@ -1,0 +1,3 @@
+from flightdeck.cli import app
+
+app(prog_name="flightdeck")

@@ -1,0 +1,130 @@
+"""`flightdeck` command line: migrate, seed, create-user, serve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.platform.db import create_engine, create_sessionmaker
+from flightdeck.platform.errors import AppError
+from flightdeck.platform.security.encryption import configure_keyring, load_keyring
+from flightdeck.platform.settings import Settings, get_settings
+
+app = typer.Typer(help="FlightDeck: flight schedule management.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+T = TypeVar("T")
+
+
+async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    configure_keyring(load_keyring(settings))
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Runs `work` in one committed transaction, turning domain errors into a readable exit."""
+    try:
+        return asyncio.run(_in_transaction(get_settings(), work))
+    except AppError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message} ({exc.code})")
+        raise typer.Exit(code=1) from exc
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from flightdeck.platform.migrations import upgrade_database
+
+    settings = get_settings()
+    with console.status(f"Migrating {_redact(settings.database_url)} …"):
+        upgrade_database(settings)
+    console.print("[green]Database is at the latest schema.[/green]")
+
+
+@app.command()
+def seed(
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days of schedules to generate")] = 60,
+) -> None:
+    """Load demo data: airline schedules over the next DAYS days, an admin and an agent."""
+    from flightdeck.demo_data import seed_demo_data
+
+    settings = get_settings()
+    if settings.is_production:
+        err_console.print("[red]error:[/red] refusing to load demo data in production")
+        raise typer.Exit(code=1)
+    summary = run_in_transaction(
+        lambda session: seed_demo_data(session, days=days, console=console)
+    )
+    console.print(summary)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="E-mail address (the sign-in name)")],
+    password: Annotated[str, typer.Option(help="At least 10 characters, not the e-mail")],
+    role: Annotated[str, typer.Option(help="passenger, agent or admin")] = "passenger",
+    name: Annotated[str | None, typer.Option(help="Full name (default: from the e-mail)")] = None,
+) -> None:
+    """Create a user of any role (e.g. the first admin)."""
+    from flightdeck.users import service as users_service
+
+    if role not in ("passenger", "agent", "admin"):
+        err_console.print(f"[red]error:[/red] unknown role {role!r}: use passenger, agent or admin")
+        raise typer.Exit(code=2)
+    full_name = name or email.split("@", 1)[0]
+
+    async def work(session: AsyncSession) -> str:
+        user = await users_service.create_user(
+            session, email=email, password=password, full_name=full_name, role=role
+        )
+        return user.id
+
+    user_id = run_in_transaction(work)
+    console.print(f"[green]Created {role} {email}[/green] (id {user_id})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+) -> None:
+    """Serve the HTTP API (and /docs)."""
+    import uvicorn
+
+    console.print(f"FlightDeck on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "flightdeck.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for printing."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Airports, schedules, dated flights, seat inventory and live status."""

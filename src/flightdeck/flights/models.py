@@ -1,0 +1,146 @@
+"""Schedules, dated flights, their cabins' inventory and their status history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
+
+CABINS = ("economy", "premium_economy", "business", "first")
+
+FLIGHT_STATUSES = (
+    "scheduled",
+    "on_time",
+    "delayed",
+    "boarding",
+    "departed",
+    "arrived",
+    "cancelled",
+    "diverted",
+)
+
+
+class Schedule(IdMixin, TimestampMixin, Base):
+    """A recurring flight written in airport local time; it generates dated flights."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("valid_to >= valid_from", name="valid_period"),
+        CheckConstraint("arrival_day_offset BETWEEN -1 AND 3", name="arrival_day_offset_range"),
+        Index("ix_schedules_route", "origin", "destination"),
+    )
+
+    flight_number: Mapped[str] = mapped_column(String(8), index=True)
+    origin: Mapped[str] = mapped_column(String(3))
+    destination: Mapped[str] = mapped_column(String(3))
+    departure_local: Mapped[time] = mapped_column(Time())
+    arrival_local: Mapped[time] = mapped_column(Time())
+    arrival_day_offset: Mapped[int] = mapped_column(Integer, default=0)
+    days_of_week: Mapped[str] = mapped_column(String(7))
+    valid_from: Mapped[date] = mapped_column(Date())
+    valid_to: Mapped[date] = mapped_column(Date())
+    aircraft: Mapped[str | None] = mapped_column(String(16), default=None)
+    # {"economy": {"seats": 150, "fare": {"amount": 45000, "currency": "USD"}}, ...}
+    cabins: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_by: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class Flight(IdMixin, TimestampMixin, Base):
+    """One dated flight. Instants are UTC; `service_date` is the local date at the origin."""
+
+    __tablename__ = "flights"
+    __table_args__ = (
+        UniqueConstraint("flight_number", "service_date"),
+        CheckConstraint("arrival_at > departure_at", name="arrives_after_departure"),
+        Index("ix_flights_origin_departure", "origin", "departure_at"),
+        Index("ix_flights_destination_departure", "destination", "departure_at"),
+        Index("ix_flights_departure", "departure_at"),
+    )
+
+    flight_number: Mapped[str] = mapped_column(String(8))
+    service_date: Mapped[date] = mapped_column(Date())
+    origin: Mapped[str] = mapped_column(String(3))
+    destination: Mapped[str] = mapped_column(String(3))
+    departure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    arrival_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    aircraft: Mapped[str | None] = mapped_column(String(16), default=None)
+    schedule_id: Mapped[str | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"), default=None, index=True
+    )
+
+    # Live status (the latest; every change is also kept in flight_status_changes).
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    estimated_departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    actual_departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    estimated_arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    actual_arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    gate: Mapped[str | None] = mapped_column(String(8), default=None)
+    terminal: Mapped[str | None] = mapped_column(String(8), default=None)
+    diverted_to: Mapped[str | None] = mapped_column(String(3), default=None)
+    status_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    cabins: Mapped[list[FlightCabin]] = relationship(
+        back_populates="flight",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="FlightCabin.cabin",
+    )
+
+
+class FlightCabin(IdMixin, Base):
+    """Seat inventory of one cabin on one flight; `sold` only moves by conditional update."""
+
+    __tablename__ = "flight_cabins"
+    __table_args__ = (
+        UniqueConstraint("flight_id", "cabin"),
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("sold >= 0 AND sold <= capacity", name="sold_within_capacity"),
+        CheckConstraint("fare_amount >= 0", name="fare_not_negative"),
+    )
+
+    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    cabin: Mapped[str] = mapped_column(String(16))
+    capacity: Mapped[int] = mapped_column(Integer)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    fare_amount: Mapped[int] = mapped_column(Integer)
+    fare_currency: Mapped[str] = mapped_column(String(3))
+
+    flight: Mapped[Flight] = relationship(back_populates="cabins")
+
+
+class FlightStatusChange(IdMixin, Base):
+    """History: one row per status update, who made it and what it said."""
+
+    __tablename__ = "flight_status_changes"
+    __table_args__ = (Index("ix_flight_status_changes_flight", "flight_id", "changed_at"),)
+
+    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    estimated_departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    actual_departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    estimated_arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    actual_arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    gate: Mapped[str | None] = mapped_column(String(8), default=None)
+    terminal: Mapped[str | None] = mapped_column(String(8), default=None)
+    remark: Mapped[str | None] = mapped_column(String(500), default=None)
+    source: Mapped[str] = mapped_column(String(32), default="api")
+    changed_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,102 @@
+"""/schedules: recurring schedules, the dated flights they generate, and SSIM imports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
+
+from flightdeck.flights import schedule_import, schedule_service
+from flightdeck.flights.schedule_import import MAX_IMPORT_BYTES
+from flightdeck.flights.schedule_schemas import (
+    ScheduleChanged,
+    ScheduleCreate,
+    ScheduleCreated,
+    ScheduleDeleted,
+    ScheduleDetail,
+    ScheduleImportResult,
+    ScheduleRead,
+    ScheduleUpdate,
+)
+from flightdeck.platform.db import DbSession
+from flightdeck.platform.errors import error_responses
+from flightdeck.platform.pagination import Page, PageParams, page_params
+from flightdeck.platform.security.auth import StaffPrincipal
+
+router = APIRouter(prefix="/schedules", tags=["schedules"])
+
+_STAFF_ERRORS = error_responses(401, 403)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 422),
+)
+async def create_schedule(
+    body: ScheduleCreate, session: DbSession, principal: StaffPrincipal
+) -> ScheduleCreated:
+    """Create a recurring schedule and generate its future dated flights."""
+    return await schedule_service.create_schedule(session, body, principal)
+
+
+@router.get("", responses=_STAFF_ERRORS)
+async def list_schedules(
+    session: DbSession,
+    _: StaffPrincipal,
+    page: Annotated[PageParams, Depends(page_params)],
+    flight_number: Annotated[str | None, Query(max_length=8, examples=["FD101"])] = None,
+    origin: Annotated[str | None, Query(max_length=3, examples=["JFK"])] = None,
+    destination: Annotated[str | None, Query(max_length=3, examples=["LHR"])] = None,
+) -> Page[ScheduleRead]:
+    """List schedules, ordered by flight number and start of validity."""
+    return await schedule_service.list_schedules(
+        session, page, flight_number=flight_number, origin=origin, destination=destination
+    )
+
+
+@router.post(
+    "/import",
+    responses={
+        201: {"description": "Schedules or flights were created"},
+        **error_responses(401, 403, 413, 422),
+    },
+)
+async def import_ssim(
+    response: Response,
+    session: DbSession,
+    principal: StaffPrincipal,
+    file: Annotated[UploadFile, File(description="IATA SSIM chapter 7 file, at most 5 MB")],
+    default_fare_amount: Annotated[int | None, Form(ge=0)] = None,
+    currency: Annotated[str | None, Form(pattern=r"^[A-Z]{3}$")] = None,
+) -> ScheduleImportResult:
+    """Import an SSIM file: good legs load, bad lines are reported with their line number."""
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    result = await schedule_import.import_ssim(
+        session, content, principal, default_fare_amount=default_fare_amount, currency=currency
+    )
+    created = result.schedules_created or result.flights_created
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return result
+
+
+@router.get("/{schedule_id}", responses=error_responses(401, 403, 404))
+async def get_schedule(schedule_id: str, session: DbSession, _: StaffPrincipal) -> ScheduleDetail:
+    """The schedule with counts of its future flights."""
+    return await schedule_service.get_schedule(session, schedule_id)
+
+
+@router.put("/{schedule_id}", responses=error_responses(401, 403, 404, 422))
+async def update_schedule(
+    schedule_id: str, body: ScheduleUpdate, session: DbSession, principal: StaffPrincipal
+) -> ScheduleChanged:
+    """Replace the definition; future unbooked flights are regenerated, booked ones kept."""
+    return await schedule_service.update_schedule(session, schedule_id, body, principal)
+
+
+@router.delete("/{schedule_id}", responses=error_responses(401, 403, 404))
+async def delete_schedule(
+    schedule_id: str, session: DbSession, principal: StaffPrincipal
+) -> ScheduleDeleted:
+    """Delete the schedule and its future unbooked flights; booked ones are kept."""
+    return await schedule_service.delete_schedule(session, schedule_id, principal)

@@ -1,0 +1,154 @@
+"""Request and response shapes of flights (schedules and status have their own modules)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+
+from flightdeck.flights.airports import Airport, to_local
+from flightdeck.flights.models import Flight
+from flightdeck.platform.instants import LocalInstant
+from flightdeck.platform.money import Money
+
+# Patterns are checked before upper-casing (pydantic), so they accept either case.
+FlightNumber = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_upper=True,
+        pattern=r"^([A-Za-z]{2,3}|[A-Za-z]\d|\d[A-Za-z])\d{1,4}[A-Za-z]?$",
+    ),
+]
+AirportCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")
+]
+CabinName = Annotated[str, StringConstraints(pattern=r"^(economy|premium_economy|business|first)$")]
+
+
+class CabinSpec(BaseModel):
+    seats: int = Field(ge=0, le=1000)
+    fare: Money
+
+
+class FlightCreate(BaseModel):
+    flight_number: FlightNumber = Field(examples=["FD101"])
+    origin: AirportCode = Field(examples=["JFK"])
+    destination: AirportCode = Field(examples=["LHR"])
+    departure_time: AwareDatetime
+    arrival_time: AwareDatetime
+    aircraft: str | None = Field(default=None, max_length=16)
+    cabins: dict[CabinName, CabinSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_route_and_times(self) -> FlightCreate:
+        if self.origin == self.destination:
+            raise ValueError("origin and destination must differ")
+        if self.arrival_time <= self.departure_time:
+            raise ValueError("arrival_time must be after departure_time")
+        return self
+
+
+class FlightUpdate(BaseModel):
+    """Every field optional; cabins given are replaced (never below seats already sold)."""
+
+    departure_time: AwareDatetime | None = None
+    arrival_time: AwareDatetime | None = None
+    aircraft: str | None = Field(default=None, max_length=16)
+    cabins: dict[CabinName, CabinSpec] | None = Field(default=None, min_length=1)
+
+
+FlightStatus = Literal[
+    "scheduled", "on_time", "delayed", "boarding", "departed", "arrived", "cancelled", "diverted"
+]
+
+
+class FlightFilters(BaseModel):
+    """Query filters of `GET /flights`; `date` is the local date at the origin (service date)."""
+
+    origin: AirportCode | None = None
+    destination: AirportCode | None = None
+    date: dt.date | None = None
+    status: FlightStatus | None = None
+    flight_number: FlightNumber | None = None
+
+
+class AirportRead(BaseModel):
+    iata: str
+    icao: str
+    name: str
+    city: str
+    country: str
+    timezone: str
+
+    @classmethod
+    def from_airport(cls, airport: Airport) -> AirportRead:
+        return cls(
+            iata=airport.iata,
+            icao=airport.icao,
+            name=airport.name,
+            city=airport.city,
+            country=airport.country,
+            timezone=airport.timezone,
+        )
+
+
+class CabinRead(BaseModel):
+    seats: int
+    sold: int
+    seats_available: int
+    fare: Money
+
+
+class FlightRead(BaseModel):
+    id: str
+    flight_number: str
+    origin: str
+    destination: str
+    departure_time: LocalInstant
+    arrival_time: LocalInstant
+    service_date: date
+    duration_minutes: int
+    aircraft: str | None
+    status: str
+    schedule_id: str | None
+    cabins: dict[str, CabinRead]
+    seats_available: dict[str, int]
+
+
+def flight_to_read(flight: Flight) -> FlightRead:
+    """Times in each airport's local offset; cabins with live availability."""
+    cabins = {
+        c.cabin: CabinRead(
+            seats=c.capacity,
+            sold=c.sold,
+            seats_available=c.capacity - c.sold,
+            fare=Money(amount=c.fare_amount, currency=c.fare_currency),
+        )
+        for c in flight.cabins
+    }
+    return FlightRead(
+        id=flight.id,
+        flight_number=flight.flight_number,
+        origin=flight.origin,
+        destination=flight.destination,
+        departure_time=to_local(flight.departure_at, flight.origin),
+        arrival_time=to_local(flight.arrival_at, flight.destination),
+        service_date=flight.service_date,
+        duration_minutes=int((flight.arrival_at - flight.departure_at).total_seconds() // 60),
+        aircraft=flight.aircraft,
+        status=flight.status,
+        schedule_id=flight.schedule_id,
+        cabins=cabins,
+        seats_available={name: cabin.seats_available for name, cabin in cabins.items()},
+    )
+
+
+class FlightCancelled(BaseModel):
+    """`DELETE /flights/{id}` when seats were sold: the flight is cancelled, not removed."""
+
+    status: Literal["cancelled"] = "cancelled"
+    flight: FlightRead
+    affected_bookings: int

@@ -1,0 +1,1 @@
+"""Shared machinery. Imports no domain."""

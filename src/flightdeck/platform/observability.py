@@ -1,0 +1,57 @@
+"""Health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+REQUESTS = Counter("flightdeck_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("flightdeck_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness of each dependency")
+async def readyz(request: Request) -> JSONResponse:
+    engine: AsyncEngine = request.app.state.engine
+    checks: dict[str, str] = {}
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # readiness reports the failure instead of raising it
+        checks["database"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def metrics_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    # The route template, not the raw path, so ids do not explode the label set.
+    template = getattr(route, "path", "unmatched")
+    LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
+    REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+    return response

@@ -1,0 +1,1 @@
+"""Passwords, tokens, field encryption and the authenticated principal."""

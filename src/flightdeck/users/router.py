@@ -1,0 +1,140 @@
+"""HTTP routes of the users domain: /register, /login, /login/refresh, /profile."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from flightdeck.platform.db import DbSession
+from flightdeck.platform.errors import error_responses
+from flightdeck.platform.security.auth import CurrentPrincipal
+from flightdeck.platform.settings import Settings
+from flightdeck.users import service
+from flightdeck.users.errors import UnsupportedLoginMediaType
+from flightdeck.users.schemas import (
+    LoginForm,
+    LoginRequest,
+    ProfileRead,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UserRead,
+)
+
+router = APIRouter(tags=["users"])
+
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+# /login reads its body itself (two media types), so the body is documented by hand.
+LOGIN_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": LoginForm.model_json_schema()},
+        },
+    }
+}
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def login_throttles(request: Request) -> service.LoginThrottles:
+    """The app's account throttle plus a per-IP one created on first use."""
+    state = request.app.state
+    settings = app_settings(request)
+    if getattr(state, "login_ip_throttle", None) is None:
+        state.login_ip_throttle = service.ip_throttle_for(
+            state.login_throttle, settings.login_failure_window_seconds
+        )
+    return service.LoginThrottles(
+        account=state.login_throttle,
+        ip=state.login_ip_throttle,
+        delay_after_failures=settings.login_delay_after_failures,
+    )
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+Throttles = Annotated[service.LoginThrottles, Depends(login_throttles)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def read_login_request(request: Request) -> LoginRequest:
+    """Parses the sign-in from an OAuth2 password form or a JSON body."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    try:
+        if media_type in FORM_MEDIA_TYPES:
+            form = await request.form()
+            return LoginForm.model_validate(dict(form)).to_login_request()
+        if media_type == "application/json" or media_type.endswith("+json"):
+            return LoginRequest.model_validate(await request.json())
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False)
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in errors]
+        ) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "The body is not valid JSON", "type": "json_invalid"}]
+        ) from exc
+    raise UnsupportedLoginMediaType()
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409, 422),
+)
+async def register(body: RegisterRequest, session: DbSession) -> UserRead:
+    """Create a passenger account."""
+    user = await service.register_user(session, body)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/login",
+    openapi_extra=LOGIN_OPENAPI,
+    responses=error_responses(401, 415, 422, 429),
+)
+async def login(
+    request: Request, session: DbSession, settings: AppSettings, throttles: Throttles
+) -> TokenPair:
+    """Sign in with email and password (JSON or the OAuth2 password form)."""
+    credentials = await read_login_request(request)
+    return await service.login(session, settings, throttles, credentials, client_ip(request))
+
+
+@router.post("/login/refresh", responses=error_responses(401, 422))
+async def refresh(body: RefreshRequest, session: DbSession, settings: AppSettings) -> TokenPair:
+    """Trade a refresh token for a new token pair (the old refresh token is used up)."""
+    return await service.refresh_session(session, settings, body.refresh_token)
+
+
+@router.get("/profile", responses=error_responses(401))
+async def get_profile(principal: CurrentPrincipal, session: DbSession) -> ProfileRead:
+    """The signed-in user's profile."""
+    user = await service.get_active_user(session, principal.user_id)
+    return ProfileRead.model_validate(user)
+
+
+@router.patch("/profile", responses=error_responses(401, 403, 422, 429))
+async def update_profile(
+    body: ProfileUpdate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    throttles: Throttles,
+) -> ProfileRead:
+    """Update name, phone, notification preferences or password (403 on a wrong current one)."""
+    user = await service.update_profile(session, throttles, principal.user_id, body)
+    return ProfileRead.model_validate(user)

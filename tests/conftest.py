@@ -1,0 +1,167 @@
+"""Suite-wide fixtures: real databases (SQLite and a PostgreSQL server started here), the app,
+an HTTP client, and users of each role.
+
+Every test that takes `client` runs once per backend. The PostgreSQL server is started by the
+suite (tests/servers/postgres.py) unless FLIGHTDECK_TEST_POSTGRES_URL points at one already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flightdeck.app import create_app
+from flightdeck.model_registry import Base
+from flightdeck.platform.clock import clock
+from flightdeck.platform.migrations import upgrade_database
+from flightdeck.platform.security.encryption import generate_key_spec
+from flightdeck.platform.security.passwords import hash_password
+from flightdeck.platform.security.tokens import issue_access_token
+from flightdeck.platform.settings import Settings
+from flightdeck.users.models import User
+
+BACKENDS = ["sqlite", "postgres"]
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def postgres_root_url() -> Iterator[str]:
+    """URL of a PostgreSQL server for the session: an external one, or one started here."""
+    external = os.environ.get("FLIGHTDECK_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    from tests.servers.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server.create_database("flightdeck_test")
+
+
+def make_settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        jwt_secret="test-secret-" + "x" * 40,
+        encryption_keys=generate_key_spec("test1"),
+        login_max_failures=5,
+        login_failure_window_seconds=900,
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for one backend, with the schema built by the Alembic migrations."""
+    if request.param == "sqlite":
+        path = Path(tmp_path_factory.mktemp("sqlite")) / "flightdeck.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_root_url")
+    settings = make_settings(url)
+    upgrade_database(settings)
+    return settings
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+def backend(settings: Settings) -> str:
+    return "sqlite" if settings.is_sqlite else "postgres"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session on the app's database, for arranging data and checking what was stored."""
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with maker() as session:
+        yield session
+
+
+async def _empty_tables(app: FastAPI) -> None:
+    async with app.state.engine.begin() as conn:
+        if app.state.settings.is_sqlite:
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(table.delete())
+        else:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+    clock.reset()
+    await app.state.login_throttle.limiter.storage.reset()
+    await _empty_tables(app)
+
+
+@dataclass
+class TestUser:
+    id: str
+    email: str
+    role: str
+    password: str
+    headers: dict[str, str]
+
+
+async def create_user(
+    app: FastAPI, role: str = "passenger", email: str | None = None, full_name: str = "Test User"
+) -> TestUser:
+    """Stores a user directly and returns bearer headers for them."""
+    email = email or f"{role}-{os.urandom(4).hex()}@example.com"
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with maker() as session:
+        user = User(
+            email=email,
+            password_hash=await asyncio.to_thread(hash_password, TEST_PASSWORD),
+            full_name=full_name,
+            role=role,
+        )
+        session.add(user)
+        await session.commit()
+    token, _ = issue_access_token(app.state.settings, user.id, role)
+    return TestUser(user.id, email, role, TEST_PASSWORD, {"Authorization": f"Bearer {token}"})
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def passenger(app: FastAPI, client: httpx.AsyncClient) -> TestUser:
+    return await create_user(app, "passenger")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def agent(app: FastAPI, client: httpx.AsyncClient) -> TestUser:
+    return await create_user(app, "agent")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def admin(app: FastAPI, client: httpx.AsyncClient) -> TestUser:
+    return await create_user(app, "admin")
+
+
+def assert_error(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, object]:
+    """Asserts the one error shape and returns its body."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]

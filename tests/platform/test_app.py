@@ -1,0 +1,69 @@
+"""The app shell: operations endpoints, the OpenAPI contract, the one error shape."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from tests.conftest import assert_error
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# Every path of API.md that the foundation serves (later issues extend this list).
+CONTRACT_PATHS = {
+    "/register": {"post"},
+    "/login": {"post"},
+    "/login/refresh": {"post"},
+    "/profile": {"get", "patch"},
+    "/flights": {"get", "post"},
+    "/flights/{flight_id}": {"get", "put", "delete"},
+    "/flights/{flight_id}/status": {"get", "put"},
+    "/schedules": {"get", "post"},
+    "/schedules/{schedule_id}": {"get", "put", "delete"},
+    "/schedules/import": {"post"},
+    "/airports": {"get"},
+    "/healthz": {"get"},
+    "/readyz": {"get"},
+    "/metrics": {"get"},
+}
+
+
+async def test_openapi_lists_every_contract_endpoint(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path, methods in CONTRACT_PATHS.items():
+        assert path in paths, f"{path} missing from OpenAPI"
+        assert methods <= set(paths[path]), f"{path}: {methods - set(paths[path])} missing"
+
+
+async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
+async def test_healthz_and_readyz_report_ok(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    body = (await client.get("/metrics")).text
+    assert 'flightdeck_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+
+
+async def test_unknown_path_is_404_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/no-such-thing"), 404, "not_found")
+
+
+async def test_wrong_method_is_405_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.patch("/healthz"), 405, "method_not_allowed")
+
+
+async def test_malformed_json_is_422_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/register", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"]["errors"]

@@ -1,0 +1,73 @@
+"""Unit tests of the platform's security pieces: field encryption, tokens, passwords."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from flightdeck.platform.clock import clock
+from flightdeck.platform.security.encryption import KeyRing, generate_key_spec, parse_keys
+from flightdeck.platform.security.passwords import hash_password, verify_password
+from flightdeck.platform.security.tokens import (
+    InvalidToken,
+    decode_access_token,
+    issue_access_token,
+)
+from flightdeck.platform.settings import Settings
+
+
+def test_encrypted_value_is_not_plaintext_and_round_trips() -> None:
+    ring = KeyRing(parse_keys(generate_key_spec("k1")))
+    stored = ring.encrypt("+1 555 0100")
+    assert "555" not in stored and stored.startswith("v1:k1:")
+    assert ring.decrypt(stored) == "+1 555 0100"
+    assert ring.encrypt("+1 555 0100") != stored  # a fresh nonce every time
+
+
+def test_rotated_keyring_reads_old_values_and_writes_with_the_new_key() -> None:
+    old = generate_key_spec("k1")
+    stored = KeyRing(parse_keys(old)).encrypt("secret")
+    rotated = KeyRing(parse_keys(generate_key_spec("k2") + "," + old))
+    assert rotated.decrypt(stored) == "secret"
+    assert rotated.encrypt("secret").startswith("v1:k2:")
+
+
+def test_tampered_ciphertext_is_refused() -> None:
+    ring = KeyRing(parse_keys(generate_key_spec("k1")))
+    stored = ring.encrypt("secret")
+    tampered = stored[:-4] + ("AAAA" if not stored.endswith("AAAA") else "BBBB")
+    with pytest.raises(ValueError, match="cannot be decrypted"):
+        ring.decrypt(tampered)
+
+
+def test_key_must_be_256_bits() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        KeyRing([("short", b"0" * 16)])
+
+
+def test_access_token_expires_after_its_lifetime() -> None:
+    settings = Settings(jwt_secret="s" * 40, access_token_minutes=15)
+    token, seconds = issue_access_token(settings, "user-1", "agent")
+    assert seconds == 900
+    assert decode_access_token(settings, token).role == "agent"
+    try:
+        clock.advance(timedelta(minutes=15, seconds=1))
+        with pytest.raises(InvalidToken):
+            decode_access_token(settings, token)
+    finally:
+        clock.reset()
+
+
+def test_token_signed_with_another_secret_is_refused() -> None:
+    token, _ = issue_access_token(Settings(jwt_secret="a" * 40), "user-1", "admin")
+    with pytest.raises(InvalidToken):
+        decode_access_token(Settings(jwt_secret="b" * 40), token)
+
+
+def test_passwords_hash_with_argon2id_and_verify() -> None:
+    hashed = hash_password("a long passphrase")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "a long passphrase")
+    assert not verify_password(hashed, "a wrong passphrase")
+    assert not verify_password(None, "a long passphrase")

@@ -1,0 +1,57 @@
+"""End-to-end check of the throwaway PostgreSQL helper (real server, real asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import asyncpg
+
+from .postgres import PostgresServer, running_postgres
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+async def _round_trip(server: PostgresServer, database: str) -> tuple[str, list[str]]:
+    conn = await asyncpg.connect(
+        host=server.host, port=server.port, user=server.user, database=database
+    )
+    try:
+        version = await conn.fetchval("select version()")
+        await conn.execute("create table flights (id serial primary key, code text not null)")
+        await conn.executemany("insert into flights (code) values ($1)", [("FD1",), ("FD2",)])
+        rows = await conn.fetch("select code from flights order by id")
+        return version, [row["code"] for row in rows]
+    finally:
+        await conn.close()
+
+
+def test_postgres_server_lifecycle() -> None:
+    started = time.perf_counter()
+    with running_postgres() as server:
+        startup = time.perf_counter() - started
+        print(f"postgres start-up: {startup:.2f}s")  # visible with -s; useful in CI logs
+        assert server.host == "127.0.0.1"
+        assert _port_open(server.host, server.port)
+        assert server.url() == f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/postgres"
+
+        version, codes = asyncio.run(_round_trip(server, "postgres"))
+        assert version.startswith("PostgreSQL ")
+        assert codes == ["FD1", "FD2"]
+
+        url = server.create_database("flightdeck_extra")
+        assert url == server.url("flightdeck_extra")
+        _, codes = asyncio.run(_round_trip(server, "flightdeck_extra"))
+        assert codes == ["FD1", "FD2"]
+
+        data_dir = server.data_dir
+        assert data_dir.is_dir()
+
+    assert not _port_open(server.host, server.port)
+    assert not data_dir.exists()
+    server.stop()  # idempotent
