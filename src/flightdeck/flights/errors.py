@@ -40,3 +40,49 @@ class DuplicateFlight(Conflict):
 class FlightNotEditable(AppError):
     status_code = 409
     code = "flight_not_editable"
+
+
+# --- seat inventory (inventory_service) ---------------------------------------------------
+
+
+class UnknownFlight(Unprocessable):
+    """A flight id in a booking request that does not exist (the request is bad, not the URL)."""
+
+    code = "unknown_flight"
+
+    def __init__(self, flight_id: str) -> None:
+        super().__init__(f"Unknown flight {flight_id!r}", details={"flight_id": flight_id})
+
+
+class FlightNotBookable(Conflict):
+    code = "flight_not_bookable"
+
+
+class CabinNotOffered(Unprocessable):
+    code = "cabin_not_offered"
+
+
+class InvalidSeat(Unprocessable):
+    code = "invalid_seat"
+
+
+class DuplicateSeat(Unprocessable):
+    code = "duplicate_seat"
+
+
+class DuplicateSegment(Unprocessable):
+    code = "duplicate_segment"
+
+
+class InventoryAlreadyHeld(Conflict):
+    """The booking already holds seats on that flight (hold once, release, hold again)."""
+
+    code = "inventory_already_held"
+
+
+class SeatsUnavailable(Conflict):
+    code = "seats_unavailable"
+
+
+class SeatUnavailable(Conflict):
+    code = "seat_unavailable"

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
 
 CABINS = ("economy", "premium_economy", "business", "first")
@@ -144,3 +145,37 @@ class FlightStatusChange(IdMixin, Base):
     source: Mapped[str] = mapped_column(String(32), default="api")
     changed_by: Mapped[str | None] = mapped_column(String(36), default=None)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SeatAssignment(IdMixin, Base):
+    """A chosen seat held by one passenger of a booking; unique per (flight, seat), which is
+    what settles two bookings racing for the same seat."""
+
+    __tablename__ = "seat_assignments"
+    __table_args__ = (UniqueConstraint("flight_id", "seat"),)
+
+    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    seat: Mapped[str] = mapped_column(String(4))
+    cabin: Mapped[str] = mapped_column(String(16))
+    # No foreign key: bookings may live in MongoDB.
+    booking_id: Mapped[str] = mapped_column(String(36), index=True)
+    passenger_index: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InventoryHold(IdMixin, Base):
+    """Seats one booking holds on one flight. Releasing deletes the row; only the transaction
+    whose delete removed it gives the seats back, so a release is never applied twice."""
+
+    __tablename__ = "inventory_holds"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "flight_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_inventory_holds_created", "created_at"),
+    )
+
+    booking_id: Mapped[str] = mapped_column(String(36))
+    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    cabin: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -151,6 +151,18 @@ async def get_flight(
     return (await session.scalars(statement)).one_or_none()
 
 
+async def get_flight_by_number(
+    session: AsyncSession, flight_number: str, service_date: date, *, for_update: bool = False
+) -> Flight | None:
+    """The flight with this number on this service date (local date at the origin)."""
+    statement = select(Flight).where(
+        Flight.flight_number == flight_number, Flight.service_date == service_date
+    )
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(statement)).one_or_none()
+
+
 async def reload_flight(session: AsyncSession, flight_id: str) -> Flight | None:
     """The flight and its cabins read again from the database (after bulk updates)."""
     statement = (

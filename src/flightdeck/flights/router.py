@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from flightdeck.flights import service, status_service
+from flightdeck.flights import inventory_service, service, status_service
 from flightdeck.flights.airports import search_airports
+from flightdeck.flights.inventory_schemas import SeatMapRead
 from flightdeck.flights.schemas import (
     AirportRead,
     FlightCancelled,
@@ -104,6 +105,12 @@ async def delete_flight(
     return FlightCancelled(
         flight=flight_to_read(outcome.flight), affected_bookings=outcome.affected_bookings
     )
+
+
+@router.get("/flights/{flight_id}/seats", tags=["flights"], responses=error_responses(404))
+async def get_seat_map(flight_id: str, session: DbSession) -> SeatMapRead:
+    """Seat map: each cabin's rows and seats, taken or available."""
+    return await inventory_service.seat_map_for_flight(session, flight_id)
 
 
 @router.get("/flights/{flight_id}/status", tags=["flight status"], responses=error_responses(404))

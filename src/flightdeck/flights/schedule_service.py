@@ -24,6 +24,7 @@ from flightdeck.flights import repository as flights_repo
 from flightdeck.flights import schedule_repository as repo
 from flightdeck.flights.airports import get_airport, local_to_utc
 from flightdeck.flights.errors import DuplicateFlight, ScheduleNotFound
+from flightdeck.flights.itinerary_queries import invalidate_flight_searches
 from flightdeck.flights.models import Flight, Schedule
 from flightdeck.flights.schedule_schemas import (
     KeptFlight,
@@ -207,6 +208,7 @@ async def store_flights(session: AsyncSession, flights: list[Flight]) -> None:
         raise DuplicateFlight(
             "Another change created a flight on one of these dates meanwhile; retry"
         ) from exc
+    await invalidate_flight_searches(session, {(f.origin, f.destination) for f in flights})
 
 
 async def get_schedule(session: AsyncSession, schedule_id: str) -> ScheduleDetail:
@@ -260,6 +262,7 @@ async def update_schedule(
 ) -> ScheduleChanged:
     """Replaces the definition and regenerates the future flights with nothing sold."""
     schedule = await _get_schedule(session, schedule_id, for_update=True)
+    await invalidate_flight_searches(session, [(schedule.origin, schedule.destination)])
     check_airports(definition)
     dated = dated_times(definition)
     now = utcnow()
@@ -292,6 +295,7 @@ async def delete_schedule(
 ) -> ScheduleDeleted:
     """Deletes the schedule and its unsold future flights; the others stay, unlinked."""
     schedule = await _get_schedule(session, schedule_id, for_update=True)
+    await invalidate_flight_searches(session, [(schedule.origin, schedule.destination)])
     kept, removed_ids = await _remove_unsold_future_flights(session, schedule.id, utcnow())
     await repo.delete_schedule(session, schedule)
     await _record_change(

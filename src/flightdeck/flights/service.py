@@ -21,6 +21,7 @@ from flightdeck.flights.errors import (
     FlightNotEditable,
     FlightNotFound,
 )
+from flightdeck.flights.itinerary_queries import invalidate_flight_searches
 from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.flights.schemas import (
     CabinSpec,
@@ -120,6 +121,7 @@ async def create_flight(session: AsyncSession, data: FlightCreate) -> Flight:
     )
     if not await repository.add_flight(session, flight):
         raise _duplicate(data.flight_number, flight.service_date)
+    await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
     return flight
 
 
@@ -328,6 +330,7 @@ async def update_flight(
             changes["cabins"] = cabin_changes
     if not changes:
         return flight
+    await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
     await record_event(
         session,
         FLIGHT_UPDATED,
@@ -394,6 +397,7 @@ async def delete_flight(
             f"A {flight.status} flight cannot be removed or cancelled",
             details={"status": flight.status},
         )
+    await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
     # Conditional delete: a seat sold meanwhile makes it fail, and the flight is cancelled.
     if await repository.delete_flight_if_unsold(session, flight.id):
         return FlightRemoval(removed=True, flight=None)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository
 from flightdeck.flights.airports import get_airport, to_local
 from flightdeck.flights.errors import FlightNotFound, InvalidStatusTransition
+from flightdeck.flights.itinerary_queries import invalidate_flight_searches
 from flightdeck.flights.models import Flight, FlightStatusChange
 from flightdeck.flights.status_schemas import (
     FlightStatusChangeRead,
@@ -250,16 +251,33 @@ def _history_row(
     )
 
 
+class CancellationHandler(Protocol):
+    async def __call__(
+        self, session: AsyncSession, flight_id: str, *, actor_id: str | None, reason: str | None
+    ) -> int: ...
+
+
+# Registered by domains that hold things on flights (bookings), so flights imports none of them.
+_cancellation_handlers: list[CancellationHandler] = []
+
+
+def register_cancellation_handler(handler: CancellationHandler) -> None:
+    """Adds a handler run in the transaction of every flight cancellation (once per handler,
+    however often it is registered); it returns how many bookings it affected."""
+    if handler not in _cancellation_handlers:
+        _cancellation_handlers.append(handler)
+
+
 async def cancel_flight_bookings(
     session: AsyncSession, flight: Flight, *, actor_id: str | None, reason: str | None
 ) -> int:
-    """Hook called once whenever a flight becomes `cancelled`, from any source; returns the
-    number of bookings affected.
-
-    The bookings issue extends this: cancel the flight's bookings, release their seats,
-    refund paid ones per fare rules and notify passengers. No bookings exist yet: 0.
-    """
-    return 0
+    """Hook called once whenever a flight becomes `cancelled`, from any source: runs the
+    registered handlers (the bookings domain cancels the flight's bookings, releases their
+    seats and records refunds) and returns the number of bookings affected."""
+    affected = 0
+    for handler in _cancellation_handlers:
+        affected += await handler(session, flight.id, actor_id=actor_id, reason=reason)
+    return affected
 
 
 async def update_flight_status(
@@ -282,6 +300,7 @@ async def update_flight_status(
     before = _snapshot(flight)
     now = utcnow()
     _apply_update(flight, update, now)
+    await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
     change = _history_row(
         flight, from_status, update, actor_id=actor_id, source=source, changed_at=now
     )

@@ -18,8 +18,9 @@ class Settings(BaseSettings):
     database_echo: bool = False
     database_pool_size: int = 10
 
-    # Tokens. An empty secret in development gets a per-process random one (with a warning).
+    # Tokens. An empty secret in development is generated once into `jwt_secret_file`.
     jwt_secret: str = ""
+    jwt_secret_file: str = "var/jwt.secret"  # noqa: S105 - a path, not a secret
     jwt_algorithm: str = "HS256"
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     refresh_token_days: int = Field(default=14, ge=1, le=90)
@@ -32,6 +33,54 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900
     login_delay_after_failures: int = 3
+
+    # Bookings: seat holds last `hold_minutes`; the sweeper looks for expired ones every
+    # `hold_sweep_seconds` (0 = no sweeper task in this process). Store: "" = the SQL
+    # database, or a `mongodb://` URL.
+    hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    hold_sweep_seconds: float = Field(default=30, ge=0)
+    bookings_store_url: str = ""
+
+    # Event bus: "" = in-process; else Kafka bootstrap servers ("host:port,host:port").
+    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification).
+    # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process).
+    kafka_bootstrap_servers: str = ""
+    kafka_topic_prefix: str = "flightdeck"
+    kafka_request_timeout_ms: int = Field(default=5000, ge=500)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(default=3000, ge=100)
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=1)
+    relay_interval_seconds: float = Field(default=0.2, ge=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    relay_max_backoff_seconds: float = Field(default=5.0, gt=0)
+
+    # Email notifications through SMTP; an empty host sends none (they stay in the inbox).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "FlightDeck <no-reply@flightdeck.local>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+
+    # External flight status feed: the signed webhook (HMAC-SHA256 with this secret; empty =
+    # the webhook answers 503) and, with Kafka, the topic each instance consumes.
+    status_feed_secret: str = ""
+    status_feed_topic: str = "flight-status-updates"
+
+    # WebSocket: the server pings every `ws_heartbeat_seconds` and closes expired sessions.
+    ws_heartbeat_seconds: float = Field(default=20, gt=0)
+
+    # Cache: "" = in-process (this instance only), or a `redis://` URL shared by all instances.
+    # Search results live `search_cache_seconds` (0 = not cached) unless a flight on the route
+    # changes first.
+    redis_url: str = ""
+    search_cache_seconds: float = Field(default=30, ge=0)
+
+    # Itinerary search: minimum connection time (domestic when all the airports of a
+    # connection are in one country) and the longest layover offered.
+    min_connection_domestic_minutes: int = Field(default=45, ge=0, le=24 * 60)
+    min_connection_international_minutes: int = Field(default=90, ge=0, le=24 * 60)
+    max_layover_minutes: int = Field(default=480, ge=1, le=48 * 60)
 
     cors_origins: list[str] = []
     log_level: str = "INFO"

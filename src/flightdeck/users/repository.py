@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -36,6 +37,13 @@ class UserRepository:
     async def flush(self) -> None:
         """Writes pending changes to loaded users (the request commits them)."""
         await self.session.flush()
+
+    async def list_by_ids(self, user_ids: Collection[str]) -> list[User]:
+        """The users among `user_ids` that exist (any order)."""
+        if not user_ids:
+            return []
+        result = await self.session.scalars(select(User).where(User.id.in_(list(user_ids))))
+        return list(result)
 
 
 class RefreshTokenRepository:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ from flightdeck.users.errors import (
     RefreshTokenReused,
     WeakPassword,
 )
-from flightdeck.users.models import RefreshToken, User
+from flightdeck.users.models import DEFAULT_NOTIFICATION_PREFERENCES, RefreshToken, User
 from flightdeck.users.repository import RefreshTokenRepository, UserRepository
 from flightdeck.users.schemas import LoginRequest, ProfileUpdate, RegisterRequest, TokenPair
 
@@ -263,6 +264,32 @@ async def get_active_user(session: AsyncSession, user_id: str) -> User:
     if user is None or not user.is_active:
         raise AccountUnavailable()
     return user
+
+
+class UserContact(NamedTuple):
+    """What the notifications domain needs to reach a user."""
+
+    email: str
+    full_name: str
+    notification_preferences: dict[str, Any]
+
+
+_CONTACT_BATCH = 500  # ids per query, well under every driver's bind-parameter limit
+
+
+async def contacts_for(session: AsyncSession, user_ids: Collection[str]) -> dict[str, UserContact]:
+    """Email, name and notification preferences of the active users among `user_ids`
+    (unknown or deactivated ids are left out), keyed by user id."""
+    ids = list(dict.fromkeys(user_ids))
+    users = UserRepository(session)
+    contacts: dict[str, UserContact] = {}
+    for start in range(0, len(ids), _CONTACT_BATCH):
+        for user in await users.list_by_ids(ids[start : start + _CONTACT_BATCH]):
+            if user.is_active:
+                prefs = dict(DEFAULT_NOTIFICATION_PREFERENCES)
+                prefs.update(user.notification_preferences or {})
+                contacts[user.id] = UserContact(user.email, user.full_name, prefs)
+    return contacts
 
 
 async def update_profile(

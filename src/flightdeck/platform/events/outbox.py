@@ -1,21 +1,45 @@
-"""The transactional outbox: an event is a row written in the same transaction as the change."""
+"""The transactional outbox: an event is a row written in the same transaction as the change.
+
+This module is also the outbox's repository: the relay (relay.py) claims, marks and counts rows
+through the functions below. Rows are relayed in insertion order: `seq` (an identity column) on
+PostgreSQL, the rowid on SQLite (which cannot add an autoincrementing column).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    FetchedValue,
+    Index,
+    Integer,
+    String,
+    event,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime
 
+ERROR_LENGTH = 500
+
 
 class OutboxEvent(IdMixin, Base):
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_unpublished", "published_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_outbox_events_unpublished", "published_at", "created_at"),
+        Index("ix_outbox_events_pending_seq", "published_at", "seq"),
+    )
 
     event_type: Mapped[str] = mapped_column(String(64))
     aggregate_type: Mapped[str] = mapped_column(String(32))
@@ -25,6 +49,12 @@ class OutboxEvent(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Insertion order, filled by the database: a sequence default on PostgreSQL; NULL on
+    # SQLite, where the rowid gives the order.
+    seq: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH), default=None)
+    # Set when a row failed `max_attempts` times for a reason of its own (not the broker).
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 async def record_event(
@@ -47,4 +77,104 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    session.info[_PENDING_KEY] = True
     return event
+
+
+# --- waking the relay after a commit that wrote events -----------------------------------
+
+_PENDING_KEY = "flightdeck.outbox_pending"
+_commit_listeners: list[Callable[[], None]] = []
+
+
+def add_commit_listener(listener: Callable[[], None]) -> None:
+    """Calls `listener()` after each commit of a session that recorded an event."""
+    _commit_listeners.append(listener)
+
+
+def remove_commit_listener(listener: Callable[[], None]) -> None:
+    if listener in _commit_listeners:
+        _commit_listeners.remove(listener)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_PENDING_KEY, False):
+        for listener in list(_commit_listeners):
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+# --- queries used by the relay ---------------------------------------------------------
+
+
+def _relay_order(session: AsyncSession) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return literal_column("outbox_events.rowid")
+    return OutboxEvent.seq  # type: ignore[return-value]
+
+
+def _is_pending() -> tuple[ColumnElement[bool], ...]:
+    return (OutboxEvent.published_at.is_(None), OutboxEvent.failed_at.is_(None))
+
+
+async def list_pending(session: AsyncSession, limit: int, *, lock: bool) -> list[OutboxEvent]:
+    """The oldest unpublished rows, in insertion order. With `lock` (PostgreSQL) the rows are
+    locked FOR UPDATE and rows another transaction holds are skipped."""
+    stmt = select(OutboxEvent).where(*_is_pending()).order_by(_relay_order(session)).limit(limit)
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.scalars(stmt)).all())
+
+
+async def first_pending_seq(session: AsyncSession, aggregate_ids: Sequence[str]) -> dict[str, int]:
+    """For each aggregate, the `seq` of its oldest unpublished row (locked or not)."""
+    stmt = (
+        select(OutboxEvent.aggregate_id, func.min(OutboxEvent.seq))
+        .where(*_is_pending(), OutboxEvent.aggregate_id.in_(aggregate_ids))
+        .group_by(OutboxEvent.aggregate_id)
+    )
+    rows = (await session.execute(stmt)).all()
+    return {aggregate_id: seq for aggregate_id, seq in rows if seq is not None}
+
+
+async def pending_stats(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many rows wait to be published, and when the oldest was written."""
+    stmt = select(func.count(), func.min(OutboxEvent.created_at)).where(*_is_pending())
+    count, oldest = (await session.execute(stmt)).one()
+    if isinstance(oldest, str):  # SQLite returns the aggregate untyped
+        oldest = datetime.fromisoformat(oldest)
+    return int(count), UTCDateTime().process_result_value(oldest, session.get_bind().dialect)
+
+
+async def mark_published(session: AsyncSession, ids: Sequence[str], at: datetime) -> None:
+    await _update(session, ids, published_at=at)
+
+
+async def record_attempt(
+    session: AsyncSession, ids: Sequence[str], error: str, *, failed_at: datetime | None = None
+) -> None:
+    """Counts a failed publish attempt; with `failed_at` the rows are given up on."""
+    values: dict[str, Any] = {
+        "attempts": OutboxEvent.attempts + 1,
+        "last_error": error[:ERROR_LENGTH],
+    }
+    if failed_at is not None:
+        values["failed_at"] = failed_at
+    await _update(session, ids, **values)
+
+
+async def _update(session: AsyncSession, ids: Sequence[str], **values: Any) -> None:
+    if not ids:
+        return
+    stmt = (
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(ids), OutboxEvent.published_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(stmt)

@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -16,19 +17,29 @@ from flightdeck.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_generated_secret: str | None = None
+_dev_secret: str | None = None
 
 
 def jwt_secret(settings: Settings) -> str:
-    global _generated_secret
+    """The signing secret: from settings, or in development one kept in a local file so that
+    tokens survive restarts and every worker process of `serve --workers N` agrees."""
+    global _dev_secret
     if settings.jwt_secret:
         return settings.jwt_secret
     if settings.is_production:
         raise RuntimeError("FLIGHTDECK_JWT_SECRET must be set in production")
-    if _generated_secret is None:
-        _generated_secret = secrets.token_urlsafe(48)
-        log.warning("FLIGHTDECK_JWT_SECRET is not set: using a random per-process secret")
-    return _generated_secret
+    if _dev_secret is None:
+        path = Path(settings.jwt_secret_file)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+            log.warning(
+                "generated a development JWT secret in %s; set FLIGHTDECK_JWT_SECRET in production",
+                path,
+            )
+        _dev_secret = path.read_text().strip()
+    return _dev_secret
 
 
 @dataclass(frozen=True)

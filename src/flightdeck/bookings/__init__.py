@@ -1,0 +1,1 @@
+"""Bookings: seat holds, PNRs, passengers, cancellation and the hold sweeper."""

@@ -1,0 +1,28 @@
+"""Fare rules: how much of a booking is paid back when it is cancelled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flightdeck.bookings.records import CONFIRMED, BookingRecord
+from flightdeck.platform.money import Money
+
+FULL_REFUND_NOTICE = timedelta(hours=24)
+LATE_REFUND_PERCENT = 50
+
+
+def refund_for_cancellation(booking: BookingRecord, now: datetime) -> Money | None:
+    """The refund for a passenger's cancellation at `now`: nothing was paid (not confirmed) →
+    None; more than 24 h before the first departure → the whole price; otherwise 50 %
+    (rounded down to the minor unit)."""
+    if booking.status != CONFIRMED:
+        return None
+    total = booking.total_price
+    if booking.first_departure_at - now > FULL_REFUND_NOTICE:
+        return total
+    return Money(amount=total.amount * LATE_REFUND_PERCENT // 100, currency=total.currency)
+
+
+def refund_for_airline_cancellation(booking: BookingRecord) -> Money | None:
+    """The airline cancelled a flight: a paid booking is refunded in full, whenever."""
+    return booking.total_price if booking.status == CONFIRMED else None

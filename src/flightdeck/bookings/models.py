@@ -1,0 +1,83 @@
+"""SQL tables of the bookings store: bookings, their segments and their passengers.
+
+No foreign keys to other domains' tables (users, flights): bookings may live in MongoDB, and a
+flight's rows must stay removable once its bookings are history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from flightdeck.platform.db import Base, IdMixin, UTCDateTime
+from flightdeck.platform.security.encryption import EncryptedString
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # GET /bookings: a user's bookings, newest first.
+        Index("ix_bookings_user_created", "user_id", "created_at", "id"),
+        # The sweeper: pending holds by expiry.
+        Index("ix_bookings_status_hold_expires", "status", "hold_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pnr: Mapped[str] = mapped_column(String(6), unique=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    cabin: Mapped[str] = mapped_column(String(16))
+    total_amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    hold_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancellation_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    refund_amount: Mapped[int | None] = mapped_column(Integer, default=None)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    seats_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    segments: Mapped[list[BookingSegment]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="BookingSegment.position"
+    )
+    passengers: Mapped[list[BookingPassenger]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="BookingPassenger.position"
+    )
+
+
+class BookingSegment(IdMixin, Base):
+    """One flight of a booking, as held (a copy: the flight may change later)."""
+
+    __tablename__ = "booking_segments"
+    __table_args__ = (UniqueConstraint("booking_id", "position"),)
+
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    flight_id: Mapped[str] = mapped_column(String(36), index=True)
+    flight_number: Mapped[str] = mapped_column(String(8))
+    origin: Mapped[str] = mapped_column(String(3))
+    destination: Mapped[str] = mapped_column(String(3))
+    departure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    arrival_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fare_amount: Mapped[int] = mapped_column(Integer)
+    fare_currency: Mapped[str] = mapped_column(String(3))
+    # One seat (or null) per passenger, in passenger order.
+    seats: Mapped[list[str | None]] = mapped_column(JSON)
+
+
+class BookingPassenger(IdMixin, Base):
+    __tablename__ = "booking_passengers"
+    __table_args__ = (UniqueConstraint("booking_id", "position"),)
+
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    # Personal data: encrypted at rest (AES-256-GCM, key id in the stored value).
+    date_of_birth: Mapped[str] = mapped_column(EncryptedString())  # ISO date
+    passport_number: Mapped[str | None] = mapped_column(EncryptedString(), default=None)

@@ -1,0 +1,99 @@
+"""HTTP routes of bookings: POST/GET /bookings, GET/DELETE /bookings/{id or PNR}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Request, status
+from fastapi.responses import JSONResponse
+
+from flightdeck.bookings import service
+from flightdeck.bookings.schemas import BookingCancellation, BookingCreate, BookingRead
+from flightdeck.platform.db import DbSession
+from flightdeck.platform.errors import error_responses
+from flightdeck.platform.idempotency import (
+    IDEMPOTENCY_KEY_HEADER,
+    request_fingerprint,
+    run_idempotent,
+)
+from flightdeck.platform.pagination import Page, PageParams, page_params
+from flightdeck.platform.security.auth import CurrentPrincipal
+from flightdeck.platform.settings import Settings
+
+router = APIRouter(tags=["bookings"])
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        min_length=1,
+        max_length=255,
+        description="Repeat the request safely: the same key and body replay the first "
+        "response (header `Idempotent-Replayed: true`); a different body is a 409",
+    ),
+]
+BookingReference = Annotated[str, Path(description="The booking's id, or its PNR (any case)")]
+
+
+@router.post(
+    "/bookings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingRead,
+    responses=error_responses(401, 409, 422),
+)
+async def create_booking(
+    data: BookingCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Hold seats on every segment and create a booking pending payment."""
+
+    async def create() -> tuple[int, object]:
+        booking = await service.create_booking(
+            session, principal, data, hold_minutes=settings.hold_minutes
+        )
+        return status.HTTP_201_CREATED, booking.model_dump(mode="json")
+
+    outcome = await run_idempotent(
+        session,
+        scope=f"{principal.user_id}:POST /bookings",
+        key=idempotency_key,
+        fingerprint=request_fingerprint(data.model_dump(mode="json")),
+        produce=create,
+    )
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+
+
+@router.get("/bookings", responses=error_responses(401, 422))
+async def list_bookings(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[BookingRead]:
+    """The caller's bookings, newest first."""
+    return await service.list_bookings(session, principal, params)
+
+
+@router.get("/bookings/{booking_id}", responses=error_responses(401, 404))
+async def get_booking(
+    booking_id: BookingReference, session: DbSession, principal: CurrentPrincipal
+) -> BookingRead:
+    """One booking, by id or PNR: its owner, agents and admins."""
+    return await service.get_booking(session, principal, booking_id)
+
+
+@router.delete("/bookings/{booking_id}", responses=error_responses(401, 404, 409))
+async def cancel_booking(
+    booking_id: BookingReference, session: DbSession, principal: CurrentPrincipal
+) -> BookingCancellation:
+    """Cancel: seats back to inventory, refund per fare rules when paid."""
+    return await service.cancel_booking(session, principal, booking_id)

@@ -1,0 +1,441 @@
+"""Bookings: hold seats and create a booking, read and list them, cancel, confirm, expire.
+
+Seats are held and released through the flights domain's inventory service; the booking
+itself lives in the configured store (`repository.booking_repository`). Every change writes
+its `booking.*` event to the outbox in the request's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.bookings.errors import (
+    BookingNotCancellable,
+    BookingNotFound,
+    BookingNotPayable,
+    HoldExpired,
+    MixedCurrencies,
+    SegmentsNotConsecutive,
+)
+from flightdeck.bookings.fare_rules import (
+    refund_for_airline_cancellation,
+    refund_for_cancellation,
+)
+from flightdeck.bookings.pnr import generate_pnr, normalise_pnr
+from flightdeck.bookings.records import (
+    ACTIVE_STATUSES,
+    CONFIRMED,
+    EXPIRED,
+    PENDING_PAYMENT,
+    BookingCursor,
+    BookingRecord,
+    PassengerRecord,
+    SegmentRecord,
+)
+from flightdeck.bookings.repository import BookingRepository, PnrTaken, booking_repository
+from flightdeck.bookings.schemas import (
+    BookingCancellation,
+    BookingCreate,
+    BookingRead,
+    booking_to_read,
+)
+from flightdeck.flights.inventory_service import (
+    HeldSegment,
+    SegmentRequest,
+    hold_inventory,
+    release_inventory,
+)
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import new_id
+from flightdeck.platform.errors import Unprocessable
+from flightdeck.platform.events.outbox import record_event
+from flightdeck.platform.money import Money
+from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.security.auth import Principal
+
+BOOKING_CREATED = "booking.created"
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+BOOKING_EXPIRED = "booking.expired"
+FLIGHT_CANCELLED_REASON = "flight_cancelled"
+PASSENGER_CANCELLED_REASON = "cancelled_by_passenger"
+STAFF_CANCELLED_REASON = "cancelled_by_staff"
+_PNR_ATTEMPTS = 8
+_CANCEL_ATTEMPTS = 3
+
+RefundRule = Callable[[BookingRecord], Money | None]
+
+
+def booking_now() -> datetime:
+    """The clock's now in whole milliseconds: what every booking store keeps (MongoDB's
+    dates are milliseconds), so a booking reads back exactly as it was returned."""
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# --- create ------------------------------------------------------------------------------
+
+
+async def create_booking(
+    session: AsyncSession, principal: Principal, data: BookingCreate, *, hold_minutes: int
+) -> BookingRead:
+    """Holds the seats on every segment (all or none) and stores a `pending_payment` booking
+    with a fresh PNR, holding until now + `hold_minutes`. Inventory errors (422
+    unknown_flight/cabin_not_offered/invalid_seat/duplicate_seat/duplicate_segment, 409
+    flight_not_bookable/seats_unavailable/seat_unavailable) pass through; 422
+    segments_not_consecutive, 422 mixed_currencies."""
+    booking_id = new_id()
+    held = await hold_inventory(
+        session, booking_id=booking_id, cabin=data.cabin, segments=_segment_requests(data)
+    )
+    _check_consecutive(held)
+    now = booking_now()
+    booking = BookingRecord(
+        id=booking_id,
+        pnr=generate_pnr(),
+        user_id=principal.user_id,
+        status=PENDING_PAYMENT,
+        cabin=data.cabin,
+        total_price=_total_price(held, len(data.passengers)),
+        hold_expires_at=now + timedelta(minutes=hold_minutes),
+        segments=tuple(_segment_record(segment) for segment in held),
+        passengers=tuple(
+            PassengerRecord(
+                first_name=p.first_name,
+                last_name=p.last_name,
+                date_of_birth=p.date_of_birth,
+                passport_number=p.passport_number,
+            )
+            for p in data.passengers
+        ),
+        created_at=now,
+        updated_at=now,
+    )
+    # Seats are held (SQL) before the store write: a failed write rolls the hold back.
+    booking = await _add_with_unique_pnr(booking_repository(session), booking)
+    await _record(session, BOOKING_CREATED, booking, principal.user_id)
+    return booking_to_read(booking, viewer_id=principal.user_id)
+
+
+def _segment_requests(data: BookingCreate) -> list[SegmentRequest]:
+    """One inventory request per segment, with each passenger's seat on it (or None)."""
+    seats = [p.seats_for(len(data.segments)) for p in data.passengers]
+    return [
+        SegmentRequest(flight_id=flight_id, seats=[mine[i] for mine in seats])
+        for i, flight_id in enumerate(data.segments)
+    ]
+
+
+def _check_consecutive(held: list[HeldSegment]) -> None:
+    for previous, segment in pairwise(held):
+        if segment.origin != previous.destination or segment.departure_at <= previous.arrival_at:
+            raise SegmentsNotConsecutive(
+                f"{segment.flight_number} does not depart from {previous.destination} after "
+                f"{previous.flight_number} arrives",
+                details={"flight_id": segment.flight_id, "previous_flight_id": previous.flight_id},
+            )
+
+
+def _total_price(held: list[HeldSegment], passengers: int) -> Money:
+    currencies = sorted({segment.fare.currency for segment in held})
+    if len(currencies) > 1:
+        raise MixedCurrencies(
+            "The segments are priced in different currencies", details={"currencies": currencies}
+        )
+    total = Money(amount=0, currency=currencies[0])
+    for segment in held:
+        total = total + segment.fare.times(passengers)
+    return total
+
+
+def _segment_record(segment: HeldSegment) -> SegmentRecord:
+    return SegmentRecord(
+        flight_id=segment.flight_id,
+        flight_number=segment.flight_number,
+        origin=segment.origin,
+        destination=segment.destination,
+        departure_at=segment.departure_at,
+        arrival_at=segment.arrival_at,
+        fare=segment.fare,
+        seats=tuple(segment.seats),
+    )
+
+
+async def _add_with_unique_pnr(repo: BookingRepository, booking: BookingRecord) -> BookingRecord:
+    for _ in range(_PNR_ATTEMPTS):
+        try:
+            await repo.add(booking)
+            return booking
+        except PnrTaken:
+            booking = replace(booking, pnr=generate_pnr())
+    raise RuntimeError("no free PNR after several attempts")
+
+
+# --- read --------------------------------------------------------------------------------
+
+
+async def get_booking(session: AsyncSession, principal: Principal, reference: str) -> BookingRead:
+    """The booking by id or PNR (any case), to its owner and staff; 404 otherwise."""
+    booking = await _visible_booking(booking_repository(session), principal, reference)
+    return booking_to_read(booking, viewer_id=principal.user_id)
+
+
+async def list_bookings(
+    session: AsyncSession, principal: Principal, params: PageParams
+) -> Page[BookingRead]:
+    """The caller's own bookings, newest first."""
+    after = _decode_cursor(params.cursor)
+    records = await booking_repository(session).list_for_user(
+        principal.user_id, limit=params.limit + 1, after=after
+    )
+    items = records[: params.limit]
+    next_cursor = None
+    if len(records) > params.limit:
+        last = items[-1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
+    return Page(
+        items=[booking_to_read(b, viewer_id=principal.user_id) for b in items],
+        next_cursor=next_cursor,
+    )
+
+
+def _decode_cursor(values: list[Any] | None) -> BookingCursor | None:
+    if values is None:
+        return None
+    try:
+        created_at, booking_id = values
+        return BookingCursor(created_at=datetime.fromisoformat(created_at), id=str(booking_id))
+    except (TypeError, ValueError) as exc:
+        raise Unprocessable(
+            "cursor: not a cursor this server issued", code="invalid_cursor"
+        ) from exc
+
+
+async def _visible_booking(
+    repo: BookingRepository, principal: Principal, reference: str
+) -> BookingRecord:
+    pnr = normalise_pnr(reference)
+    booking = await (repo.get_by_pnr(pnr) if pnr else repo.get(reference))
+    # Another passenger's booking is indistinguishable from a missing one.
+    if booking is None or not (principal.is_staff or booking.user_id == principal.user_id):
+        raise BookingNotFound()
+    return booking
+
+
+# --- cancel ------------------------------------------------------------------------------
+
+
+async def cancel_booking(
+    session: AsyncSession, principal: Principal, reference: str
+) -> BookingCancellation:
+    """Cancels the booking (owner or staff): seats back to inventory, the refund per fare
+    rules recorded (None when unpaid), event `booking.cancelled`. 404 as `get_booking`;
+    409 `booking_not_cancellable` once cancelled or expired."""
+    repo = booking_repository(session)
+    booking = await _visible_booking(repo, principal, reference)
+    now = booking_now()
+    reason = (
+        PASSENGER_CANCELLED_REASON
+        if booking.user_id == principal.user_id
+        else STAFF_CANCELLED_REASON
+    )
+    cancelled = await _cancel(
+        session,
+        repo,
+        booking,
+        now=now,
+        reason=reason,
+        refund_rule=lambda b: refund_for_cancellation(b, now),
+        actor_id=principal.user_id,
+    )
+    if cancelled is None:
+        raise BookingNotCancellable(
+            f"A booking that is {booking.status} cannot be cancelled",
+            details={"status": booking.status},
+        )
+    return BookingCancellation(
+        refund=cancelled.refund_amount,
+        booking=booking_to_read(cancelled, viewer_id=principal.user_id),
+    )
+
+
+async def cancel_bookings_on_flight(
+    session: AsyncSession, flight_id: str, *, actor_id: str | None, reason: str | None
+) -> int:
+    """Flight-cancellation handler (registered with the flights domain): cancels every active
+    booking with a segment on the flight, in the flight's transaction, refunding paid ones
+    in full; returns how many it cancelled."""
+    repo = booking_repository(session)
+    now = booking_now()
+    cancelled = 0
+    for booking in await repo.list_active_on_flight(flight_id):
+        outcome = await _cancel(
+            session,
+            repo,
+            booking,
+            now=now,
+            reason=FLIGHT_CANCELLED_REASON,
+            refund_rule=refund_for_airline_cancellation,
+            actor_id=actor_id,
+            extra={"flight_id": flight_id, "detail": reason},
+        )
+        cancelled += outcome is not None
+    return cancelled
+
+
+async def _cancel(
+    session: AsyncSession,
+    repo: BookingRepository,
+    booking: BookingRecord,
+    *,
+    now: datetime,
+    reason: str,
+    refund_rule: RefundRule,
+    actor_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> BookingRecord | None:
+    """Cancels an active booking with the refund computed for the status it is in (retried
+    if a payment or expiry changed it meanwhile); None when it is no longer active."""
+    current: BookingRecord | None = booking
+    for _ in range(_CANCEL_ATTEMPTS):
+        if current is None or current.status not in ACTIVE_STATUSES:
+            return None
+        cancelled = await repo.cancel(
+            current.id,
+            from_status=current.status,
+            at=now,
+            reason=reason,
+            refund=refund_rule(current),
+        )
+        if cancelled is not None:
+            await _release_seats(session, cancelled)
+            await _record(session, BOOKING_CANCELLED, cancelled, actor_id, extra)
+            return cancelled
+        current = await repo.get(current.id)
+    return None
+
+
+# --- payments and expiry -----------------------------------------------------------------
+
+
+async def get_booking_for_payment(
+    session: AsyncSession, booking_id: str, user_id: str
+) -> BookingRecord:
+    """The user's booking, ready to pay: 404 `booking_not_found` unless it is theirs;
+    409 `hold_expired` when its hold has run out; 409 `booking_not_payable` unless it is
+    pending payment."""
+    booking = await booking_repository(session).get(booking_id)
+    if booking is None or booking.user_id != user_id:
+        raise BookingNotFound()
+    _check_payable(booking, booking_now())
+    return booking
+
+
+async def confirm_booking(session: AsyncSession, booking_id: str, payment_id: str) -> BookingRecord:
+    """pending_payment → confirmed after a successful payment (conditional, so a confirmation
+    and an expiry never both win), with event `booking.confirmed`. Confirming again with the
+    same payment returns the booking. 404 `booking_not_found`, 409 `hold_expired`,
+    409 `booking_not_payable`."""
+    repo = booking_repository(session)
+    now = booking_now()
+    confirmed = await repo.confirm(booking_id, payment_id=payment_id, at=now)
+    if confirmed is not None:
+        await _record(session, BOOKING_CONFIRMED, confirmed, None, {"payment_id": payment_id})
+        return confirmed
+    booking = await repo.get(booking_id)
+    if booking is None:
+        raise BookingNotFound()
+    if booking.status == CONFIRMED and booking.payment_id == payment_id:
+        return booking
+    _check_payable(booking, now)
+    # Pending and within its hold, yet the conditional update missed: it changed meanwhile.
+    raise BookingNotPayable()
+
+
+def _check_payable(booking: BookingRecord, now: datetime) -> None:
+    if booking.status == EXPIRED or (
+        booking.status == PENDING_PAYMENT and booking.hold_expires_at <= now
+    ):
+        raise HoldExpired(
+            details={"booking_id": booking.id, "hold_expires_at": str(booking.hold_expires_at)}
+        )
+    if booking.status != PENDING_PAYMENT:
+        raise BookingNotPayable(
+            f"A booking that is {booking.status} cannot be paid",
+            details={"status": booking.status},
+        )
+
+
+async def expire_booking(
+    session: AsyncSession,
+    booking_id: str,
+    now: datetime,
+    *,
+    store: BookingRepository | None = None,
+) -> bool:
+    """pending_payment → expired if its hold ran out by `now` (conditional: of concurrent
+    sweepers one wins), seats released, event `booking.expired`. False if it did not apply.
+    `store`: the booking store (default: the one the session's settings name)."""
+    store = store or booking_repository(session)
+    expired = await store.expire(booking_id, at=now)
+    if expired is None:
+        return False
+    await _release_seats(session, expired)
+    await _record(session, BOOKING_EXPIRED, expired, None)
+    return True
+
+
+async def _release_seats(session: AsyncSession, booking: BookingRecord) -> None:
+    await release_inventory(
+        session,
+        booking_id=booking.id,
+        cabin=booking.cabin,
+        flight_seat_counts=booking.seat_counts,
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    event_type: str,
+    booking: BookingRecord,
+    actor_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    payload: dict[str, Any] = {
+        "booking_id": booking.id,
+        "pnr": booking.pnr,
+        "user_id": booking.user_id,
+        "status": booking.status,
+        "flight_ids": booking.flight_ids,
+        "total": booking.total_price.model_dump(),
+    }
+    if booking.cancelled_at is not None:
+        payload["reason"] = booking.cancellation_reason
+        payload["refund"] = booking.refund_amount.model_dump() if booking.refund_amount else None
+    payload.update(extra or {})
+    await record_event(
+        session,
+        event_type,
+        aggregate_type="booking",
+        aggregate_id=booking.id,
+        payload=payload,
+        actor_id=actor_id,
+    )
+
+
+async def user_ids_booked_on_flight(session: AsyncSession, flight_id: str) -> list[str]:
+    """Distinct users holding an active (pending_payment or confirmed) booking on the flight."""
+    bookings = await booking_repository(session).list_active_on_flight(flight_id)
+    return list(dict.fromkeys(booking.user_id for booking in bookings))
+
+
+async def flight_ids_for_user(session: AsyncSession, user_id: str) -> list[str]:
+    """Flights on the user's active bookings (a WebSocket follows these when it connects)."""
+    bookings = await booking_repository(session).list_active_for_user(user_id)
+    return list(dict.fromkeys(flight for booking in bookings for flight in booking.flight_ids))

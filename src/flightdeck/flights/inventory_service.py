@@ -1,0 +1,334 @@
+"""Seat inventory: hold and release seats for bookings, and the seat map of a flight.
+
+The bookings domain calls `hold_inventory` / `release_inventory` (never the repository).
+Rules (ARCHITECTURE.md, "Inventory"):
+
+- Seats per cabin move with ONE conditional update (`sold = sold + n WHERE sold + n <=
+  capacity`, rowcount checked); a chosen seat is a row in `seat_assignments` whose unique
+  (flight_id, seat) settles races. Nothing is checked first and written after.
+- Held seats count as sold (the booking is pending payment); a release gives them back.
+- Every hold writes one `inventory_holds` row per (booking, flight) with the quantity held.
+  A release is driven by deleting those rows: only the transaction whose DELETE removed the
+  row decrements `sold`, so releasing twice (even concurrently) gives the seats back once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.flights import inventory_repository, repository
+from flightdeck.flights.errors import (
+    CabinNotOffered,
+    DuplicateSeat,
+    DuplicateSegment,
+    FlightNotBookable,
+    FlightNotFound,
+    InvalidSeat,
+    InventoryAlreadyHeld,
+    SeatsUnavailable,
+    SeatUnavailable,
+    UnknownFlight,
+)
+from flightdeck.flights.inventory_schemas import (
+    CabinSeatMapRead,
+    SeatMapRead,
+    SeatRead,
+    SeatRowRead,
+)
+from flightdeck.flights.itinerary_queries import (
+    invalidate_flight_searches,
+    invalidate_searches_for_flights,
+)
+from flightdeck.flights.models import Flight, FlightCabin, InventoryHold, SeatAssignment
+from flightdeck.flights.seat_layouts import CabinLayout, normalise_seat, seat_cabin, seat_map
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.errors import Unprocessable
+from flightdeck.platform.money import Money
+
+log = logging.getLogger(__name__)
+
+# A flight in one of these states takes no new bookings.
+NOT_BOOKABLE_STATUSES = frozenset({"cancelled", "departed", "arrived", "diverted"})
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    """One flight of a booking request; `seats` has one entry per passenger (None = no seat
+    chosen), in passenger order."""
+
+    flight_id: str
+    seats: list[str | None]
+
+
+@dataclass(frozen=True)
+class HeldSegment:
+    """What was held on one flight, in the order of the request's segments."""
+
+    flight_id: str
+    flight_number: str
+    origin: str
+    destination: str
+    departure_at: datetime  # UTC
+    arrival_at: datetime  # UTC
+    cabin: str
+    seats: list[str | None]  # normalised ("12a" -> "12A"), passenger order
+    fare: Money  # per passenger
+
+
+# --- holding ------------------------------------------------------------------------------
+
+
+def _layout(flight: Flight) -> list[CabinLayout]:
+    return seat_map(flight.aircraft, [(c.cabin, c.capacity) for c in flight.cabins])
+
+
+def _offered_cabin(flight: Flight, cabin: str) -> FlightCabin:
+    offered = next((c for c in flight.cabins if c.cabin == cabin), None)
+    if offered is None:
+        raise CabinNotOffered(
+            f"{flight.flight_number} has no {cabin} cabin",
+            details={"flight_id": flight.id, "cabin": cabin},
+        )
+    return offered
+
+
+async def _bookable_flight(session: AsyncSession, flight_id: str, cabin: str) -> Flight:
+    """The flight, share-locked, if it takes bookings in that cabin now."""
+    flight = await inventory_repository.lock_flight_for_booking(session, flight_id)
+    if flight is None:
+        raise UnknownFlight(flight_id)
+    if flight.status in NOT_BOOKABLE_STATUSES:
+        reason = f"it is {flight.status}"
+    elif flight.departure_at <= utcnow():
+        reason = "its departure time has passed"
+    else:
+        _offered_cabin(flight, cabin)
+        return flight
+    raise FlightNotBookable(
+        f"{flight.flight_number} cannot be booked: {reason}",
+        details={"flight_id": flight.id, "status": flight.status},
+    )
+
+
+def _checked_seats(flight: Flight, cabin: str, seats: list[str | None]) -> list[str | None]:
+    """The chosen seats normalised ("12a" -> "12A"); 422 when one is not a seat of this cabin
+    or is chosen twice."""
+    layout = _layout(flight)
+    checked: list[str | None] = []
+    for requested in seats:
+        if requested is None:
+            checked.append(None)
+            continue
+        seat = normalise_seat(requested)
+        if seat is None or seat_cabin(layout, seat) != cabin:
+            raise InvalidSeat(
+                f"Seat {requested} is not a {cabin} seat on {flight.flight_number}",
+                details={"flight_id": flight.id, "seat": requested, "cabin": cabin},
+            )
+        if seat in checked:
+            raise DuplicateSeat(
+                f"Seat {seat} on {flight.flight_number} is requested twice",
+                details={"flight_id": flight.id, "seat": seat},
+            )
+        checked.append(seat)
+    return checked
+
+
+def _check_request(segments: list[SegmentRequest]) -> None:
+    if not segments:
+        raise Unprocessable(
+            "segments: at least one flight is required", details={"field": "segments"}
+        )
+    if any(not segment.seats for segment in segments):
+        raise Unprocessable(
+            "passengers: at least one passenger is required", details={"field": "passengers"}
+        )
+    repeated = [fid for fid, n in Counter(s.flight_id for s in segments).items() if n > 1]
+    if repeated:
+        raise DuplicateSegment(
+            f"Flight {repeated[0]} appears twice in one booking",
+            details={"flight_id": repeated[0]},
+        )
+
+
+async def _hold_segment(
+    session: AsyncSession, flight: Flight, *, booking_id: str, cabin: str, seats: list[str | None]
+) -> None:
+    """Takes len(seats) seats of the cabin, assigns the chosen ones and records the hold."""
+    requested = len(seats)
+    if not await inventory_repository.take_seats(session, flight.id, cabin, requested):
+        available = await inventory_repository.seats_left(session, flight.id, cabin)
+        raise SeatsUnavailable(
+            f"Only {available} {cabin} seats left on {flight.flight_number}, {requested} requested",
+            details={
+                "flight_id": flight.id,
+                "flight_number": flight.flight_number,
+                "requested": requested,
+                "available": available,
+            },
+        )
+    assignments = [
+        SeatAssignment(
+            flight_id=flight.id, seat=seat, cabin=cabin, booking_id=booking_id, passenger_index=i
+        )
+        for i, seat in enumerate(seats)
+        if seat is not None
+    ]
+    taken = await inventory_repository.add_seat_assignments(session, assignments)
+    if taken is not None:
+        raise SeatUnavailable(
+            f"Seat {taken} on {flight.flight_number} is taken",
+            details={"flight_id": flight.id, "seat": taken},
+        )
+    hold = InventoryHold(
+        booking_id=booking_id, flight_id=flight.id, cabin=cabin, quantity=requested
+    )
+    if not await inventory_repository.add_hold(session, hold):
+        raise InventoryAlreadyHeld(
+            f"Booking {booking_id} already holds seats on {flight.flight_number}",
+            details={"booking_id": booking_id, "flight_id": flight.id},
+        )
+    await inventory_repository.refresh_cabins(session, flight.id)
+    # Seats left changed: cached searches on this route must not offer stale availability.
+    await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+
+
+def _held_segment(flight: Flight, cabin: str, seats: list[str | None]) -> HeldSegment:
+    offered = _offered_cabin(flight, cabin)
+    return HeldSegment(
+        flight_id=flight.id,
+        flight_number=flight.flight_number,
+        origin=flight.origin,
+        destination=flight.destination,
+        departure_at=flight.departure_at,
+        arrival_at=flight.arrival_at,
+        cabin=cabin,
+        seats=seats,
+        fare=Money(amount=offered.fare_amount, currency=offered.fare_currency),
+    )
+
+
+async def hold_inventory(
+    session: AsyncSession, *, booking_id: str, cabin: str, segments: list[SegmentRequest]
+) -> list[HeldSegment]:
+    """Holds len(seats) seats in `cabin` on every segment, all or nothing (the caller's
+    transaction rolls back on error). Raises UnknownFlight (422 unknown_flight),
+    FlightNotBookable (409 flight_not_bookable: cancelled/departed/arrived/diverted or departing
+    in the past), CabinNotOffered (422 cabin_not_offered), InvalidSeat (422 invalid_seat: seat
+    not in this cabin's layout), DuplicateSeat (422 duplicate_seat: same seat twice in one
+    request), DuplicateSegment (422 duplicate_segment: same flight twice), SeatsUnavailable
+    (409 seats_unavailable: not enough seats left, details {flight_id, flight_number,
+    requested, available}), SeatUnavailable (409 seat_unavailable: a chosen seat is taken,
+    message like "Seat 12A on FD101 is taken", details {flight_id, seat}),
+    InventoryAlreadyHeld (409: this booking id already holds seats on one of the flights).
+    No segments or a segment without passengers is a 422 validation_error.
+
+    Every flight is checked before anything is written. Flushes; never commits. Flights are
+    locked in flight-id order so two bookings over the same flights cannot deadlock.
+    """
+    _check_request(segments)
+    flights: dict[str, Flight] = {}
+    for flight_id in sorted(segment.flight_id for segment in segments):
+        flights[flight_id] = await _bookable_flight(session, flight_id, cabin)
+    seats = {s.flight_id: _checked_seats(flights[s.flight_id], cabin, s.seats) for s in segments}
+    for flight_id in sorted(flights):
+        await _hold_segment(
+            session, flights[flight_id], booking_id=booking_id, cabin=cabin, seats=seats[flight_id]
+        )
+    return [_held_segment(flights[s.flight_id], cabin, seats[s.flight_id]) for s in segments]
+
+
+# --- releasing ---------------------------------------------------------------------------
+
+
+async def release_inventory(
+    session: AsyncSession, *, booking_id: str, cabin: str, flight_seat_counts: dict[str, int]
+) -> None:
+    """Gives the booking's seats back on the flights named in `flight_seat_counts`:
+    sold -= the quantity this booking's hold row recorded (conditional, never below 0) and the
+    booking's seat assignments are deleted.
+
+    Idempotent per booking, also when called twice concurrently: the hold row is deleted
+    first and only the call whose delete removed it gives seats back. The quantity and cabin
+    come from the hold row (the truth of what was held); `cabin` and the counts given are only
+    cross-checked (a mismatch is logged). A flight the booking holds nothing on is skipped.
+    Flushes; never commits.
+    """
+    flight_ids = sorted(flight_seat_counts)
+    holds = await inventory_repository.find_holds(session, booking_id, flight_ids)
+    released: list[str] = []
+    for flight_id in flight_ids:
+        held = holds.get(flight_id)
+        if held is None or not await inventory_repository.delete_hold(session, held.hold_id):
+            continue
+        if held.quantity != flight_seat_counts[flight_id] or held.cabin != cabin:
+            log.warning(
+                "release of booking %s on flight %s: asked %s x %s, held %s x %s",
+                booking_id,
+                flight_id,
+                flight_seat_counts[flight_id],
+                cabin,
+                held.quantity,
+                held.cabin,
+            )
+        await inventory_repository.return_seats(session, flight_id, held.cabin, held.quantity)
+        await inventory_repository.delete_seat_assignments(session, booking_id, flight_id)
+        await inventory_repository.refresh_cabins(session, flight_id)
+        released.append(flight_id)
+    if released:
+        await invalidate_searches_for_flights(session, released)
+
+
+async def bookings_holding_inventory(
+    session: AsyncSession, *, held_before: datetime, limit: int = 500
+) -> list[str]:
+    """Ids of bookings that hold seats since before `held_before`, oldest first: lets the
+    bookings sweeper find holds whose booking was never written (e.g. a crash between holding
+    seats and writing the booking to MongoDB) and release them."""
+    return await inventory_repository.bookings_with_holds(
+        session, held_before=held_before, limit=limit
+    )
+
+
+# --- seat map ----------------------------------------------------------------------------
+
+
+async def seat_map_for_flight(session: AsyncSession, flight_id: str) -> SeatMapRead:
+    """The flight's seat map (GET /flights/{id}/seats), cabins front to back; 404
+    flight_not_found.
+
+    A seat is unavailable when it is assigned to a booking. Seats can also be sold without a
+    chosen seat: those reduce each cabin's `seats_available` but show no seat as taken.
+    """
+    flight = await repository.get_flight(session, flight_id)
+    if flight is None:
+        raise FlightNotFound()
+    taken = await inventory_repository.taken_seats(session, flight.id)
+    cabins = {cabin.cabin: cabin for cabin in flight.cabins}
+    return SeatMapRead(
+        flight_id=flight.id,
+        flight_number=flight.flight_number,
+        aircraft=flight.aircraft,
+        cabins=[_cabin_seat_map(layout, cabins[layout.cabin], taken) for layout in _layout(flight)],
+    )
+
+
+def _cabin_seat_map(layout: CabinLayout, cabin: FlightCabin, taken: set[str]) -> CabinSeatMapRead:
+    return CabinSeatMapRead(
+        cabin=layout.cabin,
+        letters=list(layout.letters),
+        rows=[
+            SeatRowRead(
+                row=row.number,
+                seats=[SeatRead(seat=seat, available=seat not in taken) for seat in row.seats],
+            )
+            for row in layout.rows
+        ],
+        seats_total=cabin.capacity,
+        seats_available=max(cabin.capacity - cabin.sold, 0),
+    )

@@ -1,0 +1,340 @@
+"""The platform cache: bytes under string keys, with a time to live and tag invalidation.
+
+Two implementations behind one interface: `MemoryCache` (in-process, the embedded default) and
+`RedisCache` (`FLIGHTDECK_REDIS_URL`, shared by every instance).
+
+Tags invalidate by versioning, not by finding keys: each tag has a version token stored in the
+cache itself, and `tagged_key(base, tags)` embeds the current tokens of its tags in the key.
+`invalidate_tags` gives a tag a new random token, so every key built under the old one is never
+read again (it ages out by its TTL) on every instance at once. A lost token is harmless: a new
+one is drawn, and the keys under the old one are simply misses.
+
+The cache is an optimisation, never a dependency: a Redis outage is logged and counted
+(`flightdeck_cache_errors_total`) and the caller falls through to the database.
+
+Domains reach the cache configured at startup through `get_cache()`; flights invalidate with
+`invalidate_tags(tags, session=session)`, which also repeats the invalidation once the
+session's transaction commits (a search between the first invalidation and the commit could
+otherwise cache the data of before the change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
+
+import redis.asyncio as aioredis
+from prometheus_client import Counter
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CACHE_LOOKUPS = Counter(
+    "flightdeck_cache_lookups_total", "Cache reads by result", ["backend", "result"]
+)
+CACHE_ERRORS = Counter(
+    "flightdeck_cache_errors_total",
+    "Cache operations that failed (the caller fell through to the database)",
+    ["backend", "operation"],
+)
+
+_TAG_PREFIX = "tag:"
+
+
+def _new_version() -> str:
+    return secrets.token_hex(6)
+
+
+def _versioned(base: str, versions: Sequence[str]) -> str:
+    return f"{base}|{'.'.join(versions)}"
+
+
+def _as_bytes(value: bytes | str | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
+class Cache(ABC):
+    """Bytes by key with a TTL, plus tag versions. No method raises because the cache is down."""
+
+    backend: ClassVar[str]
+
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent, expired or the cache is unreachable."""
+
+    @abstractmethod
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        """Stores the value for `ttl` seconds (best effort)."""
+
+    @abstractmethod
+    async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
+        """`base` extended with the current versions of `tags`; None when the cache is
+        unreachable (then nothing should be cached or read)."""
+
+    @abstractmethod
+    async def invalidate_tags(self, tags: Iterable[str]) -> None:
+        """Every key built under any of these tags becomes unreachable, on every instance."""
+
+    async def invalidate_tag(self, tag: str) -> None:
+        await self.invalidate_tags([tag])
+
+    async def close(self) -> None:  # noqa: B027 - most caches hold no connection
+        """Releases connections; the cache must not be used afterwards."""
+
+
+class NullCache(Cache):
+    """No cache: every read misses. In effect until `configure_cache` (CLI commands)."""
+
+    backend = "none"
+
+    async def get(self, key: str) -> bytes | None:
+        return None
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        return None
+
+    async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
+        return None
+
+    async def invalidate_tags(self, tags: Iterable[str]) -> None:
+        return None
+
+
+class MemoryCache(Cache):
+    """In-process, least-recently-used cache of at most `max_entries` entries (tag versions
+    included) with per-entry TTL. Only this process sees it."""
+
+    backend = "memory"
+
+    def __init__(
+        self, max_entries: int = 10_000, *, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self._timer = timer
+        # key -> (expires at on `timer`, or None for never; value)
+        self._entries: OrderedDict[str, tuple[float | None, bytes]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _read(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at is not None and expires_at <= self._timer():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def _write(self, key: str, value: bytes, ttl: float | None) -> None:
+        expires_at = None if ttl is None else self._timer() + ttl
+        self._entries[key] = (expires_at, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    async def get(self, key: str) -> bytes | None:
+        value = self._read(key)
+        CACHE_LOOKUPS.labels(self.backend, "miss" if value is None else "hit").inc()
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if ttl > 0:
+            self._write(key, value, ttl)
+
+    async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
+        versions = []
+        for tag in tags:
+            version = self._read(_TAG_PREFIX + tag)
+            if version is None:
+                version = _new_version().encode()
+                self._write(_TAG_PREFIX + tag, version, None)
+            versions.append(version.decode())
+        return _versioned(base, versions)
+
+    async def invalidate_tags(self, tags: Iterable[str]) -> None:
+        for tag in tags:
+            self._write(_TAG_PREFIX + tag, _new_version().encode(), None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class RedisCache(Cache):
+    """Redis through `redis.asyncio`, shared by every instance.
+
+    Failures (connection refused, timeouts, any Redis error) are logged once per outage,
+    counted, and answered as a miss or a no-op. After a failure reads and writes leave Redis
+    alone for `retry_after_seconds`, so an unreachable server does not add its timeout to
+    every request; invalidations are always attempted.
+    """
+
+    backend = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "flightdeck:",
+        timeout_seconds: float = 0.25,
+        retry_after_seconds: float = 1.0,
+    ) -> None:
+        self.prefix = prefix
+        self.retry_after_seconds = retry_after_seconds
+        self._failed_at: float | None = None
+        self._client: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(NoBackoff(), 0),  # one attempt: the database is the fallback
+        )
+
+    def _available(self) -> bool:
+        failed_at = self._failed_at
+        return failed_at is None or time.monotonic() >= failed_at + self.retry_after_seconds
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        CACHE_ERRORS.labels(self.backend, operation).inc()
+        if self._available():
+            log.warning("redis cache unavailable (%s: %s); using the database", operation, exc)
+        self._failed_at = time.monotonic()
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = None
+        if self._available():
+            try:
+                value = _as_bytes(await self._client.get(self.prefix + key))
+            except (RedisError, OSError) as exc:
+                self._failed("get", exc)
+        CACHE_LOOKUPS.labels(self.backend, "miss" if value is None else "hit").inc()
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if ttl <= 0 or not self._available():
+            return
+        try:
+            await self._client.set(self.prefix + key, value, px=max(int(ttl * 1000), 1))
+        except (RedisError, OSError) as exc:
+            self._failed("set", exc)
+
+    async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
+        if not self._available():
+            return None
+        if not tags:
+            return _versioned(base, [])
+        names = [self.prefix + _TAG_PREFIX + tag for tag in tags]
+        try:
+            versions = [_as_bytes(v) for v in await self._client.mget(names)]
+            missing = [name for name, version in zip(names, versions, strict=True) if not version]
+            if missing:
+                # Whoever sets a missing tag first wins; everyone then reads the winner.
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for name in missing:
+                        pipe.set(name, _new_version(), nx=True)
+                    pipe.mget(names)
+                    *_, reread = await pipe.execute()
+                versions = [_as_bytes(v) for v in reread]
+        except (RedisError, OSError) as exc:
+            self._failed("tagged_key", exc)
+            return None
+        if self._failed_at is not None:
+            log.info("redis cache reachable again")
+            self._failed_at = None
+        if not all(versions):
+            return None  # a tag vanished between the two reads: do not cache this time
+        return _versioned(base, [v.decode() for v in versions if v is not None])
+
+    async def invalidate_tags(self, tags: Iterable[str]) -> None:
+        names = [self.prefix + _TAG_PREFIX + tag for tag in tags]
+        if not names:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.set(name, _new_version())
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # Entries under the old versions may be served until their TTL runs out.
+            self._failed("invalidate", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def create_cache(settings: Settings) -> Cache:
+    """Redis when `redis_url` is set, else the in-process cache."""
+    if settings.redis_url:
+        return RedisCache(settings.redis_url)
+    return MemoryCache()
+
+
+# --- the process's cache -----------------------------------------------------------------
+
+_NO_CACHE = NullCache()
+_cache: Cache = _NO_CACHE
+
+
+def configure_cache(cache: Cache | None) -> Cache:
+    """Makes `cache` the one `get_cache()` returns (None: no cache); returns the previous one,
+    which the app's lifespan puts back when it ends."""
+    global _cache
+    previous, _cache = _cache, _NO_CACHE if cache is None else cache
+    return previous
+
+
+def get_cache() -> Cache:
+    return _cache
+
+
+# Invalidations scheduled after a commit; referenced until done so they are not collected.
+_pending: set[asyncio.Task[None]] = set()
+_SESSION_TAGS = "flightdeck.cache.invalidate_after_commit"
+
+
+def _after_commit(session: Any) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a SAVEPOINT was released; the transaction goes on
+    tags: set[str] = session.info.pop(_SESSION_TAGS, set())
+    if not tags:
+        return
+    task = asyncio.get_running_loop().create_task(get_cache().invalidate_tags(sorted(tags)))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+def _after_rollback(session: Any) -> None:
+    if session.get_nested_transaction() is None:  # the whole transaction, not a SAVEPOINT
+        session.info.pop(_SESSION_TAGS, None)
+
+
+async def invalidate_tags(tags: Iterable[str], *, session: AsyncSession | None = None) -> None:
+    """Invalidates the tags in the configured cache now and, when `session` is given, again
+    right after its transaction commits (nothing more if it rolls back)."""
+    tags = sorted(set(tags))
+    await get_cache().invalidate_tags(tags)
+    if session is None:
+        return
+    sync_session = session.sync_session
+    pending: set[str] | None = sync_session.info.get(_SESSION_TAGS)
+    if pending is None:
+        pending = sync_session.info[_SESSION_TAGS] = set()
+        if not event.contains(sync_session, "after_commit", _after_commit):
+            event.listen(sync_session, "after_commit", _after_commit)
+            event.listen(sync_session, "after_rollback", _after_rollback)
+    pending.update(tags)

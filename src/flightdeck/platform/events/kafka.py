@@ -1,0 +1,488 @@
+"""The Kafka event bus (aiokafka): a topic per event family, keyed by aggregate id.
+
+- Publishing: one producer, acks="all", no idempotence (the outbox and idempotent consumers
+  cover duplicates). A broker that cannot take an event raises `BusUnavailable`.
+- Competing groups (`group="notifications"`): one consumer per group and process, Kafka group
+  `<prefix>.<group>`, starting from the earliest offset the group has not committed; offsets
+  are committed after the handlers ran (at least once).
+- Broadcast (`group=None`): one consumer per process without a Kafka group, reading every
+  partition; it starts at the end of each partition (a new process does not replay history).
+- A broker that lost its data (a restart of an in-memory broker such as Tansu recreates the
+  topics empty) would leave consumers waiting at offsets the new log has not reached, or
+  skipping the first events written after the restart. `BrokerResetGuard` commits a marker
+  offset for a private group and reads it back after every fetched batch (and while idle);
+  when it is gone, every consumer rewinds to the beginning. On a durable Kafka it never fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Collection, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from prometheus_client import Counter
+
+from flightdeck.platform.events.bus import (
+    FAMILIES,
+    BusUnavailable,
+    Event,
+    EventHandler,
+    HandlerGroup,
+    group_key,
+)
+
+log = logging.getLogger(__name__)
+
+CONSUMED = Counter("flightdeck_events_consumed_total", "Events read from Kafka", ["group"])
+
+POLL_MS = 500  # one getmany() wait; an idle consumer also checks for a broker reset this often
+MAX_RECORDS = 500
+RETRY_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)  # reconnect backoff steps
+STOP_GRACE_SECONDS = 5.0
+MARKER_REFRESH_SECONDS = 600.0  # re-commit the marker so an idle group's offsets never expire
+# Errors that belong to the event itself: retrying will not help.
+EVENT_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+)
+
+
+def _backoff(attempt: int) -> float:
+    return RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+
+
+@dataclass
+class _Subscriber:
+    group: HandlerGroup
+    topics: list[str]
+    consumer: AIOKafkaConsumer | None = None
+    task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    seen_reset: int = 0  # the guard's reset count this consumer has rewound for
+
+
+class BrokerResetGuard:
+    """Tells whether the broker lost its state since the marker was committed."""
+
+    def __init__(
+        self, bootstrap_servers: str, topic: str, prefix: str, wait_seconds: float, **config: Any
+    ) -> None:
+        self._partition = TopicPartition(topic, 0)
+        self._config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": f"{prefix}-marker-{uuid.uuid4().hex}",
+            "enable_auto_commit": False,
+            **config,
+        }
+        self._wait_seconds = wait_seconds
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+        self._marked_at = 0.0
+        self._checked_at = 0.0
+        self._lost = False  # the marker is gone and not committed again yet
+        self.resets = 0
+
+    async def check(self, *, max_age: float = 0.0) -> int:
+        """How many resets were seen so far. A fresh round trip to the broker unless one
+        finished less than `max_age` seconds ago. Raises KafkaError when it cannot tell."""
+        async with self._lock:
+            if self._consumer is not None and time.monotonic() - self._checked_at < max_age:
+                return self.resets
+            try:
+                await asyncio.wait_for(self._round_trip(), self._wait_seconds)
+            except TimeoutError as exc:
+                raise KafkaError("the broker did not answer the marker check") from exc
+            self._checked_at = time.monotonic()
+            return self.resets
+
+    async def _round_trip(self) -> None:
+        if self._consumer is None:
+            self._consumer = await self._connect()
+        elif await self._consumer.committed(self._partition) is None:
+            if not self._lost:
+                self._lost = True
+                self.resets += 1
+                log.warning("the Kafka broker lost its data: consumers rewind to the beginning")
+            # A new client: the old one's metadata still describes the lost topics.
+            consumer, self._consumer = self._consumer, None
+            with suppress(Exception):
+                await consumer.stop()
+            self._consumer = await self._connect()
+        elif time.monotonic() - self._marked_at > MARKER_REFRESH_SECONDS:
+            await self._mark(self._consumer)
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(**self._config)
+        try:
+            await consumer.start()
+            consumer.assign([self._partition])
+            await self._mark(consumer)
+        except BaseException:
+            with suppress(Exception):
+                await consumer.stop()
+            raise
+        return consumer
+
+    async def _mark(self, consumer: AIOKafkaConsumer) -> None:
+        # Reading the end offset makes an auto-creating broker create the topic: a commit
+        # to a partition it does not know is refused (and aiokafka retries that for ever).
+        await consumer.seek_to_end(self._partition)
+        await consumer.commit({self._partition: 0})
+        self._marked_at = time.monotonic()
+        self._lost = False
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
+class KafkaBus:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topic_prefix: str = "flightdeck",
+        request_timeout_ms: int = 5000,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3000,
+        fetch_max_wait_ms: int = 100,
+        client_id: str = "flightdeck",
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic_prefix = topic_prefix
+        self._timeout = request_timeout_ms / 1000
+        self._common: dict[str, Any] = {
+            "client_id": client_id,
+            "request_timeout_ms": request_timeout_ms,
+            "retry_backoff_ms": 100,
+        }
+        # A broker that holds a fetch for its whole wait even when records arrive (Tansu
+        # does) adds up to this much latency; Kafka answers as soon as there is data.
+        self._consumer_config: dict[str, Any] = {"fetch_max_wait_ms": fetch_max_wait_ms}
+        self._group_config: dict[str, Any] = {
+            "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
+            # aiokafka waits for a JoinGroup answer no longer than the request timeout, and
+            # a broker may hold that answer for up to the session timeout.
+            "request_timeout_ms": max(request_timeout_ms, session_timeout_ms + 1000),
+        }
+        self._groups: dict[str, HandlerGroup] = {}
+        self._subscribers: list[_Subscriber] = []
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_task: asyncio.Task[None] | None = None
+        self._producer_ready = asyncio.Event()
+        self._refresh_metadata = False
+        self._guard: BrokerResetGuard | None = None
+        self._stopping = asyncio.Event()
+        self._running = False
+
+    def topic_for(self, family: str) -> str:
+        return f"{self.topic_prefix}.{family}"
+
+    def subscribe(
+        self,
+        handler: EventHandler,
+        *,
+        group: str | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> None:
+        if self._running:
+            raise RuntimeError("subscribe() must be called before start()")
+        key = group_key(group)
+        self._groups.setdefault(key, HandlerGroup(group)).add(handler, event_types)
+
+    def assigned_partitions(self, group: str | None = None) -> frozenset[tuple[str, int]]:
+        """The (topic, partition) pairs this process consumes for `group` right now."""
+        for sub in self._subscribers:
+            if sub.group.name == group and sub.consumer is not None:
+                return frozenset((tp.topic, tp.partition) for tp in sub.consumer.assignment())
+        return frozenset()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connects and positions the consumers; returns within about the request timeout
+        even when the broker is down (everything keeps connecting in the background)."""
+        if self._running:
+            return
+        self._running = True
+        self._stopping.clear()
+        self._producer_task = asyncio.create_task(self._open_producer(), name="kafka-producer")
+        self._subscribers = [
+            _Subscriber(group, sorted(self.topic_for(f) for f in group.families()))
+            for group in self._groups.values()
+            if group.families()  # event_types=[] asks for nothing
+        ]
+        if self._subscribers:
+            self._guard = BrokerResetGuard(
+                self.bootstrap_servers, self._subscribers[0].topics[0], self.topic_prefix,
+                self._timeout, **self._common,
+            )  # fmt: skip
+        for sub in self._subscribers:
+            name = f"kafka-consumer-{sub.group.name or 'broadcast'}"
+            sub.task = asyncio.create_task(self._consume(sub), name=name)
+        waits = [self._producer_ready.wait(), *(sub.ready.wait() for sub in self._subscribers)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout=self._timeout * 2)
+        except TimeoutError:
+            log.warning("Kafka at %s is not reachable yet; retrying", self.bootstrap_servers)
+
+    async def stop(self) -> None:
+        """Lets handlers finish the batch in hand (bounded), then closes every client."""
+        if not self._running:
+            return
+        self._running = False
+        self._stopping.set()
+        tasks = [t for t in (self._producer_task, *(s.task for s in self._subscribers)) if t]
+        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS) if tasks else ((), ())
+        for task in pending:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        closers = [s.consumer.stop() for s in self._subscribers if s.consumer]
+        if self._guard is not None:
+            closers.append(self._guard.stop())
+        if self._producer is not None:
+            closers.append(self._producer.stop())
+        for closer in closers:
+            with suppress(Exception):
+                await asyncio.wait_for(closer, STOP_GRACE_SECONDS)
+        self._producer = None
+        self._producer_ready.clear()
+        self._subscribers = []
+        self._guard = None
+
+    async def _open_producer(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                acks="all",
+                enable_idempotence=False,
+                linger_ms=0,
+                **self._common,
+            )
+            try:
+                await producer.start()
+            except BaseException as exc:  # close the client, also when stop() cancels us
+                with suppress(Exception):
+                    await producer.stop()
+                if not isinstance(exc, KafkaError):
+                    raise
+                log.info("Kafka producer cannot connect yet: %s", exc)
+                await self._sleep(_backoff(attempt))
+                attempt += 1
+                continue
+            self._producer = producer
+            self._producer_ready.set()
+            return
+
+    async def _sleep(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # --- publishing -------------------------------------------------------------------------
+
+    async def publish(self, event: Event) -> None:
+        [failure] = await self.publish_many([event])
+        if failure is not None:
+            raise failure
+
+    async def publish_many(self, events: Sequence[Event]) -> list[Exception | None]:
+        """Sends the events in order (pipelined) and waits for the broker's acks; returns
+        None per acknowledged event, else its error (BusUnavailable when the broker is)."""
+        producer = self._producer
+        if producer is None or not self._running:
+            return [BusUnavailable("the Kafka producer is not connected")] * len(events)
+        if self._refresh_metadata and not await self._refreshed(producer):
+            return [BusUnavailable("no metadata from the Kafka broker")] * len(events)
+        outcomes: list[asyncio.Future[Any] | Exception] = []
+        for event in events:
+            if outcomes and isinstance(outcomes[-1], BusUnavailable):
+                outcomes.append(outcomes[-1])  # keep order: nothing after a refused send
+                continue
+            try:
+                send = producer.send(
+                    self.topic_for(event.family),
+                    event.to_json(),
+                    key=event.aggregate_id.encode(),
+                )
+                outcomes.append(await asyncio.wait_for(send, self._timeout))
+            except Exception as exc:
+                outcomes.append(_classify(exc))
+        results = [await _acknowledged(outcome, self._timeout) for outcome in outcomes]
+        if any(isinstance(result, BusUnavailable) for result in results):
+            self._refresh_metadata = True
+        return results
+
+    async def _refreshed(self, producer: AIOKafkaProducer) -> bool:
+        """After a failure, metadata is fetched again before the next send: a broker that came
+        back empty then recreates its topics first (Tansu loses a record produced to a topic
+        it is still recreating)."""
+        try:
+            updated = await asyncio.wait_for(producer.client.force_metadata_update(), self._timeout)
+        except (KafkaError, TimeoutError):
+            return False
+        self._refresh_metadata = not updated
+        return bool(updated)
+
+    # --- consuming --------------------------------------------------------------------------
+
+    def _new_consumer(self, sub: _Subscriber) -> AIOKafkaConsumer:
+        if sub.group.name is None:  # broadcast: no group, every partition, in memory offsets
+            return AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=None,
+                auto_offset_reset="earliest",
+                **(self._common | self._consumer_config),
+            )
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=f"{self.topic_prefix}.{sub.group.name}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            **(self._common | self._consumer_config | self._group_config),
+        )
+
+    async def _open_consumer(self, sub: _Subscriber) -> None:
+        """Starts the consumer (retrying until the broker answers) and positions it."""
+        attempt = 0
+        while not self._stopping.is_set():
+            consumer = self._new_consumer(sub)
+            try:
+                await consumer.start()
+                consumer.subscribe(sub.topics)
+                if sub.group.name is None:
+                    await self._position_at_end(consumer, sub.topics)
+                assert self._guard is not None
+                sub.seen_reset = await self._guard.check()
+            except BaseException as exc:  # close the client, also when stop() cancels us
+                with suppress(Exception):
+                    await consumer.stop()
+                if not isinstance(exc, KafkaError):
+                    raise
+                log.info("Kafka consumer %s cannot start yet: %s", sub.group.name, exc)
+                await self._sleep(_backoff(attempt))
+                attempt += 1
+                continue
+            sub.consumer = consumer
+            sub.ready.set()
+            return
+
+    async def _position_at_end(self, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
+        """A new broadcast consumer sees events published from now on, not the history."""
+        deadline = time.monotonic() + self._timeout
+        while {tp.topic for tp in consumer.assignment()} != set(topics):
+            if time.monotonic() > deadline:
+                raise KafkaError(f"no partitions assigned for {topics}")
+            await asyncio.sleep(0.01)
+        await consumer.seek_to_end(*consumer.assignment())
+
+    async def _consume(self, sub: _Subscriber) -> None:
+        await self._open_consumer(sub)
+        consumer = sub.consumer
+        attempt = 0
+        while consumer is not None and not self._stopping.is_set():
+            try:
+                batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+                if await self._broker_was_reset(sub, fresh=bool(batches)):
+                    if consumer.assignment():
+                        await consumer.seek_to_beginning(*consumer.assignment())
+                    continue  # the batch was read at offsets of the lost log
+                if batches:
+                    await self._handle(sub, consumer, batches)
+                attempt = 0
+            except KafkaError as exc:
+                log.warning("Kafka consumer %s: %s", sub.group.name or "broadcast", exc)
+                await self._sleep(_backoff(attempt))
+                attempt += 1
+
+    async def _broker_was_reset(self, sub: _Subscriber, *, fresh: bool) -> bool:
+        """After a batch (`fresh`), a round trip must prove the broker kept its data; while
+        idle a recent check will do, and an unreachable broker is no news."""
+        assert self._guard is not None
+        attempt = 0
+        while True:
+            try:
+                resets = await self._guard.check(max_age=0.0 if fresh else POLL_MS / 1000)
+                break
+            except KafkaError:
+                if not fresh or self._stopping.is_set():
+                    return False
+                await self._sleep(_backoff(attempt))
+                attempt += 1
+        if resets == sub.seen_reset:
+            return False
+        sub.seen_reset = resets
+        return True
+
+    async def _handle(
+        self,
+        sub: _Subscriber,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        # Partitions are independent (different aggregates): handle them side by side.
+        await asyncio.gather(*(self._handle_records(sub, records) for records in batches.values()))
+        if sub.group.name is None:
+            return
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        try:
+            await asyncio.wait_for(consumer.commit(offsets), self._timeout)
+        except (KafkaError, TimeoutError) as exc:  # a rebalance or an outage: they come again
+            log.warning("commit for group %s failed: %s", sub.group.name, exc)
+
+    async def _handle_records(
+        self, sub: _Subscriber, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        label = sub.group.name or "broadcast"
+        for record in records:
+            try:
+                event = Event.from_json(record.value or b"")
+            except (ValueError, KeyError, TypeError):
+                log.error("unreadable event at %s:%s@%s", record.topic, record.partition,
+                          record.offset)  # fmt: skip
+                continue
+            CONSUMED.labels(label).inc()
+            if sub.group.wants(event):
+                await sub.group.dispatch(event)
+
+
+def _classify(exc: BaseException) -> Exception:
+    """The event's own problem is returned as is; anything about the broker is
+    BusUnavailable (retry later)."""
+    if isinstance(exc, EVENT_ERRORS) or not isinstance(exc, KafkaError | TimeoutError | OSError):
+        return exc if isinstance(exc, Exception) else BusUnavailable(repr(exc))
+    return BusUnavailable(f"{type(exc).__name__}: {exc}")
+
+
+async def _acknowledged(
+    outcome: asyncio.Future[Any] | Exception, wait_seconds: float
+) -> Exception | None:
+    if isinstance(outcome, Exception):
+        return outcome
+    try:
+        await asyncio.wait_for(outcome, wait_seconds)
+    except Exception as exc:
+        return _classify(exc)
+    return None
+
+
+__all__ = ["FAMILIES", "BrokerResetGuard", "KafkaBus"]

@@ -1,0 +1,275 @@
+"""The outbox relay: publishes committed outbox rows on the bus, oldest first, and marks them.
+
+A row is marked published only after the bus acknowledged it, so nothing is lost when the
+broker or this process dies in between: the row stays and is published again (consumers
+drop the duplicate by event id). While the bus is unavailable the relay backs off
+exponentially and counts the attempt on the rows.
+
+PostgreSQL: each batch is claimed `FOR UPDATE SKIP LOCKED`, so several processes relay at
+once without publishing the same row twice; a process leaves out any aggregate whose older
+row another process holds, so one aggregate's events still go out in order. SQLite: one
+process relays (rows are read, published, then marked in short transactions, so writers are
+never blocked while the broker is slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.events import outbox
+from flightdeck.platform.events.bus import BusUnavailable, Event, EventBus
+from flightdeck.platform.events.outbox import OutboxEvent
+from flightdeck.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("flightdeck_outbox_published_total", "Outbox events published")
+PUBLISH_FAILURES = Counter(
+    "flightdeck_outbox_publish_failures_total", "Outbox events the bus refused", ["reason"]
+)
+LAG = Gauge("flightdeck_outbox_lag_seconds", "Age of the oldest outbox event not yet published")
+
+MAX_ATTEMPTS = 20  # an event failing for a reason of its own is given up on after this many
+
+
+def event_from_row(row: OutboxEvent) -> Event:
+    return Event(
+        id=row.id,
+        type=row.event_type,
+        aggregate_type=row.aggregate_type,
+        aggregate_id=row.aggregate_id,
+        payload=row.payload,
+        occurred_at=row.created_at,
+        actor_id=row.actor_id,
+    )
+
+
+def _observe_lag(oldest_first: list[OutboxEvent]) -> None:
+    age = (utcnow() - oldest_first[0].created_at).total_seconds() if oldest_first else 0.0
+    LAG.set(max(0.0, age))
+
+
+async def publish_all(bus: EventBus, events: Sequence[Event]) -> list[Exception | None]:
+    """Publishes in order (pipelined when the bus can); None per published event, else the
+    error. After the bus reports itself unavailable nothing more is attempted."""
+    publish_many = getattr(bus, "publish_many", None)
+    if publish_many is not None:
+        results: list[Exception | None] = await publish_many(events)
+        return results
+    results = []
+    for event in events:
+        if results and isinstance(results[-1], BusUnavailable):
+            results.append(results[-1])
+            continue
+        try:
+            await bus.publish(event)
+            results.append(None)
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
+@dataclass
+class _Outcome:
+    published: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+    unavailable_error: str = ""
+    rejected: list[tuple[OutboxEvent, Exception]] = field(default_factory=list)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        *,
+        interval: float = 0.2,
+        batch_size: int = 100,
+        initial_backoff: float = 0.2,
+        max_backoff: float = 5.0,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._bus = bus
+        self.interval = interval
+        self.batch_size = batch_size
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(
+        cls, sessionmaker: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+    ) -> OutboxRelay:
+        return cls(
+            sessionmaker,
+            bus,
+            interval=settings.relay_interval_seconds,
+            batch_size=settings.relay_batch_size,
+            max_backoff=settings.relay_max_backoff_seconds,
+        )
+
+    # --- one batch ------------------------------------------------------------------------
+
+    async def relay_once(self) -> int:
+        """Publishes one batch of the oldest pending rows; returns how many it took on.
+        Raises BusUnavailable (after counting the attempt on the rows) when the bus is down."""
+        async with self._sessionmaker() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                async with session.begin():
+                    rows = await outbox.list_pending(session, self.batch_size, lock=False)
+                _observe_lag(rows)
+                outcome = await self._publish(rows)
+                async with session.begin():
+                    await self._record(session, outcome)
+            else:
+                async with session.begin():
+                    rows = await outbox.list_pending(session, self.batch_size, lock=True)
+                    _observe_lag(rows)
+                    rows = await self._without_blocked_aggregates(session, rows)
+                    outcome = await self._publish(rows)
+                    await self._record(session, outcome)
+        if outcome.unavailable:
+            raise BusUnavailable(outcome.unavailable_error)
+        return len(rows)
+
+    async def relay_pending(self, max_batches: int = 1000) -> int:
+        """Relays batch after batch until one comes back short (nothing more is pending, or
+        another relay holds the rest) or `max_batches`; returns how many rows it took on."""
+        total = 0
+        for _ in range(max_batches):
+            claimed = await self.relay_once()
+            total += claimed
+            if claimed < self.batch_size:
+                break
+        return total
+
+    async def _without_blocked_aggregates(
+        self, session: AsyncSession, rows: list[OutboxEvent]
+    ) -> list[OutboxEvent]:
+        """Drops aggregates whose older pending row another relay holds (it goes first)."""
+        if not rows:
+            return rows
+        first_seq = await outbox.first_pending_seq(session, sorted({r.aggregate_id for r in rows}))
+        mine: dict[str, int | None] = {}
+        for row in rows:
+            mine.setdefault(row.aggregate_id, row.seq)
+        return [
+            r
+            for r in rows
+            if first_seq.get(r.aggregate_id, mine[r.aggregate_id]) == mine[r.aggregate_id]
+        ]
+
+    async def _publish(self, rows: list[OutboxEvent]) -> _Outcome:
+        outcome = _Outcome()
+        if not rows:
+            return outcome
+        results = await publish_all(self._bus, [event_from_row(row) for row in rows])
+        for row, error in zip(rows, results, strict=True):
+            if error is None:
+                outcome.published.append(row.id)
+            elif isinstance(error, BusUnavailable):
+                outcome.unavailable.append(row.id)
+                outcome.unavailable_error = str(error) or type(error).__name__
+            else:
+                outcome.rejected.append((row, error))
+        return outcome
+
+    async def _record(self, session: AsyncSession, outcome: _Outcome) -> None:
+        now = utcnow()
+        await outbox.mark_published(session, outcome.published, now)
+        PUBLISHED.inc(len(outcome.published))
+        if outcome.unavailable:
+            PUBLISH_FAILURES.labels("unavailable").inc(len(outcome.unavailable))
+            await outbox.record_attempt(session, outcome.unavailable, outcome.unavailable_error)
+        for row, error in outcome.rejected:
+            PUBLISH_FAILURES.labels("rejected").inc()
+            give_up = row.attempts + 1 >= self.max_attempts
+            log.error("outbox event %s (%s) refused%s: %r", row.id, row.event_type,
+                      ", given up" if give_up else "", error)  # fmt: skip
+            await outbox.record_attempt(
+                session, [row.id], repr(error), failed_at=now if give_up else None
+            )
+
+    # --- the background loop ----------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wakes the relay now (called after a commit that wrote events); thread-safe."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        """Relays until cancelled; backs off while the bus is unavailable."""
+        backoff = self.initial_backoff
+        while True:
+            self._wake.clear()  # a commit from now on wakes the next round
+            try:
+                claimed = await self.relay_once()
+            except BusUnavailable as exc:
+                if backoff == self.initial_backoff:
+                    log.warning("event bus unavailable, outbox events wait: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            except Exception:
+                log.exception("outbox relay round failed")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            if backoff != self.initial_backoff:
+                log.info("event bus available again, outbox relay resumed")
+            backoff = self.initial_backoff
+            if claimed < self.batch_size:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    def start(self) -> None:
+        """Starts the loop as a task of the running event loop."""
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        outbox.add_commit_listener(self.notify)
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        outbox.remove_commit_listener(self.notify)
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def start_relay(
+    sessionmaker: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+) -> OutboxRelay | None:
+    """The app's relay task (None when `relay_interval_seconds` is 0: not in this process)."""
+    if settings.relay_interval_seconds <= 0:
+        return None
+    relay = OutboxRelay.from_settings(sessionmaker, bus, settings)
+    relay.start()
+    return relay

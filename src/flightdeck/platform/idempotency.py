@@ -1,0 +1,169 @@
+"""`Idempotency-Key` for POST requests (bookings, payments), kept in the database.
+
+The first request with a key claims it by inserting its row in the request's own transaction;
+the unique (scope, key) index makes a concurrent request with the same key wait for that
+transaction (PostgreSQL) or run after it (SQLite's one writer). The response is saved in the
+same transaction, so once the first request has committed, the same key and body replay its
+response; if it failed, nothing is kept and the key can be used again. The same key with a
+different body is a 409. Keys expire after 24 h.
+
+Responses are stored encrypted (they may carry personal data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    CursorResult,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
+from flightdeck.platform.errors import Conflict
+from flightdeck.platform.security.encryption import EncryptedString
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_LIFETIME = timedelta(hours=24)
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was already used with a different request body"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency_request_in_progress"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly"
+
+
+class IdempotencyKey(IdMixin, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("scope", "key"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+    # What the key is unique within: the caller and the operation, e.g. "<user id>:bookings".
+    scope: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[str | None] = mapped_column(EncryptedString(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    status_code: int
+    body: Any
+    replayed: bool
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {REPLAYED_HEADER: "true"} if self.replayed else {}
+
+
+def request_fingerprint(body: Any) -> str:
+    """SHA-256 of the body as canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    produce: Callable[[], Awaitable[tuple[int, Any]]],
+) -> IdempotentResponse:
+    """Runs `produce` (returning status and JSON-able body) once per (scope, key): a repeat
+    with the same fingerprint replays the stored response; a different fingerprint is 409
+    `idempotency_key_reused`; a first request not finished yet is 409
+    `idempotency_request_in_progress`. No key: just runs `produce`."""
+    if key is None:
+        status_code, body = await produce()
+        return IdempotentResponse(status_code, body, replayed=False)
+    now = utcnow()
+    if not await _claim(session, scope, key, fingerprint, now):
+        return await _replay(session, scope, key, fingerprint)
+    status_code, body = await produce()
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        .values(response_status=status_code, response_body=json.dumps(body))
+    )
+    return IdempotentResponse(status_code, body, replayed=False)
+
+
+async def purge_expired_keys(session: AsyncSession, now: datetime | None = None) -> int:
+    """Deletes keys past their lifetime; returns how many."""
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow()))
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+async def _claim(
+    session: AsyncSession, scope: str, key: str, fingerprint: str, now: datetime
+) -> bool:
+    """Inserts the key's row unless it exists (an expired one is replaced); True if inserted."""
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.expires_at <= now,
+        )
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(IdempotencyKey)
+        .values(
+            id=new_id(),
+            scope=scope,
+            key=key,
+            request_hash=fingerprint,
+            created_at=now,
+            expires_at=now + KEY_LIFETIME,
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def _replay(
+    session: AsyncSession, scope: str, key: str, fingerprint: str
+) -> IdempotentResponse:
+    stored = await session.scalar(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    )
+    if stored is not None and stored.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    if stored is None or stored.response_status is None or stored.response_body is None:
+        # Claimed by a transaction that has not committed yet (or just rolled back).
+        raise IdempotencyRequestInProgress()
+    return IdempotentResponse(
+        stored.response_status, json.loads(stored.response_body), replayed=True
+    )

@@ -1,0 +1,1 @@
+"""Itinerary search: direct flights and one-stop connections, read through flights' service."""

@@ -1,0 +1,167 @@
+"""Building itineraries from bookable flights: direct flights and one-stop connections that
+respect the minimum connection time and the longest layover; and their orderings.
+
+Pure functions on `BookableFlight` values; all instants are UTC, so layovers across time
+zones, the date line and DST changes are plain subtractions.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flightdeck.flights.airports import get_airport
+from flightdeck.flights.itinerary_queries import BookableFlight
+from flightdeck.platform.money import Money
+from flightdeck.platform.settings import Settings
+from flightdeck.search.schemas import SortOrder
+
+
+@dataclass(frozen=True)
+class ConnectionRules:
+    """Minimum connection time (domestic when origin, connecting airport and destination are
+    all in one country, else international) and the longest layover offered."""
+
+    min_domestic: timedelta = timedelta(minutes=45)
+    min_international: timedelta = timedelta(minutes=90)
+    max_layover: timedelta = timedelta(hours=8)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConnectionRules:
+        return cls(
+            min_domestic=timedelta(minutes=settings.min_connection_domestic_minutes),
+            min_international=timedelta(minutes=settings.min_connection_international_minutes),
+            max_layover=timedelta(minutes=settings.max_layover_minutes),
+        )
+
+    @property
+    def shortest_connection(self) -> timedelta:
+        return min(self.min_domestic, self.min_international)
+
+    def minimum_connection(self, *airports: str) -> timedelta:
+        countries = {get_airport(code).country for code in airports}
+        return self.min_domestic if len(countries) == 1 else self.min_international
+
+
+@dataclass(frozen=True)
+class Layover:
+    airport: str
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class Itinerary:
+    """One way from origin to destination: its flights in order."""
+
+    segments: tuple[BookableFlight, ...]
+
+    @property
+    def departure_at(self) -> datetime:
+        return self.segments[0].departure_at
+
+    @property
+    def arrival_at(self) -> datetime:
+        return self.segments[-1].arrival_at
+
+    @property
+    def duration(self) -> timedelta:
+        return self.arrival_at - self.departure_at
+
+    @property
+    def stops(self) -> int:
+        return len(self.segments) - 1
+
+    @property
+    def seats_available(self) -> int:
+        return min(segment.seats_available for segment in self.segments)
+
+    @property
+    def fare(self) -> Money:
+        """The price of one passenger: the segments' fares summed."""
+        total = self.segments[0].fare
+        for segment in self.segments[1:]:
+            total = total + segment.fare
+        return total
+
+    @property
+    def layovers(self) -> list[Layover]:
+        return [
+            Layover(arriving.destination, leaving.departure_at - arriving.arrival_at)
+            for arriving, leaving in zip(self.segments, self.segments[1:], strict=False)
+        ]
+
+
+def direct_itineraries(flights: Iterable[BookableFlight], destination: str) -> list[Itinerary]:
+    return [Itinerary((flight,)) for flight in flights if flight.destination == destination]
+
+
+def connection_window(
+    first_legs: Sequence[BookableFlight], rules: ConnectionRules
+) -> tuple[datetime, datetime] | None:
+    """The departures [earliest, latest] a second leg may have after any of these first legs;
+    None without first legs."""
+    if not first_legs:
+        return None
+    earliest = min(leg.arrival_at for leg in first_legs) + rules.shortest_connection
+    latest = max(leg.arrival_at for leg in first_legs) + rules.max_layover
+    return earliest, latest
+
+
+def _connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRules) -> bool:
+    if second.destination == first.origin or first.fare.currency != second.fare.currency:
+        return False  # back to where it started, or fares that cannot be added up
+    layover = second.departure_at - first.arrival_at
+    minimum = rules.minimum_connection(first.origin, first.destination, second.destination)
+    return minimum <= layover <= rules.max_layover
+
+
+def connecting_itineraries(
+    first_legs: Iterable[BookableFlight],
+    second_legs: Iterable[BookableFlight],
+    rules: ConnectionRules,
+) -> list[Itinerary]:
+    """Every (first, second) pair where the second leaves from where the first lands within
+    the allowed layover, in the same fare currency, and does not return to the origin."""
+    by_airport: dict[str, list[BookableFlight]] = defaultdict(list)
+    for leg in second_legs:
+        by_airport[leg.origin].append(leg)
+    for legs in by_airport.values():
+        legs.sort(key=lambda leg: leg.departure_at)
+    itineraries: list[Itinerary] = []
+    for first in first_legs:
+        candidates = by_airport.get(first.destination, [])
+        start = bisect_left(
+            candidates,
+            first.arrival_at + rules.shortest_connection,
+            key=lambda leg: leg.departure_at,
+        )
+        end = bisect_right(
+            candidates, first.arrival_at + rules.max_layover, key=lambda leg: leg.departure_at
+        )
+        itineraries.extend(
+            Itinerary((first, second))
+            for second in candidates[start:end]
+            if _connects(first, second, rules)
+        )
+    return itineraries
+
+
+def _ids(itinerary: Itinerary) -> tuple[str, ...]:
+    return tuple(segment.id for segment in itinerary.segments)
+
+
+def sort_itineraries(itineraries: Iterable[Itinerary], order: SortOrder) -> list[Itinerary]:
+    """Cheapest, shortest or earliest first; ties broken by the other two, then by flight ids
+    so the order is stable. Prices compare by amount (itineraries rarely mix currencies)."""
+    if order == "price":
+        return sorted(
+            itineraries, key=lambda i: (i.fare.amount, i.duration, i.departure_at, _ids(i))
+        )
+    if order == "duration":
+        return sorted(
+            itineraries, key=lambda i: (i.duration, i.fare.amount, i.departure_at, _ids(i))
+        )
+    return sorted(itineraries, key=lambda i: (i.departure_at, i.duration, i.fare.amount, _ids(i)))

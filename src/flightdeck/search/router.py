@@ -1,0 +1,33 @@
+"""HTTP endpoint of itinerary search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from flightdeck.platform.db import DbSession
+from flightdeck.platform.errors import error_responses
+from flightdeck.platform.settings import Settings
+from flightdeck.search import service
+from flightdeck.search.schemas import SearchQuery, SearchResults
+
+router = APIRouter(tags=["search"])
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+@router.get("/search", response_model=SearchResults, responses=error_responses(422))
+async def search(
+    query: Annotated[SearchQuery, Query()], session: DbSession, settings: AppSettings
+) -> Response:
+    """Direct flights and one-stop connections on the local date at the origin, with seats
+    for every passenger; prices are for all of them."""
+    document = await service.search_itineraries_json(session, query, settings)
+    return Response(content=document, media_type="application/json")

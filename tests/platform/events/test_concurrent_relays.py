@@ -1,0 +1,70 @@
+"""Several relays on one PostgreSQL database: each row is published once, in order per
+aggregate (FOR UPDATE SKIP LOCKED). SQLite runs a single relay, so this is PostgreSQL only."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flightdeck.platform.events.bus import Event
+from flightdeck.platform.events.inprocess import InProcessBus
+from flightdeck.platform.events.outbox import pending_stats, record_event
+from flightdeck.platform.events.relay import OutboxRelay
+
+from .support import Recorder
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+Maker = async_sessionmaker[AsyncSession]
+
+
+class SlowBus(InProcessBus):
+    """Publishing takes a moment, so the relays' transactions overlap."""
+
+    async def publish(self, event: Event) -> None:
+        await asyncio.sleep(0.001)
+        await super().publish(event)
+
+
+async def _relay_until_empty(relay: OutboxRelay, maker: Maker) -> int:
+    """Relays until nothing is pending; returns how many rows this relay published."""
+    published = 0
+    for _ in range(500):
+        published += await relay.relay_once()
+        async with maker() as session:
+            if (await pending_stats(session))[0] == 0:
+                return published
+    raise AssertionError("rows still pending")
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_two_relays_publish_each_row_once_and_in_order(maker: Maker) -> None:
+    aggregates = [f"flight-{a}" for a in range(8)]
+    for n in range(30):
+        async with maker() as session, session.begin():
+            for aggregate in aggregates:
+                await record_event(
+                    session,
+                    "flight.updated",
+                    aggregate_type="flight",
+                    aggregate_id=aggregate,
+                    payload={"n": n},
+                )
+    recorder = Recorder()
+    bus = SlowBus()
+    bus.subscribe(recorder, group="g")
+    await bus.start()
+    first = OutboxRelay(maker, bus, batch_size=25)
+    second = OutboxRelay(maker, bus, batch_size=25)
+    shares = await asyncio.gather(
+        _relay_until_empty(first, maker), _relay_until_empty(second, maker)
+    )
+    await bus.drain()
+    await bus.stop()
+    assert all(share > 0 for share in shares)  # they really ran side by side
+    assert sum(shares) == 30 * len(aggregates)
+    assert len(recorder.ids) == len(set(recorder.ids)) == 30 * len(aggregates)
+    for aggregate in aggregates:
+        assert recorder.numbers(aggregate) == list(range(30))

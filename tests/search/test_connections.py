@@ -1,0 +1,144 @@
+"""Itinerary building without a database: connection times, currencies, orderings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flightdeck.flights.itinerary_queries import BookableFlight
+from flightdeck.platform.money import Money
+from flightdeck.platform.settings import Settings
+from flightdeck.search.connections import (
+    ConnectionRules,
+    Itinerary,
+    connecting_itineraries,
+    connection_window,
+    direct_itineraries,
+    sort_itineraries,
+)
+
+T0 = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
+
+
+def leg(
+    number: str,
+    origin: str,
+    destination: str,
+    departs: timedelta,
+    flies: timedelta = timedelta(hours=2),
+    *,
+    fare: int = 100_00,
+    currency: str = "USD",
+    seats: int = 100,
+) -> BookableFlight:
+    """A bookable flight leaving `departs` after T0 (the API shape is not needed here)."""
+    return BookableFlight(
+        id=number,
+        flight_number=number,
+        origin=origin,
+        destination=destination,
+        departure_at=T0 + departs,
+        arrival_at=T0 + departs + flies,
+        fare=Money(amount=fare, currency=currency),
+        seats_available=seats,
+        read=None,  # type: ignore[arg-type]
+    )
+
+
+def numbers(itineraries: list[Itinerary]) -> list[list[str]]:
+    return [[s.flight_number for s in i.segments] for i in itineraries]
+
+
+RULES = ConnectionRules()
+FIRST = leg("FD10", "JFK", "ORD", timedelta(0))  # lands at T0 + 2 h
+
+
+def after_landing(minutes: int) -> timedelta:
+    return timedelta(hours=2, minutes=minutes)  # departs `minutes` after FIRST lands
+
+
+def test_rules_come_from_settings() -> None:
+    rules = ConnectionRules.from_settings(
+        Settings(
+            min_connection_domestic_minutes=30,
+            min_connection_international_minutes=60,
+            max_layover_minutes=120,
+        )
+    )
+
+    assert rules == ConnectionRules(
+        timedelta(minutes=30), timedelta(minutes=60), timedelta(minutes=120)
+    )
+    assert rules.shortest_connection == timedelta(minutes=30)
+
+
+def test_domestic_connection_needs_the_domestic_minimum_and_at_most_the_maximum() -> None:
+    seconds = [
+        leg("T44", "ORD", "SFO", after_landing(44)),
+        leg("T45", "ORD", "SFO", after_landing(45)),
+        leg("T480", "ORD", "SFO", after_landing(480)),
+        leg("T481", "ORD", "SFO", after_landing(481)),
+    ]
+
+    assert numbers(connecting_itineraries([FIRST], seconds, RULES)) == [
+        ["FD10", "T45"],
+        ["FD10", "T480"],
+    ]
+
+
+def test_international_minimum_applies_when_any_airport_is_in_another_country() -> None:
+    seconds = [
+        leg("YYZ89", "ORD", "YYZ", after_landing(89)),
+        leg("YYZ90", "ORD", "YYZ", after_landing(90)),
+    ]
+
+    assert numbers(connecting_itineraries([FIRST], seconds, RULES)) == [["FD10", "YYZ90"]]
+    assert RULES.minimum_connection("JFK", "LHR", "JFK") == RULES.min_international
+    assert RULES.minimum_connection("SEA", "ORD", "BOS") == RULES.min_domestic
+
+
+def test_connections_never_return_to_the_origin_nor_mix_currencies() -> None:
+    seconds = [
+        leg("BACK", "ORD", "JFK", after_landing(60)),
+        leg("EUR", "ORD", "SFO", after_landing(60), currency="EUR"),
+        leg("USD", "ORD", "SFO", after_landing(60)),
+    ]
+
+    assert numbers(connecting_itineraries([FIRST], seconds, RULES)) == [["FD10", "USD"]]
+
+
+def test_second_legs_from_elsewhere_do_not_connect() -> None:
+    elsewhere = leg("DEN1", "DEN", "SFO", after_landing(60))
+
+    assert connecting_itineraries([FIRST], [elsewhere], RULES) == []
+
+
+def test_connection_window_spans_every_first_legs_possible_second_leg() -> None:
+    late = leg("FD11", "JFK", "DEN", timedelta(hours=5))  # lands at T0 + 7 h
+
+    assert connection_window([FIRST, late], RULES) == (
+        T0 + timedelta(hours=2, minutes=45),
+        T0 + timedelta(hours=7) + RULES.max_layover,
+    )
+    assert connection_window([], RULES) is None
+
+
+def test_itinerary_sums_fares_and_takes_the_fewest_seats() -> None:
+    second = leg("FD20", "ORD", "SFO", after_landing(60), fare=179_00, seats=3)
+
+    [itinerary] = connecting_itineraries([FIRST], [second], RULES)
+
+    assert itinerary.fare == Money(amount=279_00, currency="USD")
+    assert itinerary.seats_available == 3
+    assert itinerary.stops == 1
+    assert itinerary.duration == timedelta(hours=5)
+    assert [(layover.airport, layover.duration) for layover in itinerary.layovers] == [
+        ("ORD", timedelta(hours=1))
+    ]
+
+
+def test_equal_itineraries_keep_a_stable_order() -> None:
+    flights = [leg(n, "JFK", "SFO", timedelta(0)) for n in ("C", "A", "B")]
+    itineraries = direct_itineraries(flights, "SFO")
+
+    for order in ("price", "duration", "departure"):
+        assert numbers(sort_itineraries(itineraries, order)) == [["A"], ["B"], ["C"]]

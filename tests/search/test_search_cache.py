@@ -1,0 +1,230 @@
+"""Search reads: indexed queries, cabins in one query, and answers cached until a flight on the
+route changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.flights.itinerary_queries import invalidate_searches_for_flights
+from tests.conftest import TestUser as AppUser
+from tests.flights.factories import sell_seats
+from tests.search.factories import add_flight, routes, search
+from tests.search.statements import captured_selects, flight_searches
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DAY = "2026-02-10"
+QUERY = {"origin": "JFK", "destination": "SFO", "date": DAY}
+
+
+def cache_hits() -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "flightdeck_cache_lookups_total", {"backend": "memory", "result": "hit"}
+        )
+        or 0.0
+    )
+
+
+async def _network(client: httpx.AsyncClient, agent: AppUser) -> dict[str, dict[str, Any]]:
+    """Two direct JFK to SFO flights and connections through ORD and DEN."""
+    h = agent.headers
+    flights = {
+        "FD1": await add_flight(
+            client, h, "FD1", "JFK", "SFO", f"{DAY}T09:00:00-05:00", f"{DAY}T12:30:00-08:00"
+        ),
+        "FD2": await add_flight(
+            client, h, "FD2", "JFK", "SFO", f"{DAY}T16:00:00-05:00", f"{DAY}T19:30:00-08:00"
+        ),
+        "FD10": await add_flight(
+            client, h, "FD10", "JFK", "ORD", f"{DAY}T07:00:00-05:00", f"{DAY}T08:45:00-06:00"
+        ),
+        "FD11": await add_flight(
+            client, h, "FD11", "JFK", "DEN", f"{DAY}T07:30:00-05:00", f"{DAY}T10:00:00-07:00"
+        ),
+        "FD20": await add_flight(
+            client, h, "FD20", "ORD", "SFO", f"{DAY}T10:00:00-06:00", f"{DAY}T12:40:00-08:00"
+        ),
+        "FD21": await add_flight(
+            client, h, "FD21", "DEN", "SFO", f"{DAY}T11:30:00-07:00", f"{DAY}T13:10:00-08:00"
+        ),
+    }
+    return flights
+
+
+async def test_search_reads_flights_with_two_queries_and_cabins_with_one_each(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await _network(client, agent)
+
+    with captured_selects(app) as statements:
+        body = await search(client, **QUERY)
+
+    assert len(body["itineraries"]) == 4
+    assert all(i["segments"][0]["cabins"]["economy"]["seats"] == 150 for i in body["itineraries"])
+    assert len(statements) == 4, [s for s, _ in statements]  # departures, arrivals, their cabins
+
+
+async def test_search_queries_use_the_departure_indexes(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, backend: str
+) -> None:
+    await _network(client, agent)
+    with captured_selects(app) as statements:
+        await search(client, **QUERY)
+    departures, arrivals = (s for s in statements if "FROM flights" in s[0])  # not the cabins
+
+    plans = []
+    async with app.state.engine.connect() as conn:
+        if backend == "postgres":
+            await conn.exec_driver_sql("SET enable_seqscan = off")  # tiny tables: force the plan
+        explain = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN "
+        for statement, parameters in (departures, arrivals):
+            rows = await conn.exec_driver_sql(explain + statement, parameters)
+            plans.append(" ".join(str(value) for row in rows for value in row))
+        await conn.rollback()
+
+    assert "ix_flights_origin_departure" in plans[0], plans[0]
+    assert "ix_flights_destination_departure" in plans[1], plans[1]
+
+
+async def test_second_identical_search_is_answered_from_the_cache(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await _network(client, agent)
+    first = await client.get("/search", params=QUERY)
+    hits = cache_hits()
+
+    with captured_selects(app) as statements:
+        second = await client.get("/search", params=QUERY)
+
+    assert second.status_code == 200
+    assert second.json() == first.json()
+    assert flight_searches(statements) == []
+    assert cache_hits() == hits + 1
+
+
+async def test_searches_differing_in_any_parameter_are_cached_apart(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await _network(client, agent)
+    await search(client, **QUERY)
+
+    direct = await search(client, **QUERY, max_stops=0)
+    by_departure = await search(client, **QUERY, sort="departure")
+
+    assert routes(direct) == [["FD1"], ["FD2"]]
+    assert routes(by_departure)[0] == ["FD10", "FD20"]
+
+
+async def test_changing_a_flights_times_refreshes_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    flights = await _network(client, agent)
+    await search(client, **QUERY)
+
+    response = await client.put(
+        f"/flights/{flights['FD1']['id']}",
+        json={"departure_time": f"{DAY}T10:00:00-05:00", "arrival_time": f"{DAY}T13:30:00-08:00"},
+        headers=agent.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = await search(client, **QUERY, max_stops=0)
+    again = await search(client, **QUERY)
+
+    assert body["itineraries"][0]["departure_time"] == f"{DAY}T10:00:00-05:00"
+    fd1 = next(i for i in again["itineraries"] if routes({"itineraries": [i]}) == [["FD1"]])
+    assert fd1["arrival_time"] == f"{DAY}T13:30:00-08:00"
+
+
+async def test_cancelling_a_connecting_flight_refreshes_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    flights = await _network(client, agent)
+    assert ["FD11", "FD21"] in routes(await search(client, **QUERY))
+
+    response = await client.put(
+        f"/flights/{flights['FD21']['id']}/status",
+        json={"status": "cancelled"},
+        headers=agent.headers,
+    )
+    assert response.status_code == 200, response.text
+
+    assert ["FD11", "FD21"] not in routes(await search(client, **QUERY))
+
+
+async def test_a_new_second_leg_refreshes_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await _network(client, agent)
+    await search(client, **QUERY)
+
+    await add_flight(
+        client,
+        agent.headers,
+        "FD22",
+        "ORD",
+        "SFO",
+        f"{DAY}T12:00:00-06:00",
+        f"{DAY}T14:40:00-08:00",
+    )
+
+    assert ["FD10", "FD22"] in routes(await search(client, **QUERY))
+
+
+async def test_removing_a_flight_refreshes_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    flights = await _network(client, agent)
+    await search(client, **QUERY)
+
+    response = await client.delete(f"/flights/{flights['FD10']['id']}", headers=agent.headers)
+    assert response.status_code == 204, response.text
+
+    assert not [r for r in routes(await search(client, **QUERY)) if "FD10" in r]
+
+
+async def test_a_new_schedule_refreshes_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await search(client, **QUERY)
+
+    response = await client.post(
+        "/schedules",
+        json={
+            "flight_number": "FD300",
+            "origin": "JFK",
+            "destination": "SFO",
+            "departure_local": "12:00",
+            "arrival_local": "15:30",
+            "arrival_day_offset": 0,
+            "days_of_week": "1234567",
+            "valid_from": "2026-02-09",
+            "valid_to": "2026-02-11",
+            "cabins": {"economy": {"seats": 100, "fare": {"amount": 250_00, "currency": "USD"}}},
+        },
+        headers=agent.headers,
+    )
+    assert response.status_code == 201, response.text
+
+    assert routes(await search(client, **QUERY)) == [["FD300"]]
+
+
+async def test_seats_sold_refresh_cached_searches_through_the_inventory_hook(
+    client: httpx.AsyncClient, agent: AppUser, db: AsyncSession
+) -> None:
+    flights = await _network(client, agent)
+    before = await search(client, **QUERY, max_stops=0)
+
+    # What seat inventory does when it sells seats: invalidate, in the selling transaction.
+    await invalidate_searches_for_flights(db, [flights["FD1"]["id"]])
+    await sell_seats(db, flights["FD1"]["id"], "economy", 140)  # commits
+    after = await search(client, **QUERY, max_stops=0)
+
+    assert [i["seats_available"] for i in before["itineraries"]] == [150, 150]
+    assert [i["seats_available"] for i in after["itineraries"]] == [10, 150]
