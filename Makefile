@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search
+.PHONY: run test lint install migrate seed serve clean bench-search bench-ws
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: install lint
 ## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
 bench-search: install
 	$(BIN)/python bench/search.py
+
+## WebSocket fan-out: N clients (CLIENTS, default 1000, up to 5000) following one flight,
+## one status change per round: p50/p99/max delivery latency.
+CLIENTS ?= 1000
+bench-ws: install
+	$(BIN)/python bench/ws.py --clients $(CLIENTS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

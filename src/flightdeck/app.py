@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from flightdeck import __version__
-from flightdeck.bookings.mongo_client import close_configured_store, open_configured_store
+from flightdeck.bookings.mongo_client import (
+    close_configured_store,
+    is_mongo_url,
+    open_configured_store,
+    ping_configured_store,
+)
 from flightdeck.bookings.repository import bind_booking_store
 from flightdeck.bookings.router import router as bookings_router
-from flightdeck.bookings.service import cancel_bookings_on_flight
+from flightdeck.bookings.service import cancel_bookings_on_flight, register_refund_handler
 from flightdeck.bookings.sweeper import start_hold_sweeper, stop_hold_sweeper
 from flightdeck.flights.router import router as flights_router
 from flightdeck.flights.schedules_router import router as schedules_router
@@ -23,12 +29,16 @@ from flightdeck.flights.status_service import register_cancellation_handler
 from flightdeck.notifications.handlers import register_notification_handlers
 from flightdeck.notifications.router import router as notifications_router
 from flightdeck.notifications.ws import router as ws_router
-from flightdeck.platform.cache import configure_cache, create_cache
+from flightdeck.payments.gateways import build_gateway, configure_gateway
+from flightdeck.payments.refunds import refund_booking_payment
+from flightdeck.payments.router import router as payments_router
+from flightdeck.platform.cache import RedisCache, configure_cache, create_cache
 from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.errors import install_error_handlers
 from flightdeck.platform.events.bus import create_bus
 from flightdeck.platform.events.relay import start_relay
-from flightdeck.platform.observability import metrics_middleware
+from flightdeck.platform.log_redaction import install_log_redaction
+from flightdeck.platform.observability import ReadinessCheck, database_check, metrics_middleware
 from flightdeck.platform.observability import router as ops_router
 from flightdeck.platform.ratelimit import FailureThrottle
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
@@ -45,10 +55,23 @@ All errors share one shape: `{"error": {"code", "message", "details"}}`.
 Authenticate with `Authorization: Bearer <access token>` from `POST /login`."""
 
 
+def _readiness_checks(app: FastAPI, settings: Settings) -> dict[str, ReadinessCheck]:
+    """What /readyz checks: the database, and each optional server when configured."""
+    checks: dict[str, ReadinessCheck] = {"database": database_check(app.state.engine)}
+    if isinstance(app.state.cache, RedisCache):
+        checks["cache"] = app.state.cache.ping
+    if is_mongo_url(settings.bookings_store_url):
+        checks["bookings_store"] = partial(ping_configured_store, settings)
+    return checks
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_log_redaction()  # WebSocket handshakes carry ?token= in the URL
     # A cancelled flight cancels its bookings, in the same transaction.
     register_cancellation_handler(cancel_bookings_on_flight)
+    # A cancelled paid booking is paid back through the gateway, in the same transaction.
+    register_refund_handler(refund_booking_payment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Search results and the like (Redis when configured); domains use get_cache().
         app.state.cache = cache = create_cache(settings)
         previous_cache = configure_cache(cache)
+        # The payment gateway (sandbox or Stripe) behind timeouts and a circuit breaker.
+        app.state.payment_gateway = gateway = build_gateway(settings)
+        previous_gateway = configure_gateway(gateway)
         app.state.login_throttle = FailureThrottle(
             settings.login_max_failures, settings.login_failure_window_seconds
         )
@@ -76,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.relay = relay = start_relay(app.state.sessionmaker, bus, settings)
         # External status updates on Kafka (None without Kafka: the webhook only).
         app.state.status_feed = feed = start_status_feed_consumer(app.state.sessionmaker, settings)
+        app.state.readiness_checks = _readiness_checks(app, settings)
         try:
             yield
         finally:
@@ -89,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
             await close_configured_store(settings)
             configure_cache(previous_cache)
+            configure_gateway(previous_gateway)
             await cache.close()
 
     app = FastAPI(
@@ -112,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(schedules_router)
     app.include_router(search_router)
     app.include_router(bookings_router)
+    app.include_router(payments_router)
     app.include_router(notifications_router)
     app.include_router(ws_router)
     app.include_router(ops_router)

@@ -1,4 +1,4 @@
-"""`flightdeck` command line: migrate, seed, create-user, serve."""
+"""`flightdeck` command line: migrate, seed, create-user, serve, simulate-status."""
 
 from __future__ import annotations
 
@@ -114,6 +114,72 @@ def serve(
         reload=reload,
         proxy_headers=True,
     )
+
+
+@app.command("simulate-status")
+def simulate_status(
+    to: Annotated[str, typer.Option(help="webhook or kafka")] = "webhook",
+    url: Annotated[str, typer.Option(help="Server base URL (webhook, and to list flights)")] = (
+        "http://127.0.0.1:8000"
+    ),
+    secret: Annotated[
+        str | None, typer.Option(help="Webhook secret (default: FLIGHTDECK_STATUS_FEED_SECRET)")
+    ] = None,
+    bootstrap_servers: Annotated[
+        str | None, typer.Option(help="Kafka host:port (default: from the settings)")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="Kafka topic (default: the feed topic)")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Service date YYYY-MM-DD (default: today at each origin)")
+    ] = None,
+    speed: Annotated[float, typer.Option(min=0, help="Seconds between updates")] = 1.0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Send at most this many updates")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same day)")] = None,
+) -> None:
+    """Play a realistic day of delays, gate changes, departures and a cancellation into the
+    status feed (signed webhook or Kafka topic), for demos."""
+    import datetime as dt
+
+    from rich.progress import Progress
+
+    from flightdeck.flights import status_simulation as sim
+
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        err_console.print(f"[red]error:[/red] --date {date!r} is not YYYY-MM-DD")
+        raise typer.Exit(code=2) from None
+    try:
+        sender: sim.UpdateSender
+        if to == "webhook":
+            sender = sim.WebhookSender(url, secret or settings.status_feed_secret)
+        elif to == "kafka":
+            servers = bootstrap_servers or settings.kafka_bootstrap_servers
+            sender = sim.KafkaSender(servers, topic or settings.status_feed_topic)
+        else:
+            err_console.print(f"[red]error:[/red] --to {to!r}: use webhook or kafka")
+            raise typer.Exit(code=2)
+        plan = sim.plan_day(asyncio.run(sim.load_flights(url, day)), seed)[:limit]
+        if not plan:
+            when = day.isoformat() if day else "today"
+            console.print(f"No scheduled or on-time flights on {when}: nothing to play (--date).")
+            return
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"Status updates → {to}", total=len(plan))
+
+            def report(update: sim.PlannedUpdate, error: str | None) -> None:
+                mark = f"[red]✗ {error}[/red]" if error else "[green]✓[/green]"
+                progress.console.print(f"{update.summary} {mark}")
+                progress.advance(task)
+
+            result = asyncio.run(sim.play(plan, sender, speed=speed, on_update=report))
+    except sim.SimulationError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"Sent {len(result.sent)} update(s), {len(result.failed)} refused.")
+    if result.failed and not result.sent:
+        raise typer.Exit(code=1)
 
 
 def _redact(url: str) -> str:

@@ -3,6 +3,7 @@
 from flightdeck.bookings import models as bookings_models
 from flightdeck.flights import models as flights_models
 from flightdeck.notifications import models as notifications_models
+from flightdeck.payments import models as payments_models
 from flightdeck.platform import idempotency
 from flightdeck.platform.db import Base
 from flightdeck.platform.events import consumers as event_consumers
@@ -17,5 +18,6 @@ __all__ = [
     "idempotency",
     "notifications_models",
     "outbox",
+    "payments_models",
     "users_models",
 ]

@@ -108,3 +108,19 @@ async def test_search_answers_from_the_database_while_redis_is_down_and_caches_a
     assert change.status_code == 200, change.text
     assert routes(after) == [["FD1"]]
     assert flight_searches(reads) == []  # cached in Redis again
+
+
+async def test_readyz_reports_the_redis_cache_and_its_outage(
+    redis_client: httpx.AsyncClient, redis_server: RedisServer
+) -> None:
+    ready = await redis_client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "cache": "ok"}
+
+    redis_server.stop()
+    down = await redis_client.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["checks"]["cache"].startswith("error")
+    assert down.json()["checks"]["database"] == "ok"
+    redis_server.restart()
+    assert (await redis_client.get("/readyz")).status_code == 200

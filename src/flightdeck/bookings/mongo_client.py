@@ -137,3 +137,8 @@ async def close_configured_store(settings: Settings) -> None:
     """Closes what `open_configured_store` opened."""
     if is_mongo_url(settings.bookings_store_url):
         await close_bookings_store(settings.bookings_store_url)
+
+
+async def ping_configured_store(settings: Settings) -> None:
+    """Raises when the configured MongoDB store does not answer (readiness)."""
+    await bookings_collection(settings.bookings_store_url).database.command("ping")

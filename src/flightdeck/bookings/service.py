@@ -7,7 +7,7 @@ its `booking.*` event to the outbox in the request's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -70,6 +70,16 @@ _PNR_ATTEMPTS = 8
 _CANCEL_ATTEMPTS = 3
 
 RefundRule = Callable[[BookingRecord], Money | None]
+# Pays a cancelled booking's refund back (the payments domain registers one in create_app).
+RefundHandler = Callable[[AsyncSession, BookingRecord], Awaitable[None]]
+_refund_handlers: list[RefundHandler] = []
+
+
+def register_refund_handler(handler: RefundHandler) -> None:
+    """Adds a handler run in the cancellation's transaction for every cancelled booking with
+    a refund (once per handler, however often it is registered)."""
+    if handler not in _refund_handlers:
+        _refund_handlers.append(handler)
 
 
 def booking_now() -> datetime:
@@ -316,6 +326,9 @@ async def _cancel(
         if cancelled is not None:
             await _release_seats(session, cancelled)
             await _record(session, BOOKING_CANCELLED, cancelled, actor_id, extra)
+            if cancelled.refund_amount is not None:
+                for handler in _refund_handlers:
+                    await handler(session, cancelled)
             return cancelled
         current = await repo.get(current.id)
     return None

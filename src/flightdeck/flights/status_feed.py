@@ -112,9 +112,9 @@ def verify_signature(
         raise InvalidSignature()
     if not hmac.compare_digest(sign(secret, timestamp.strip(), body), signature.strip()):
         raise InvalidSignature()
-    sent_at = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
-    if abs(utcnow() - sent_at) > MAX_AGE:
-        raise StaleRequest(details={"timestamp": int(timestamp)})
+    now = utcnow().timestamp()
+    if abs(now - int(timestamp)) > MAX_AGE.total_seconds():
+        raise StaleRequest(details={"timestamp": timestamp.strip()})
 
 
 def parse_update(body: bytes) -> StatusFeedUpdate:

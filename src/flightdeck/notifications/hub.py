@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 SEND_QUEUE_SIZE = 256
 MAX_CHANNELS_PER_SOCKET = 200
 CLOSE_TIMEOUT_SECONDS = 2.0
+# Delivery is at least once (a relay retry, a consumer rewind): the hub remembers the ids of
+# the latest events it pushed and drops a repeat, so a socket sees each event once.
+RECENT_EVENT_IDS = 10_000
 
 # WebSocket close codes (4000-4999 are the application's own).
 CLOSE_GOING_AWAY = 1001
@@ -142,6 +145,7 @@ class WebSocketHub:
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
         self._by_channel: dict[str, set[Connection]] = defaultdict(set)
         self._heartbeat: asyncio.Task[None] | None = None
+        self._recent: OrderedDict[str, None] = OrderedDict()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -225,7 +229,13 @@ class WebSocketHub:
         return sum(connection.offer(text) for connection in list(connections))
 
     async def handle_event(self, event: Event) -> None:
-        """The bus handler (broadcast): pushes the event to the sockets it concerns."""
+        """The bus handler (broadcast): pushes the event to the sockets it concerns, once
+        (a redelivered event id is dropped)."""
+        if event.id in self._recent:
+            return
+        self._recent[event.id] = None
+        if len(self._recent) > RECENT_EVENT_IDS:
+            self._recent.popitem(last=False)
         try:
             self.dispatch(event)
         except Exception:  # one malformed event must not stop the feed

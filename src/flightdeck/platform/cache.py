@@ -273,6 +273,10 @@ class RedisCache(Cache):
             # Entries under the old versions may be served until their TTL runs out.
             self._failed("invalidate", exc)
 
+    async def ping(self) -> None:
+        """Raises when Redis does not answer (readiness); requests never depend on it."""
+        await self._client.ping()
+
     async def close(self) -> None:
         await self._client.aclose()
 

@@ -83,10 +83,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
+READ_ONLY = "flightdeck_read_only"
+
+
+def _sqlite_begin(conn: Any) -> None:
     # Writers take the lock up front, so concurrent requests queue instead of deadlocking
-    # on a read-then-write lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # on a read-then-write lock upgrade; read-only requests (GET) do not queue behind them.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -102,7 +106,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             connect_args={"timeout": 30, "isolation_level": None},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         settings.database_url,
@@ -122,6 +126,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
         try:
+            if request.method in ("GET", "HEAD"):
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
             await session.commit()
         except BaseException:

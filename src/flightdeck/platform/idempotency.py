@@ -114,6 +114,14 @@ async def run_idempotent(
     return IdempotentResponse(status_code, body, replayed=False)
 
 
+async def release_key(session: AsyncSession, *, scope: str, key: str) -> None:
+    """Forgets a claimed key, for a request that commits part of its work and then fails
+    (payments): the same key can then be used again."""
+    await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )
+
+
 async def purge_expired_keys(session: AsyncSession, now: datetime | None = None) -> int:
     """Deletes keys past their lifetime; returns how many."""
     result = await session.execute(

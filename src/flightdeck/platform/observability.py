@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -16,22 +17,36 @@ LATENCY = Histogram("flightdeck_http_request_seconds", "HTTP request latency", [
 
 router = APIRouter(tags=["operations"])
 
+READINESS_TIMEOUT_SECONDS = 2.0
+
 
 @router.get("/healthz", summary="Liveness")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness of each dependency")
-async def readyz(request: Request) -> JSONResponse:
-    engine: AsyncEngine = request.app.state.engine
-    checks: dict[str, str] = {}
-    try:
+ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+def database_check(engine: AsyncEngine) -> ReadinessCheck:
+    async def check() -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # readiness reports the failure instead of raising it
-        checks["database"] = f"error: {type(exc).__name__}"
+
+    return check
+
+
+@router.get("/readyz", summary="Readiness of each dependency")
+async def readyz(request: Request) -> JSONResponse:
+    """Runs every check the app registered (`app.state.readiness_checks`, name → coroutine)."""
+    registered: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
+    checks: dict[str, str] = {}
+    for name, check in registered.items():
+        try:
+            await asyncio.wait_for(check(), timeout=READINESS_TIMEOUT_SECONDS)
+            checks[name] = "ok"
+        except Exception as exc:  # readiness reports the failure instead of raising it
+            checks[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,19 @@ class Settings(BaseSettings):
     min_connection_domestic_minutes: int = Field(default=45, ge=0, le=24 * 60)
     min_connection_international_minutes: int = Field(default=90, ge=0, le=24 * 60)
     max_layover_minutes: int = Field(default=480, ge=1, le=48 * 60)
+
+    # Payments: the gateway ("sandbox" = the embedded test-mode processor, or "stripe" with
+    # `stripe_api_key`; `stripe_api_base` points the SDK at another server, e.g. localstripe),
+    # the webhook signing secret (empty: webhooks answer 503), the timeout of one gateway call,
+    # and the circuit breaker: open after `gateway_breaker_threshold` consecutive failures,
+    # one trial call after `gateway_breaker_reset_seconds`.
+    payment_gateway: Literal["sandbox", "stripe"] = "sandbox"
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""
+    payment_webhook_secret: str = ""
+    gateway_timeout_seconds: float = Field(default=10, gt=0)
+    gateway_breaker_threshold: int = Field(default=5, ge=1)
+    gateway_breaker_reset_seconds: float = Field(default=30, gt=0)
 
     cors_origins: list[str] = []
     log_level: str = "INFO"

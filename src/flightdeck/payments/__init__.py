@@ -1,0 +1,1 @@
+"""Payments: cards, wallets and PayPal through a gateway; refunds; signed webhooks."""

@@ -1,0 +1,62 @@
+"""Tables of payments: one row per payment attempt, and the webhook events already handled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
+
+# At most one attempt per booking that is not `failed`: two concurrent payments for one
+# booking cannot both reach the gateway (the second insert violates this index).
+_LIVE_ATTEMPT = text("status <> 'failed'")
+
+
+class Payment(IdMixin, TimestampMixin, Base):
+    """A payment attempt. Only brand, last four and expiry of a card are kept."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index(
+            "uq_payments_live_booking",
+            "booking_id",
+            unique=True,
+            sqlite_where=_LIVE_ATTEMPT,
+            postgresql_where=_LIVE_ATTEMPT,
+        ),
+        Index("ix_payments_gateway_charge", "gateway", "charge_id"),
+        Index("ix_payments_user_id", "user_id"),
+    )
+
+    booking_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str] = mapped_column(String(36))
+    pnr: Mapped[str] = mapped_column(String(6))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24))
+    method_type: Mapped[str] = mapped_column(String(16))
+    wallet_provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    brand: Mapped[str | None] = mapped_column(String(16), default=None)
+    last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    exp_month: Mapped[int | None] = mapped_column(Integer, default=None)
+    exp_year: Mapped[int | None] = mapped_column(Integer, default=None)
+    failure_code: Mapped[str | None] = mapped_column(String(40), default=None)
+    gateway: Mapped[str] = mapped_column(String(16))
+    charge_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class PaymentWebhookEvent(IdMixin, Base):
+    """A webhook event already processed: a replay of the same event id is ignored."""
+
+    __tablename__ = "payment_webhook_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(100))
+    payment_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

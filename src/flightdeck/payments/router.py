@@ -1,0 +1,94 @@
+"""HTTP routes of payments: POST /payments, GET /payments/{id}, POST /payments/{id}/confirm,
+POST /payments/webhooks/{provider}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse
+
+from flightdeck.payments import service, webhooks
+from flightdeck.payments.gateways import get_gateway
+from flightdeck.payments.gateways.base import PaymentGateway
+from flightdeck.payments.schemas import PaymentCreate, PaymentRead, WebhookAck
+from flightdeck.platform.db import DbSession
+from flightdeck.platform.errors import error_responses
+from flightdeck.platform.idempotency import (
+    IDEMPOTENCY_KEY_HEADER,
+    request_fingerprint,
+    run_idempotent,
+)
+from flightdeck.platform.security.auth import CurrentPrincipal
+
+router = APIRouter(tags=["payments"])
+
+Gateway = Annotated[PaymentGateway, Depends(get_gateway)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        min_length=1,
+        max_length=255,
+        description="Repeat the request safely: the same key and body replay the first "
+        "response and never charge twice; a different body is a 409",
+    ),
+]
+
+
+@router.post(
+    "/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentRead,
+    responses=error_responses(401, 404, 409, 422, 503),
+)
+async def create_payment(
+    data: PaymentCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    gateway: Gateway,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Pay a booking on hold (201 also when declined: status `failed` with `failure_code`)."""
+    scope = f"{principal.user_id}:POST /payments"
+    claim = service.IdempotencyClaim(scope, idempotency_key) if idempotency_key else None
+
+    async def pay() -> tuple[int, object]:
+        payment = await service.create_payment(
+            session, principal, data, gateway=gateway, claim=claim
+        )
+        return status.HTTP_201_CREATED, payment.model_dump(mode="json")
+
+    outcome = await run_idempotent(
+        session,
+        scope=scope,
+        key=idempotency_key,
+        fingerprint=request_fingerprint(data.fingerprint_body()),
+        produce=pay,
+    )
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+
+
+@router.get("/payments/{payment_id}", responses=error_responses(401, 404))
+async def get_payment(
+    payment_id: str, session: DbSession, principal: CurrentPrincipal
+) -> PaymentRead:
+    """One payment: its owner and admins."""
+    return await service.get_payment(session, principal, payment_id)
+
+
+@router.post("/payments/{payment_id}/confirm", responses=error_responses(401, 404, 409, 503))
+async def confirm_payment(
+    payment_id: str, session: DbSession, principal: CurrentPrincipal, gateway: Gateway
+) -> PaymentRead:
+    """Complete a payment that requires action (3-D Secure passed)."""
+    return await service.confirm_payment(session, principal, payment_id, gateway=gateway)
+
+
+@router.post("/payments/webhooks/{provider}", responses=error_responses(400, 404, 503))
+async def payment_webhook(
+    provider: str, request: Request, session: DbSession, gateway: Gateway
+) -> WebhookAck:
+    """A signed event from the payment processor; a replayed event is ignored."""
+    event = webhooks.verify_event(gateway, provider, await request.body(), request.headers)
+    return WebhookAck(status=await webhooks.handle_event(session, provider, event))

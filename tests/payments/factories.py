@@ -1,0 +1,107 @@
+"""Test data for payments: payment methods, a booking on hold, paying it, reading rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.security.tokens import issue_access_token
+from tests.bookings.factories import book, booking_body, fetch_rows, future_flight
+from tests.conftest import TestUser
+
+VISA_OK = "4242424242424242"
+DECLINED = "4000000000000002"
+INSUFFICIENT_FUNDS = "4000000000009995"
+THREE_D_SECURE = "4000000000003220"
+TIMES_OUT = "4000000000000119"
+MASTERCARD_OK = "5555555555554444"
+AMEX_OK = "378282246310005"
+DISCOVER_OK = "6011111111111117"
+TEST_CVC = "314"
+
+
+def card(number: str = VISA_OK, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "card",
+        "number": number,
+        "exp_month": 12,
+        "exp_year": utcnow().year + 2,
+        "cvc": TEST_CVC,
+        "holder": "Grace Hopper",
+    }
+    body.update(overrides)
+    return body
+
+
+def wallet(token: str = "tok_success", provider: str = "apple_pay") -> dict[str, Any]:
+    return {"type": "wallet", "provider": provider, "token": token}
+
+
+def paypal(payer_email: str = "grace@example.com") -> dict[str, Any]:
+    return {"type": "paypal", "payer_email": payer_email}
+
+
+async def held_booking(
+    client: httpx.AsyncClient,
+    staff_headers: dict[str, str],
+    headers: dict[str, str],
+    **flight_overrides: Any,
+) -> dict[str, Any]:
+    """A one-passenger booking on hold (JFK → LHR in three days, USD 450.00)."""
+    flight = await future_flight(client, staff_headers, **flight_overrides)
+    return await book(client, headers, booking_body([flight["id"]]))
+
+
+async def pay(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    booking_id: str,
+    method: dict[str, Any] | None = None,
+    **extra: Any,
+) -> httpx.Response:
+    body = {"booking_id": booking_id, "method": method or card(), **extra}
+    return await client.post("/payments", json=body, headers=headers)
+
+
+async def paid(
+    client: httpx.AsyncClient, headers: dict[str, str], booking_id: str
+) -> dict[str, Any]:
+    response = await pay(client, headers, booking_id)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "succeeded", response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def booking_status(
+    client: httpx.AsyncClient, headers: dict[str, str], booking_id: str
+) -> str:
+    response = await client.get(f"/bookings/{booking_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    status: str = response.json()["status"]
+    return status
+
+
+def fresh_headers(app: FastAPI, user: TestUser) -> dict[str, str]:
+    """Bearer headers issued now (after the clock moved past the first token's lifetime)."""
+    token, _ = issue_access_token(app.state.settings, user.id, user.role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def payment_rows(db: AsyncSession, booking_id: str) -> list[Any]:
+    return await fetch_rows(
+        db, "SELECT * FROM payments WHERE booking_id = :b ORDER BY created_at", b=booking_id
+    )
+
+
+async def event_types(db: AsyncSession, aggregate_id: str) -> list[str]:
+    rows = await fetch_rows(
+        db,
+        "SELECT event_type FROM outbox_events WHERE aggregate_id = :a ORDER BY created_at",
+        a=aggregate_id,
+    )
+    return [row[0] for row in rows]

@@ -1,0 +1,89 @@
+"""Card numbers and CVCs never reach the database or the logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightdeck.model_registry import Base
+from flightdeck.payments.gateways.sandbox import SandboxGateway
+from tests.conftest import TestUser
+from tests.payments.factories import (
+    AMEX_OK,
+    DECLINED,
+    INSUFFICIENT_FUNDS,
+    THREE_D_SECURE,
+    TIMES_OUT,
+    VISA_OK,
+    card,
+    held_booking,
+    pay,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+CVCS = {
+    VISA_OK: "731",
+    DECLINED: "842",
+    INSUFFICIENT_FUNDS: "953",
+    THREE_D_SECURE: "864",
+    TIMES_OUT: "975",
+    AMEX_OK: "6482",
+    "4242424242424241": "186",
+}
+
+
+async def database_dump(db: AsyncSession) -> str:
+    """Every row of every table, as text."""
+    try:
+        parts = []
+        for table in Base.metadata.sorted_tables:
+            for row in (await db.execute(select(table))).all():
+                parts.append(repr(tuple(row)))
+        return "\n".join(parts)
+    finally:
+        await db.rollback()
+
+
+async def test_test_card_numbers_and_cvcs_are_neither_stored_nor_logged(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    agent: TestUser,
+    passenger: TestUser,
+    sandbox: SandboxGateway,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    outcomes = []
+    for index, (number, cvc) in enumerate(CVCS.items()):
+        booking = await held_booking(
+            client, agent.headers, passenger.headers, flight_number=f"FD{300 + index}"
+        )
+        headers = {**passenger.headers, "Idempotency-Key": f"key-{index}"}
+        response = await pay(client, headers, booking["id"], card(number, cvc=cvc))
+        outcomes.append(response.json().get("status") or response.json()["error"]["code"])
+        bad = await pay(client, passenger.headers, booking["id"], card(number[:-1] + "x", cvc=cvc))
+        assert bad.status_code in (409, 422)
+    assert set(outcomes) >= {
+        "succeeded",
+        "failed",
+        "requires_action",
+        "payment_gateway_unavailable",
+    }
+    dump = await database_dump(db)
+    assert "4242" in dump  # the last four digits are kept, so the dump is the real one
+    logs = caplog.text + "\n".join(
+        f"{record.getMessage()} {record.args!r} {record.exc_text}" for record in caplog.records
+    )
+    for number, cvc in CVCS.items():
+        for haystack in (dump, logs):
+            assert number not in haystack
+            assert number[:6] + number[-4:] not in haystack  # not even BIN + last four
+        # A CVC as a value of its own (3-4 digits also occur inside ids and hashes).
+        alone = re.compile(rf"(?<![0-9A-Za-z]){cvc}(?![0-9A-Za-z])")
+        assert not alone.search(dump)
+        assert not alone.search(logs)
