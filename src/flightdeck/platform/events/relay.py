@@ -77,6 +77,28 @@ async def publish_all(bus: EventBus, events: Sequence[Event]) -> list[Exception 
     return results
 
 
+async def publish_within(
+    bus: EventBus, events: Sequence[Event], deadline: float
+) -> list[Exception | None]:
+    """`publish_all`, but past `deadline` every event counts as unavailable. The publishing
+    task is cancelled without being awaited: a client that is slow to honour cancellation
+    (seen with aiokafka while the broker goes away) must not hold the relay, or the outbox
+    rows it has locked, for ever."""
+    task = asyncio.ensure_future(publish_all(bus, events))
+    done, _ = await asyncio.wait({task}, timeout=deadline)
+    if not done:
+        task.cancel()
+        task.add_done_callback(_consume_outcome)
+        return [BusUnavailable(f"publishing took longer than {deadline:g}s")] * len(events)
+    return task.result()
+
+
+def _consume_outcome(task: asyncio.Future[list[Exception | None]]) -> None:
+    # Retrieves the abandoned task's outcome so asyncio does not log it as never retrieved.
+    if not task.cancelled():
+        task.exception()
+
+
 @dataclass
 class _Outcome:
     published: list[str] = field(default_factory=list)
@@ -96,8 +118,10 @@ class OutboxRelay:
         initial_backoff: float = 0.2,
         max_backoff: float = 5.0,
         max_attempts: int = MAX_ATTEMPTS,
+        publish_deadline: float = 10.0,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self.publish_deadline = publish_deadline
         self._bus = bus
         self.interval = interval
         self.batch_size = batch_size
@@ -118,6 +142,8 @@ class OutboxRelay:
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
             max_backoff=settings.relay_max_backoff_seconds,
+            # The client bounds each request; this bounds the whole batch even if it does not.
+            publish_deadline=max(1.0, 2 * settings.kafka_request_timeout_ms / 1000),
         )
 
     # --- one batch ------------------------------------------------------------------------
@@ -175,7 +201,8 @@ class OutboxRelay:
         outcome = _Outcome()
         if not rows:
             return outcome
-        results = await publish_all(self._bus, [event_from_row(row) for row in rows])
+        events = [event_from_row(row) for row in rows]
+        results = await publish_within(self._bus, events, self.publish_deadline)
         for row, error in zip(rows, results, strict=True):
             if error is None:
                 outcome.published.append(row.id)
