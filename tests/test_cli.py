@@ -118,6 +118,19 @@ async def test_seed_loads_schedules_and_accounts_once(
     assert len(again["items"]) == len(flights["items"])
 
 
+async def test_demo_data_offers_a_connection_jfk_to_sfo_via_ord(
+    cli_env: None, client: httpx.AsyncClient
+) -> None:
+    assert (await invoke(["seed", "--days", "3"])).exit_code == 0
+    departures = (await client.get("/flights", params={"flight_number": "FD140"})).json()
+    weekday = departures["items"][0]["service_date"]  # FD140 flies Monday to Friday
+    result = await client.get(
+        "/search", params={"origin": "JFK", "destination": "SFO", "date": weekday}
+    )
+    routes = [[s["flight_number"] for s in i["segments"]] for i in result.json()["itineraries"]]
+    assert ["FD110", "FD140"] in routes
+
+
 async def test_migrate_is_idempotent(cli_env: None) -> None:
     result = await invoke(["migrate"])
     assert result.exit_code == 0, result.output

@@ -53,7 +53,7 @@ DEMO_ROUTES = (
     DemoRoute("FD121", "LAX", "ORD", "14:30", "20:35", economy=(160, 159_00)),
     DemoRoute("FD130", "JFK", "MIA", "09:15", "12:25", economy=(150, 139_00)),
     DemoRoute("FD131", "MIA", "JFK", "14:00", "17:05", economy=(150, 139_00)),
-    DemoRoute("FD140", "ORD", "SFO", "09:00", "11:40", days="12345", economy=(150, 179_00)),
+    DemoRoute("FD140", "ORD", "SFO", "10:30", "13:10", days="12345", economy=(150, 179_00)),
     DemoRoute(
         "FD200",
         "JFK",
