@@ -30,6 +30,8 @@ from flightdeck.notifications.handlers import register_notification_handlers
 from flightdeck.notifications.router import router as notifications_router
 from flightdeck.notifications.ws import router as ws_router
 from flightdeck.payments.gateways import build_gateway, configure_gateway
+from flightdeck.payments.reconciler import start_reconciler, stop_reconciler
+from flightdeck.payments.refund_worker import start_refund_worker
 from flightdeck.payments.refunds import refund_booking_payment
 from flightdeck.payments.router import router as payments_router
 from flightdeck.platform.cache import RedisCache, configure_cache, create_cache
@@ -38,6 +40,7 @@ from flightdeck.platform.errors import install_error_handlers
 from flightdeck.platform.events.bus import create_bus
 from flightdeck.platform.events.relay import start_relay
 from flightdeck.platform.log_redaction import install_log_redaction
+from flightdeck.platform.logging_config import configure_logging
 from flightdeck.platform.observability import ReadinessCheck, database_check, metrics_middleware
 from flightdeck.platform.observability import router as ops_router
 from flightdeck.platform.ratelimit import FailureThrottle
@@ -68,9 +71,11 @@ def _readiness_checks(app: FastAPI, settings: Settings) -> dict[str, ReadinessCh
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     install_log_redaction()  # WebSocket handshakes carry ?token= in the URL
+    configure_logging(settings.log_level)
     # A cancelled flight cancels its bookings, in the same transaction.
     register_cancellation_handler(cancel_bookings_on_flight)
-    # A cancelled paid booking is paid back through the gateway, in the same transaction.
+    # A cancelled paid booking's refund is queued in the same transaction (the refund
+    # worker pays it back through the gateway once it commits).
     register_refund_handler(refund_booking_payment)
 
     @asynccontextmanager
@@ -93,6 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         bind_booking_store(app.state.sessionmaker, settings)
         sweeper = start_hold_sweeper(app.state.sessionmaker, settings)
+        # Payments whose outcome was lost, and queued refunds (both None when disabled).
+        reconciler = start_reconciler(app.state.sessionmaker, settings)
+        app.state.refund_worker = refund_worker = start_refund_worker(
+            app.state.sessionmaker, settings
+        )
         # The event bus: handlers subscribe between create_bus() and bus.start().
         app.state.bus = bus = create_bus(settings)
         # Inbox, email and the WebSocket hub (app.state.hub, app.state.mailer).
@@ -113,10 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await relay.stop()  # before the bus: nothing is published into a closed bus
             await bus.stop()
             await stop_hold_sweeper(sweeper)
+            await stop_reconciler(reconciler)
+            if refund_worker is not None:
+                await refund_worker.stop()
             await engine.dispose()
             await close_configured_store(settings)
             configure_cache(previous_cache)
             configure_gateway(previous_gateway)
+            await gateway.aclose()
             await cache.close()
 
     app = FastAPI(

@@ -1,14 +1,21 @@
-"""Test data for payments: payment methods, a booking on hold, paying it, reading rows."""
+"""Test data for payments: payment methods, a booking on hold, paying it, reading rows,
+running the reconciler and the refund worker."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.platform.clock import utcnow
+from flightdeck.payments.models import Payment, PaymentRefund
+from flightdeck.payments.reconciler import Reconciled, reconcile_payments
+from flightdeck.payments.refund_worker import RefundOutcome, RefundWorker
+from flightdeck.platform.clock import clock, utcnow
+from flightdeck.platform.db import new_id
 from flightdeck.platform.security.tokens import issue_access_token
 from tests.bookings.factories import book, booking_body, fetch_rows, future_flight
 from tests.conftest import TestUser
@@ -22,6 +29,8 @@ MASTERCARD_OK = "5555555555554444"
 AMEX_OK = "378282246310005"
 DISCOVER_OK = "6011111111111117"
 TEST_CVC = "314"
+# Older than this, an attempt still `processing` is the reconciler's (tests: past any timeout).
+RECONCILE_AFTER = timedelta(seconds=5)
 
 
 def card(number: str = VISA_OK, **overrides: Any) -> dict[str, Any]:
@@ -105,3 +114,76 @@ async def event_types(db: AsyncSession, aggregate_id: str) -> list[str]:
         a=aggregate_id,
     )
     return [row[0] for row in rows]
+
+
+async def reconcile(app: FastAPI) -> list[Reconciled]:
+    """Moves the clock past the reconciler's threshold and runs one pass."""
+    clock.advance(RECONCILE_AFTER + timedelta(seconds=1))
+    return await reconcile_payments(app.state.sessionmaker, older_than=RECONCILE_AFTER)
+
+
+async def settle_refunds(app: FastAPI) -> list[RefundOutcome]:
+    """One pass of the app's refund worker (after any pass already under way)."""
+    worker: RefundWorker = app.state.refund_worker
+    return await worker.refund_due()
+
+
+async def payment_read(
+    client: httpx.AsyncClient, headers: dict[str, str], payment_id: str
+) -> dict[str, Any]:
+    response = await client.get(f"/payments/{payment_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def add_processing_attempt(
+    db: AsyncSession,
+    booking: dict[str, Any],
+    user: TestUser,
+    *,
+    charge_id: str | None = None,
+    gateway: str = "sandbox",
+    idempotency_key: str | None = None,
+    age: timedelta = timedelta(minutes=5),
+) -> Payment:
+    """A `processing` attempt as a server that died mid-payment leaves it."""
+    at = utcnow() - age
+    payment = Payment(
+        id=new_id(),
+        booking_id=booking["id"],
+        user_id=user.id,
+        pnr=booking["pnr"],
+        amount=booking["total_price"]["amount"],
+        currency=booking["total_price"]["currency"],
+        status="processing",
+        method_type="card",
+        last4="4242",
+        exp_month=12,
+        exp_year=utcnow().year + 2,
+        gateway=gateway,
+        charge_id=charge_id,
+        refunded_amount=0,
+        idempotency_key=idempotency_key,
+        created_at=at,
+        updated_at=at,
+    )
+    db.add(payment)
+    await db.commit()
+    return payment
+
+
+async def refund_rows(db: AsyncSession, payment_id: str) -> list[PaymentRefund]:
+    """The payment's refund rows, detached (the read transaction is ended)."""
+    try:
+        result = await db.scalars(
+            select(PaymentRefund)
+            .where(PaymentRefund.payment_id == payment_id)
+            .order_by(PaymentRefund.created_at)
+            .execution_options(populate_existing=True)
+        )
+        rows = list(result.all())
+        db.expunge_all()
+        return rows
+    finally:
+        await db.rollback()

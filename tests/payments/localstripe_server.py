@@ -14,6 +14,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,35 +32,54 @@ def _free_port() -> int:
         return port
 
 
-@contextlib.contextmanager
-def running_localstripe(startup_timeout: float = 30.0) -> Iterator[str]:
-    """Starts localstripe and yields its base URL (`http://127.0.0.1:<port>`)."""
+def _start(startup_timeout: float, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """One attempt: localstripe on a free port, answering; else RuntimeError with its log."""
     port = _free_port()
     executable = Path(sys.executable).parent / "localstripe"
-    process = subprocess.Popen(
-        [str(executable), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [str(executable), "--port", str(port)], stdout=log_file, stderr=subprocess.STDOUT
+        )
     url = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            try:
-                httpx.get(f"{url}/v1/customers", auth=(API_KEY, ""), timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("localstripe did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+    deadline = time.monotonic() + startup_timeout
+    while True:
         try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            httpx.get(f"{url}/v1/customers", auth=(API_KEY, ""), timeout=1)
+            return process, url
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"localstripe did not start on port {port}:\n{tail}") from None
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def running_localstripe(startup_timeout: float = 30.0, attempts: int = 3) -> Iterator[str]:
+    """Starts localstripe and yields its base URL (`http://127.0.0.1:<port>`). A start that
+    fails (the free port taken meanwhile by another process) is tried again on a new port."""
+    with tempfile.TemporaryDirectory(prefix="localstripe-") as workdir:
+        log_path = Path(workdir) / "localstripe.log"
+        for attempt in range(1, attempts + 1):
+            try:
+                process, url = _start(startup_timeout, log_path)
+                break
+            except RuntimeError:
+                if attempt == attempts:
+                    raise
+        try:
+            yield url
+        finally:
+            _stop(process)
 
 
 def authenticate_3ds(url: str, intent_id: str, client_secret: str) -> None:

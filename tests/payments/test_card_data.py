@@ -68,12 +68,8 @@ async def test_test_card_numbers_and_cvcs_are_neither_stored_nor_logged(
         outcomes.append(response.json().get("status") or response.json()["error"]["code"])
         bad = await pay(client, passenger.headers, booking["id"], card(number[:-1] + "x", cvc=cvc))
         assert bad.status_code in (409, 422)
-    assert set(outcomes) >= {
-        "succeeded",
-        "failed",
-        "requires_action",
-        "payment_gateway_unavailable",
-    }
+    # TIMES_OUT: charged, but the answer was lost (202 processing).
+    assert set(outcomes) >= {"succeeded", "failed", "requires_action", "processing"}
     dump = await database_dump(db)
     assert "4242" in dump  # the last four digits are kept, so the dump is the real one
     logs = caplog.text + "\n".join(

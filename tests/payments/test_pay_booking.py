@@ -26,8 +26,10 @@ from tests.payments.factories import (
     held_booking,
     paid,
     pay,
+    payment_read,
     payment_rows,
     paypal,
+    settle_refunds,
     wallet,
 )
 
@@ -230,27 +232,28 @@ async def test_three_d_secure_requires_action_then_confirm_completes_it(
     assert sandbox.charge_count == 1
 
 
-async def test_a_gateway_timeout_is_503_and_nothing_is_charged(
+async def test_an_unreachable_gateway_is_503_nothing_charged_and_the_key_reusable(
     client: httpx.AsyncClient,
     db: AsyncSession,
     agent: TestUser,
     passenger: TestUser,
     sandbox: SandboxGateway,
 ) -> None:
-    from tests.payments.factories import TIMES_OUT
-
     booking = await held_booking(client, agent.headers, passenger.headers)
-    headers = {**passenger.headers, "Idempotency-Key": "timeout-1"}
-    response = await pay(client, headers, booking["id"], card(TIMES_OUT))
+    headers = {**passenger.headers, "Idempotency-Key": "outage-1"}
+    sandbox.outage = True  # the charge cannot even be created
+    response = await pay(client, headers, booking["id"])
     assert_error(response, 503, "payment_gateway_unavailable")
-    assert sandbox.charge_count == 0
+    assert sandbox.ledger == {}
     assert await booking_status(client, passenger.headers, booking["id"]) == "pending_payment"
     rows = await payment_rows(db, booking["id"])
     assert [(row.status, row.failure_code) for row in rows] == [("failed", "gateway_unavailable")]
     # The same Idempotency-Key may be retried (nothing was kept for it) and now pays.
+    sandbox.outage = False
     retry = await pay(client, headers, booking["id"], card(VISA_OK))
     assert retry.status_code == 201, retry.text
     assert retry.json()["status"] == "succeeded"
+    assert sandbox.charge_count == 1
 
 
 async def test_a_3ds_payment_confirmed_after_the_hold_expired_is_refunded_in_full(
@@ -270,8 +273,13 @@ async def test_a_3ds_payment_confirmed_after_the_hold_expired_is_refunded_in_ful
     headers = fresh_headers(app, passenger)
     late = await client.post(payment["next_action"]["url"], headers=headers)
     assert_error(late, 409, "hold_expired")
-    after = (await client.get(f"/payments/{payment['id']}", headers=headers)).json()
+    await settle_refunds(app)
+    after = await payment_read(client, headers, payment["id"])
     assert after["status"] == "refunded"
     assert after["refunded_amount"] == {"amount": 45000, "currency": "USD"}
+    assert [(r["status"], r["reason"]) for r in after["refunds"]] == [
+        ("succeeded", "booking_not_confirmable")
+    ]
     assert sandbox.charges[next(iter(sandbox.charges))].refunded == 45000
+    assert sandbox.refund_count == 1
     assert await event_types(db, payment["id"]) == ["payment.refunded"]

@@ -13,7 +13,6 @@ from flightdeck.payments.gateways.sandbox import SandboxGateway
 from tests.conftest import TestUser, assert_error
 from tests.payments.conftest import BREAKER_RESET, BREAKER_THRESHOLD
 from tests.payments.factories import (
-    TIMES_OUT,
     booking_status,
     card,
     held_booking,
@@ -70,19 +69,24 @@ async def test_two_concurrent_payments_for_one_booking_charge_once(
     assert await booking_status(client, passenger.headers, booking["id"]) == "confirmed"
 
 
-async def _timeouts(
-    client: httpx.AsyncClient, headers: dict[str, str], booking: dict[str, Any]
+async def _failures(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    booking: dict[str, Any],
+    sandbox: SandboxGateway,
 ) -> None:
+    sandbox.outage = True
     for _ in range(BREAKER_THRESHOLD):
-        response = await pay(client, headers, booking["id"], card(TIMES_OUT))
+        response = await pay(client, headers, booking["id"])
         assert_error(response, 503, "payment_gateway_unavailable")
+    sandbox.outage = False
 
 
 async def test_the_breaker_opens_after_failures_fails_fast_and_closes_after_recovery(
     client: httpx.AsyncClient, agent: TestUser, passenger: TestUser, sandbox: SandboxGateway
 ) -> None:
     booking = await held_booking(client, agent.headers, passenger.headers)
-    await _timeouts(client, passenger.headers, booking)
+    await _failures(client, passenger.headers, booking, sandbox)
     # Open: even a good card fails fast, without reaching the processor.
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -7,61 +7,64 @@ import hmac
 import json
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from flightdeck.payments.gateways import configure_gateway
-from flightdeck.payments.gateways.base import GatewayUnavailable, InvalidWebhook
+from flightdeck.payments.gateways.base import GatewayResult, GatewayUnavailable, InvalidWebhook
 from flightdeck.payments.gateways.stripe_gateway import StripeGateway
 from flightdeck.payments.schemas import CardMethod, WalletMethod
 from flightdeck.platform.money import Money
 from tests.conftest import TestUser
-from tests.payments.conftest import WEBHOOK_SECRET, guarded
-from tests.payments.factories import THREE_D_SECURE, booking_status, card, held_booking, pay
+from tests.payments.conftest import WEBHOOK_SECRET
+from tests.payments.factories import (
+    THREE_D_SECURE,
+    booking_status,
+    card,
+    held_booking,
+    pay,
+    payment_read,
+    settle_refunds,
+)
 from tests.payments.localstripe_server import API_KEY, authenticate_3ds
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 USD = Money(amount=45000, currency="USD")
 
 
-@pytest.fixture
-def stripe_gateway(localstripe_url: str) -> StripeGateway:
-    return StripeGateway(api_key=API_KEY, api_base=localstripe_url, webhook_secret=WEBHOOK_SECRET)
-
-
-@pytest.fixture
-def stripe_behind_api(app: FastAPI, stripe_gateway: StripeGateway) -> Iterator[StripeGateway]:
-    previous = configure_gateway(guarded(stripe_gateway))
-    try:
-        yield stripe_gateway
-    finally:
-        configure_gateway(previous)
+async def charge(
+    gateway: StripeGateway, method: CardMethod | WalletMethod, key: str
+) -> GatewayResult:
+    """Creates the PaymentIntent, then confirms it (as the payment service does)."""
+    created = await gateway.create_charge(USD, method, key, reference=f"payment-{key}")
+    assert created.status == "not_confirmed", created
+    assert created.charge_id is not None and created.charge_id.startswith("pi_")
+    return await gateway.confirm_charge(created.charge_id, f"{key}-confirm")
 
 
 async def test_a_good_card_is_charged_through_a_payment_intent(
     stripe_gateway: StripeGateway,
 ) -> None:
-    result = await stripe_gateway.authorize_and_capture(
-        USD, CardMethod.model_validate(card()), "key-1"
-    )
-    assert result.status == "succeeded"
-    assert result.charge_id is not None and result.charge_id.startswith("pi_")
-    assert (result.brand, result.last4, result.exp_month) == ("visa", "4242", 12)
+    method = CardMethod.model_validate(card())
+    created = await stripe_gateway.create_charge(USD, method, "key-1", reference="payment-1")
+    assert created.status == "not_confirmed"
+    assert created.charge_id is not None and created.charge_id.startswith("pi_")
+    assert (created.brand, created.last4, created.exp_month) == ("visa", "4242", 12)
+    result = await stripe_gateway.confirm_charge(created.charge_id, "key-1-confirm")
+    assert (result.status, result.charge_id) == ("succeeded", created.charge_id)
 
 
 async def test_a_declined_card_fails_with_card_declined(stripe_gateway: StripeGateway) -> None:
     declined = CardMethod.model_validate(card("4000000000000341"))
-    result = await stripe_gateway.authorize_and_capture(USD, declined, "key-2")
+    result = await charge(stripe_gateway, declined, "key-2")
     assert result.status == "failed"
     assert result.failure_code == "card_declined"
 
 
 async def test_a_wallet_payment_method_id_is_charged(stripe_gateway: StripeGateway) -> None:
     wallet = WalletMethod(type="wallet", provider="google_pay", token="pm_card_visa")
-    result = await stripe_gateway.authorize_and_capture(USD, wallet, "key-3")
+    result = await charge(stripe_gateway, wallet, "key-3")
     assert result.status == "succeeded"
 
 
@@ -69,7 +72,7 @@ async def test_3ds_requires_action_until_the_customer_authenticates(
     stripe_gateway: StripeGateway, localstripe_url: str
 ) -> None:
     method = CardMethod.model_validate(card(THREE_D_SECURE))
-    result = await stripe_gateway.authorize_and_capture(USD, method, "key-4")
+    result = await charge(stripe_gateway, method, "key-4")
     assert result.status == "requires_action" and result.charge_id is not None
     still = await stripe_gateway.complete_action(result.charge_id, "key-4-confirm")
     assert still.status == "requires_action"
@@ -81,9 +84,7 @@ async def test_3ds_requires_action_until_the_customer_authenticates(
 
 
 async def test_a_refund_pays_part_of_the_intent_back(stripe_gateway: StripeGateway) -> None:
-    result = await stripe_gateway.authorize_and_capture(
-        USD, CardMethod.model_validate(card()), "key-5"
-    )
+    result = await charge(stripe_gateway, CardMethod.model_validate(card()), "key-5")
     assert result.charge_id is not None
     half = Money(amount=22500, currency="USD")
     refund = await stripe_gateway.refund(result.charge_id, half, "refund-5")
@@ -96,7 +97,11 @@ async def test_an_unreachable_stripe_is_gateway_unavailable() -> None:
         port = sock.getsockname()[1]
     gateway = StripeGateway(api_key=API_KEY, api_base=f"http://127.0.0.1:{port}")
     with pytest.raises(GatewayUnavailable):
-        await gateway.authorize_and_capture(USD, CardMethod.model_validate(card()), "key-6")
+        await gateway.create_charge(USD, CardMethod.model_validate(card()), "key-6", "p-6")
+    with pytest.raises(GatewayUnavailable):
+        await gateway.retrieve("pi_anything")
+    with pytest.raises(GatewayUnavailable):
+        await gateway.cancel("pi_anything", "key-6-cancel")
 
 
 def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
@@ -128,6 +133,7 @@ async def test_stripe_webhooks_are_verified_with_stripe_signature(
 
 
 async def test_paying_and_refunding_through_the_api_with_stripe(
+    app: FastAPI,
     client: httpx.AsyncClient,
     agent: TestUser,
     passenger: TestUser,
@@ -142,5 +148,50 @@ async def test_paying_and_refunding_through_the_api_with_stripe(
     assert await booking_status(client, passenger.headers, booking["id"]) == "confirmed"
     cancelled = await client.delete(f"/bookings/{booking['id']}", headers=passenger.headers)
     assert cancelled.status_code == 200, cancelled.text
-    after = await client.get(f"/payments/{payment['id']}", headers=passenger.headers)
-    assert after.json()["status"] == "refunded"
+    await settle_refunds(app)
+    after = await payment_read(client, passenger.headers, payment["id"])
+    assert after["status"] == "refunded"
+    assert [r["status"] for r in after["refunds"]] == ["succeeded"]
+
+
+async def test_a_created_intent_moves_no_money_and_can_be_retrieved_and_cancelled(
+    stripe_gateway: StripeGateway,
+) -> None:
+    method = CardMethod.model_validate(card())
+    created = await stripe_gateway.create_charge(USD, method, "key-7", reference="payment-7")
+    assert created.status == "not_confirmed" and created.charge_id is not None
+    assert (created.brand, created.last4) == ("visa", "4242")
+    intent = await stripe_gateway.client.v1.payment_intents.retrieve_async(created.charge_id)
+    assert intent.metadata is not None
+    assert intent.metadata.to_dict() == {"flightdeck_payment": "payment-7"}
+    assert (await stripe_gateway.retrieve(created.charge_id)).status == "not_confirmed"
+    cancelled = await stripe_gateway.cancel(created.charge_id, "key-7-cancel")
+    assert cancelled.status == "canceled"
+    assert (await stripe_gateway.retrieve(created.charge_id)).status == "canceled"
+    # A cancelled intent cannot be confirmed any more: nothing is ever charged.
+    late = await stripe_gateway.confirm_charge(created.charge_id, "key-7-confirm")
+    assert late.status == "canceled"
+
+
+async def test_a_succeeded_intent_cannot_be_cancelled_and_says_so(
+    stripe_gateway: StripeGateway,
+) -> None:
+    result = await charge(stripe_gateway, CardMethod.model_validate(card()), "key-8")
+    assert result.status == "succeeded" and result.charge_id is not None
+    assert (await stripe_gateway.retrieve(result.charge_id)).status == "succeeded"
+    assert (await stripe_gateway.cancel(result.charge_id, "key-8-cancel")).status == "succeeded"
+
+
+async def test_retrieve_reports_a_decline_and_3ds_and_cancel_voids_3ds(
+    stripe_gateway: StripeGateway,
+) -> None:
+    declined = await charge(
+        stripe_gateway, CardMethod.model_validate(card("4000000000000341")), "k9"
+    )
+    assert declined.charge_id is not None
+    state = await stripe_gateway.retrieve(declined.charge_id)
+    assert (state.status, state.failure_code) == ("failed", "card_declined")
+    waiting = await charge(stripe_gateway, CardMethod.model_validate(card(THREE_D_SECURE)), "k10")
+    assert waiting.status == "requires_action" and waiting.charge_id is not None
+    assert (await stripe_gateway.retrieve(waiting.charge_id)).status == "requires_action"
+    assert (await stripe_gateway.cancel(waiting.charge_id, "k10-cancel")).status == "canceled"

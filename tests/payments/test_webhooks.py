@@ -48,7 +48,7 @@ async def requires_action(
     booking = await held_booking(client, agent.headers, passenger.headers)
     response = await pay(client, passenger.headers, booking["id"], card(THREE_D_SECURE))
     assert response.json()["status"] == "requires_action", response.text
-    return booking, response.json(), next(iter(sandbox.charges))
+    return booking, response.json(), next(iter(sandbox.ledger))
 
 
 async def test_a_signed_succeeded_event_completes_a_3ds_payment_once(

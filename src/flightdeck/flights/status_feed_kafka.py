@@ -15,11 +15,11 @@ import logging
 from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.flights.status_feed import apply_feed_update, parse_update
 from flightdeck.platform.errors import AppError
+from flightdeck.platform.events.kafka_admin import close_client
 from flightdeck.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,13 @@ class StatusFeedConsumer:
                 await consumer.start()
                 attempt = 0
                 await self._consume(consumer)
-            except KafkaError as exc:
-                log.warning("status feed consumer: %s; retrying", exc)
+            except Exception as exc:  # a broker outage, or a connection torn down mid-call
+                log.warning("status feed consumer: %r; retrying", exc)
                 await self._sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
                 attempt += 1
             finally:
-                with suppress(Exception):
-                    await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_SECONDS)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(close_client(consumer), STOP_TIMEOUT_SECONDS)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():

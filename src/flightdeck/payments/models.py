@@ -1,4 +1,5 @@
-"""Tables of payments: one row per payment attempt, and the webhook events already handled."""
+"""Tables of payments: one row per payment attempt, its refunds, and the webhook events
+already handled."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Payment(IdMixin, TimestampMixin, Base):
         ),
         Index("ix_payments_gateway_charge", "gateway", "charge_id"),
         Index("ix_payments_user_id", "user_id"),
+        # The reconciler's look-up of attempts left `processing`.
+        Index("ix_payments_status_updated_at", "status", "updated_at"),
     )
 
     booking_id: Mapped[str] = mapped_column(String(36))
@@ -47,6 +50,30 @@ class Payment(IdMixin, TimestampMixin, Base):
     charge_id: Mapped[str | None] = mapped_column(String(100), default=None)
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
     refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The request's `Idempotency-Key`, released if the reconciler finds nothing was charged.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+class PaymentRefund(IdMixin, TimestampMixin, Base):
+    """Money to pay back on a payment: written `pending` in the transaction that decides it
+    (a cancellation, a charge for a booking that can no longer be confirmed) and made by the
+    refund worker, which marks it `succeeded`."""
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (
+        Index("ix_payment_refunds_payment_id", "payment_id"),
+        Index("ix_payment_refunds_due", "status", "next_attempt_at"),
+    )
+
+    payment_id: Mapped[str] = mapped_column(String(36))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class PaymentWebhookEvent(IdMixin, Base):

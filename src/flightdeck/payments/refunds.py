@@ -1,34 +1,42 @@
-"""Refunds: a cancelled paid booking is paid back through the gateway.
+"""Refunds: money to pay back is queued in a transaction and paid back by the refund worker.
 
-Registered with the bookings domain (`register_refund_handler`): runs in the cancellation's
-transaction, so a gateway outage (503) leaves the booking confirmed and the cancellation can
-simply be retried. The refund's idempotency key is derived from the payment, so a retry after
-a refund that went through (but whose transaction did not commit) never pays back twice.
+`refund_booking_payment` is registered with the bookings domain (`register_refund_handler`)
+and runs in the cancellation's transaction: it only writes a `pending` row in
+`payment_refunds` (never calls the gateway), so a gateway outage never fails or delays a
+cancellation. A charge that went through for a booking that can no longer be confirmed is
+queued the same way (`refund_unconfirmable`). The worker (refund_worker.py) is woken as soon
+as such a transaction commits, calls the gateway with the key `refund-<refund id>` (so a
+repeated call pays back once) and then `complete_refund` marks the refund and its payment.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightdeck.bookings.records import BookingRecord
-from flightdeck.payments.errors import PaymentGatewayUnavailable
 from flightdeck.payments.events import record_payment_event
-from flightdeck.payments.gateways import get_gateway
-from flightdeck.payments.gateways.base import GatewayUnavailable
-from flightdeck.payments.models import Payment
+from flightdeck.payments.gateways.base import RefundResult
+from flightdeck.payments.models import Payment, PaymentRefund
 from flightdeck.payments.repository import PaymentRepository
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import new_id
 from flightdeck.platform.money import Money
 
 log = logging.getLogger(__name__)
 PAYMENT_REFUNDED = "payment.refunded"
 REFUNDABLE = ("succeeded", "partially_refunded")
+BOOKING_CANCELLED = "booking_cancelled"
+BOOKING_NOT_CONFIRMABLE = "booking_not_confirmable"
 
 
 async def refund_booking_payment(session: AsyncSession, booking: BookingRecord) -> None:
-    """Pays `booking.refund_amount` back on the booking's payment: payment `refunded` (all of
-    it) or `partially_refunded`, event `payment.refunded`. 503 when the gateway is down."""
+    """Queues `booking.refund_amount` to be paid back on the booking's payment, in the
+    cancellation's transaction. Never calls the gateway."""
     refund = booking.refund_amount
     if refund is None or refund.amount == 0:
         return
@@ -37,59 +45,104 @@ async def refund_booking_payment(session: AsyncSession, booking: BookingRecord) 
     if payment is None or payment.status not in REFUNDABLE or payment.charge_id is None:
         log.warning("booking %s cancelled with a refund but no refundable payment", booking.id)
         return
-    await _refund(session, repo, payment, refund, actor_id=None)
+    await queue_refund(session, repo, payment, refund.amount, reason=BOOKING_CANCELLED)
 
 
 async def refund_unconfirmable(
     session: AsyncSession, repo: PaymentRepository, payment: Payment
 ) -> None:
     """A charge went through for a booking that can no longer be confirmed: all of it back."""
-    await _refund(
-        session,
-        repo,
-        payment,
-        Money(amount=payment.amount, currency=payment.currency),
-        actor_id=None,
-        reason="booking_not_confirmable",
-    )
+    await queue_refund(session, repo, payment, payment.amount, reason=BOOKING_NOT_CONFIRMABLE)
 
 
-async def _refund(
+async def queue_refund(
     session: AsyncSession,
     repo: PaymentRepository,
     payment: Payment,
-    refund: Money,
+    amount: int,
     *,
-    actor_id: str | None,
-    reason: str = "booking_cancelled",
-) -> None:
-    assert payment.charge_id is not None
-    refund = Money(
-        amount=min(refund.amount, payment.amount - payment.refunded_amount),
-        currency=payment.currency,
-    )
-    try:
-        result = await get_gateway().refund(
-            payment.charge_id,
-            refund,
-            idempotency_key=f"refund-{payment.id}-{payment.refunded_amount}",
+    reason: str,
+) -> PaymentRefund | None:
+    """A `pending` refund of `amount` (at most what is neither refunded nor queued yet) in
+    the caller's transaction; the refund worker is woken when it commits."""
+    outstanding = payment.amount - payment.refunded_amount
+    outstanding -= await repo.pending_refund_total(payment.id)
+    amount = min(amount, outstanding)
+    if amount <= 0:
+        log.warning("payment %s: nothing left to refund (%s)", payment.id, reason)
+        return None
+    now = utcnow()
+    refund = await repo.add_refund(
+        PaymentRefund(
+            id=new_id(),
+            payment_id=payment.id,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
         )
-    except GatewayUnavailable as exc:
-        raise PaymentGatewayUnavailable(
-            "The payment processor is unavailable; the refund could not be made, try again"
-        ) from exc
-    refunded = payment.refunded_amount + refund.amount
-    await repo.transition(
-        payment,
-        from_statuses=REFUNDABLE,
-        status="refunded" if refunded >= payment.amount else "partially_refunded",
-        refunded_amount=refunded,
-        refund_id=result.refund_id,
     )
+    session.info[_QUEUED_KEY] = True
+    return refund
+
+
+async def complete_refund(
+    session: AsyncSession, repo: PaymentRepository, refund: PaymentRefund, result: RefundResult
+) -> bool:
+    """The processor paid the refund back: refund `succeeded`, the payment `refunded` (all of
+    it) or `partially_refunded` with its `refunded_amount`, event `payment.refunded`, in the
+    caller's transaction. False if another worker had completed it."""
+    if not await repo.mark_refund_succeeded(refund, gateway_refund_id=result.refund_id):
+        return False
+    payment = await repo.get(refund.payment_id, for_update=True)
+    if payment is None:
+        log.error("refund %s paid back for a payment that no longer exists", refund.id)
+        return True
+    refunded = payment.refunded_amount + refund.amount
+    changes: dict[str, object] = {"refunded_amount": refunded, "refund_id": result.refund_id}
+    if payment.status in REFUNDABLE:  # a disputed payment stays disputed
+        changes["status"] = "refunded" if refunded >= payment.amount else "partially_refunded"
+    await repo.transition(payment, from_statuses=(payment.status,), **changes)
     await record_payment_event(
         session,
         PAYMENT_REFUNDED,
         payment,
-        actor_id=actor_id,
-        extra={"refund": refund.model_dump(), "reason": reason},
+        extra={
+            "refund": Money(amount=refund.amount, currency=refund.currency).model_dump(),
+            "refund_id": refund.id,
+            "reason": refund.reason,
+        },
     )
+    return True
+
+
+# --- waking the refund worker after a commit that queued a refund -------------------------
+
+_QUEUED_KEY = "flightdeck.refund_queued"
+_commit_listeners: list[Callable[[], None]] = []
+
+
+def add_refund_listener(listener: Callable[[], None]) -> None:
+    """Calls `listener()` after each commit of a session that queued a refund."""
+    _commit_listeners.append(listener)
+
+
+def remove_refund_listener(listener: Callable[[], None]) -> None:
+    if listener in _commit_listeners:
+        _commit_listeners.remove(listener)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_QUEUED_KEY, False):
+        for listener in list(_commit_listeners):
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_QUEUED_KEY, None)

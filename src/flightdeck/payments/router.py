@@ -40,7 +40,15 @@ IdempotencyKey = Annotated[
     "/payments",
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentRead,
-    responses=error_responses(401, 404, 409, 422, 503),
+    responses={
+        202: {
+            "model": PaymentRead,
+            "description": "The processor's answer was lost: status `processing`, settled "
+            "shortly by the reconciler (read it with GET /payments/{id}); the booking cannot "
+            "be paid again meanwhile (409 `payment_in_progress`)",
+        },
+        **error_responses(401, 404, 409, 422, 503),
+    },
 )
 async def create_payment(
     data: PaymentCreate,
@@ -49,15 +57,18 @@ async def create_payment(
     gateway: Gateway,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Pay a booking on hold (201 also when declined: status `failed` with `failure_code`)."""
-    scope = f"{principal.user_id}:POST /payments"
+    """Pay a booking on hold (201 also when declined: status `failed` with `failure_code`;
+    202 `processing` when the outcome is not known yet)."""
+    scope = service.claim_scope(principal.user_id)
     claim = service.IdempotencyClaim(scope, idempotency_key) if idempotency_key else None
 
     async def pay() -> tuple[int, object]:
         payment = await service.create_payment(
             session, principal, data, gateway=gateway, claim=claim
         )
-        return status.HTTP_201_CREATED, payment.model_dump(mode="json")
+        accepted = payment.status == "processing"
+        code = status.HTTP_202_ACCEPTED if accepted else status.HTTP_201_CREATED
+        return code, payment.model_dump(mode="json")
 
     outcome = await run_idempotent(
         session,

@@ -6,6 +6,7 @@ error or a dump; only the gateway reads them (`get_secret_value`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -14,8 +15,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Sec
 from flightdeck.platform.money import Money
 
 if TYPE_CHECKING:
-    from flightdeck.payments.models import Payment
+    from flightdeck.payments.models import Payment, PaymentRefund
 
+# `processing`: the attempt is with the processor; also what a 202 answers when the
+# processor's answer was lost (the reconciler settles it, GET /payments/{id} shows the outcome).
 PaymentStatus = Literal[
     "processing",
     "succeeded",
@@ -106,6 +109,16 @@ class NextAction(BaseModel):
     url: str
 
 
+class RefundRead(BaseModel):
+    """Money being paid back (`pending` until the processor has made it) or paid back."""
+
+    id: str
+    amount: Money
+    status: Literal["pending", "succeeded"]
+    reason: str = Field(examples=["booking_cancelled", "booking_not_confirmable"])
+    created_at: datetime
+
+
 class PaymentRead(BaseModel):
     id: str
     booking_id: str
@@ -114,7 +127,10 @@ class PaymentRead(BaseModel):
     method: PaymentMethodRead
     failure_code: str | None = None
     next_action: NextAction | None = None
-    refunded_amount: Money | None = None
+    refunded_amount: Money | None = Field(
+        default=None, description="What has been paid back so far (succeeded refunds)"
+    )
+    refunds: list[RefundRead] = []
     created_at: datetime
 
 
@@ -122,8 +138,8 @@ class WebhookAck(BaseModel):
     status: Literal["processed", "duplicate", "ignored"]
 
 
-def payment_to_read(payment: Payment) -> PaymentRead:
-    """The API view of a `models.Payment` row."""
+def payment_to_read(payment: Payment, refunds: Sequence[PaymentRefund] = ()) -> PaymentRead:
+    """The API view of a `models.Payment` row (with its refunds, when given)."""
     next_action = None
     if payment.status == "requires_action":
         next_action = NextAction(url=f"/payments/{payment.id}/confirm")
@@ -146,5 +162,15 @@ def payment_to_read(payment: Payment) -> PaymentRead:
         failure_code=payment.failure_code,
         next_action=next_action,
         refunded_amount=refunded,
+        refunds=[
+            RefundRead(
+                id=refund.id,
+                amount=Money(amount=refund.amount, currency=refund.currency),
+                status=refund.status,
+                reason=refund.reason,
+                created_at=refund.created_at,
+            )
+            for refund in refunds
+        ],
         created_at=payment.created_at,
     )

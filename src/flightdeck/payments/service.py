@@ -1,10 +1,16 @@
 """Payments: pay a booking on hold, complete a 3-D Secure payment, read a payment.
 
 Money safety: the attempt is stored as `processing` and committed (with the request's
-`Idempotency-Key` claim) BEFORE the gateway is called, and the gateway call carries an
+`Idempotency-Key` claim) BEFORE the gateway is called, and every gateway call carries an
 idempotency key derived from the attempt's id. A second attempt for the same booking cannot
-start while one is live (unique partial index), so a double submit charges once; a retried
-gateway call with the same key never moves money twice.
+start while one is live (unique partial index), so a double submit charges once.
+
+A charge takes two gateway calls. `create_charge` registers it without moving money; its id
+is stored on the attempt and committed. If that call fails nothing can have been charged:
+the attempt is `failed`, its key released, 503. Then `confirm_charge` takes the money. If
+that answer is lost (timeout, outage) the outcome is unknown: the attempt stays `processing`
+(key kept, 202; the booking cannot be paid again meanwhile) until the reconciler
+(reconciler.py) asks the processor what happened and settles it the same way.
 """
 
 from __future__ import annotations
@@ -56,6 +62,11 @@ class IdempotencyClaim:
     key: str
 
 
+def claim_scope(user_id: str) -> str:
+    """The scope of a user's `Idempotency-Key`s on POST /payments."""
+    return f"{user_id}:POST /payments"
+
+
 async def create_payment(
     session: AsyncSession,
     principal: Principal,
@@ -66,24 +77,51 @@ async def create_payment(
 ) -> PaymentRead:
     """Charges the caller's booking on hold for exactly its total. Success: payment
     `succeeded` and booking confirmed; decline: payment `failed` with the code, booking still
-    on hold; 3-D Secure: `requires_action`. 404 `booking_not_found`, 409 `hold_expired` /
+    on hold; 3-D Secure: `requires_action`; the processor's answer lost: `processing` (the
+    reconciler settles it). 404 `booking_not_found`, 409 `hold_expired` /
     `booking_not_payable` / `payment_in_progress`, 422 `amount_mismatch`, 503
     `payment_gateway_unavailable` (nothing charged)."""
     booking = await get_booking_for_payment(session, data.booking_id, principal.user_id)
     if data.amount is not None and data.amount != booking.total_price:
         raise AmountMismatch(details={"total": booking.total_price.model_dump()})
     repo = PaymentRepository(session)
-    payment = await _start_attempt(repo, booking, data.method, gateway.name)
-    # The attempt is durable before any money moves: a crash or retry finds it.
+    payment = await _start_attempt(repo, booking, data.method, gateway.name, claim)
+    # The attempt is durable before any call: a crash or retry finds it.
     await session.commit()
     try:
-        result = await gateway.authorize_and_capture(
-            booking.total_price, data.method, idempotency_key=f"payment-{payment.id}"
+        created = await gateway.create_charge(
+            booking.total_price,
+            data.method,
+            idempotency_key=f"payment-{payment.id}",
+            reference=payment.id,
         )
     except GatewayUnavailable as exc:
         log.warning("payment %s abandoned: gateway unavailable (%s)", payment.id, exc)
         await _abandon(session, repo, payment, claim)
         raise PaymentGatewayUnavailable() from exc
+    if created.status == "failed" or created.charge_id is None:
+        await settle_attempt(session, repo, payment, created)
+        return payment_to_read(payment)
+    if not await repo.transition(
+        payment,
+        from_statuses=("processing",),
+        charge_id=created.charge_id,
+        **_card_details(created),
+    ):
+        # This request stalled past the reconciler's threshold and the attempt was settled
+        # without it: never confirm that charge (nothing moved; it is left unconfirmed).
+        await session.commit()
+        await session.refresh(payment)
+        return payment_to_read(payment)
+    # The charge's id is durable before money can move: the reconciler can always ask.
+    await session.commit()
+    try:
+        result = await gateway.confirm_charge(
+            created.charge_id, idempotency_key=f"payment-{payment.id}-confirm"
+        )
+    except GatewayUnavailable as exc:
+        log.warning("payment %s: outcome unknown (%s), left to the reconciler", payment.id, exc)
+        return payment_to_read(payment)
     return await _apply_result(session, repo, payment, result, claim)
 
 
@@ -123,24 +161,57 @@ async def confirm_payment(
 
 async def get_payment(session: AsyncSession, principal: Principal, payment_id: str) -> PaymentRead:
     """The payment, to its owner and admins; 404 otherwise."""
-    payment = await PaymentRepository(session).get(payment_id)
+    repo = PaymentRepository(session)
+    payment = await repo.get(payment_id)
     if payment is None or not (principal.role == "admin" or payment.user_id == principal.user_id):
         raise PaymentNotFound()
-    return payment_to_read(payment)
+    return payment_to_read(payment, await repo.refunds_for(payment.id))
+
+
+async def settle_attempt(
+    session: AsyncSession, repo: PaymentRepository, payment: Payment, result: GatewayResult
+) -> bool:
+    """Moves a `processing` attempt to what the processor reports: `succeeded` (booking
+    confirmed, see `complete_succeeded`), `failed` (declined with its code, or `canceled`:
+    nothing charged) or `requires_action`, with its event. False if the report is not final
+    (`not_confirmed`) or the attempt had moved on (settled by another server)."""
+    card = _card_details(result)
+    if result.status in ("failed", "canceled"):
+        code = result.failure_code if result.status == "failed" else GATEWAY_UNAVAILABLE
+        moved = await repo.transition(
+            payment,
+            from_statuses=("processing",),
+            status="failed",
+            failure_code=code or "card_declined",
+            **card,
+        )
+        if moved:
+            await record_payment_event(session, PAYMENT_FAILED, payment)
+        return moved
+    if result.status == "requires_action":
+        return await repo.transition(
+            payment, from_statuses=("processing",), status="requires_action", **card
+        )
+    if result.status == "succeeded":
+        if card:
+            await repo.transition(payment, from_statuses=("processing",), **card)
+        return await complete_succeeded(session, repo, payment, from_status="processing")
+    return False
 
 
 async def complete_succeeded(
     session: AsyncSession, repo: PaymentRepository, payment: Payment, *, from_status: str
 ) -> bool:
     """Marks the payment `succeeded` and confirms its booking, with `payment.succeeded`. If
-    the hold ran out meanwhile the charge is paid back at once (payment `refunded`) and the
-    booking's 409 is raised, after committing the refund. False if the payment had moved on."""
+    the booking can no longer be confirmed (hold expired, cancelled) the whole charge is
+    queued to be paid back (the refund worker makes it) and the booking's 409 is raised,
+    after committing. False if the payment had moved on."""
     if not await repo.transition(payment, from_statuses=(from_status,), status="succeeded"):
         return False
     try:
         await confirm_booking(session, payment.booking_id, payment.id)
     except Conflict:
-        # Charged, but the booking can no longer be confirmed (hold expired): money back.
+        # Charged, but the booking can no longer be confirmed: money back.
         from flightdeck.payments.refunds import refund_unconfirmable
 
         await refund_unconfirmable(session, repo, payment)
@@ -151,7 +222,11 @@ async def complete_succeeded(
 
 
 async def _start_attempt(
-    repo: PaymentRepository, booking: BookingRecord, method: PaymentMethodIn, gateway: str
+    repo: PaymentRepository,
+    booking: BookingRecord,
+    method: PaymentMethodIn,
+    gateway: str,
+    claim: IdempotencyClaim | None,
 ) -> Payment:
     payment = Payment(
         id=new_id(),
@@ -167,6 +242,7 @@ async def _start_attempt(
         exp_month=method.exp_month if isinstance(method, CardMethod) else None,
         exp_year=method.exp_year if isinstance(method, CardMethod) else None,
         gateway=gateway,
+        idempotency_key=claim.key if claim is not None else None,
         created_at=utcnow(),
         updated_at=utcnow(),
     )
@@ -187,27 +263,11 @@ async def _apply_result(
     result: GatewayResult,
     claim: IdempotencyClaim | None,
 ) -> PaymentRead:
-    card = {"brand": result.brand} if result.brand else {}
-    if result.status == "failed":
-        await repo.transition(
-            payment,
-            from_statuses=("processing",),
-            status="failed",
-            failure_code=result.failure_code,
-            **card,
-        )
-        await record_payment_event(session, PAYMENT_FAILED, payment)
-        return payment_to_read(payment)
-    charged = {"charge_id": result.charge_id, **card}
-    if result.status == "requires_action":
-        await repo.transition(
-            payment, from_statuses=("processing",), status="requires_action", **charged
-        )
-        return payment_to_read(payment)
-    await repo.transition(payment, from_statuses=("processing",), **charged)
     try:
-        await complete_succeeded(session, repo, payment, from_status="processing")
+        await settle_attempt(session, repo, payment, result)
     except Conflict:
+        # Charged for a booking that can no longer be confirmed: the refund is committed;
+        # the key is freed (the 409 is not kept for it).
         if claim is not None:
             await release_key(session, scope=claim.scope, key=claim.key)
             await session.commit()
@@ -221,10 +281,15 @@ async def _abandon(
     payment: Payment,
     claim: IdempotencyClaim | None,
 ) -> None:
-    """The gateway never answered: the attempt is `failed` and the key free for a retry."""
+    """The charge could not even be created: the attempt is `failed` and the key free."""
     await repo.transition(
         payment, from_statuses=("processing",), status="failed", failure_code=GATEWAY_UNAVAILABLE
     )
     if claim is not None:
         await release_key(session, scope=claim.scope, key=claim.key)
     await session.commit()
+
+
+def _card_details(result: GatewayResult) -> dict[str, str]:
+    """What the processor says about the card (the brand) worth keeping."""
+    return {"brand": result.brand} if result.brand else {}

@@ -4,7 +4,8 @@ The provider's gateway verifies the signature (sandbox: `FlightDeck-Signature`, 
 over `t.body`, at most five minutes old; Stripe: `Stripe-Signature`). Each event id is stored
 in `payment_webhook_events` in the same transaction as its effect, so a replay changes
 nothing. Events: `payment_intent.succeeded` completes a `requires_action` payment (3-D Secure
-finished asynchronously); `charge.dispute.created` marks the payment `disputed`.
+finished asynchronously) or a `processing` one (the confirmation's answer was lost; sooner
+than the reconciler); `charge.dispute.created` marks the payment `disputed`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from flightdeck.platform.errors import Conflict
 log = logging.getLogger(__name__)
 PAYMENT_DISPUTED = "payment.disputed"
 DISPUTABLE = ("succeeded", "partially_refunded", "refunded")
+# A charge the processor reports succeeded: waiting for 3-D Secure, or whose answer was lost.
+COMPLETABLE = ("requires_action", "processing")
 
 
 def verify_event(
@@ -74,10 +77,10 @@ async def handle_event(
         log.info("payment webhook %s (%s) for no known payment", event.id, event.type)
         return "ignored"
     stored.payment_id = payment.id
-    if event.type == "payment_intent.succeeded" and payment.status == "requires_action":
-        # Conflict: the hold ran out, so the charge was refunded (and that committed).
+    if event.type == "payment_intent.succeeded" and payment.status in COMPLETABLE:
+        # Conflict: the hold ran out, so the charge is refunded (and that committed).
         with suppress(Conflict):
-            await complete_succeeded(session, repo, payment, from_status="requires_action")
+            await complete_succeeded(session, repo, payment, from_status=payment.status)
         return "processed"
     if event.type == "charge.dispute.created" and payment.status in DISPUTABLE:
         await repo.transition(payment, from_statuses=DISPUTABLE, status="disputed")

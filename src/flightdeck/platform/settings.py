@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=3000, ge=100)
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1)
+    # Topics the bus creates when they are missing (an existing topic is left as it is).
+    kafka_topic_partitions: int = Field(default=4, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
     relay_interval_seconds: float = Field(default=0.2, ge=0)
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0)
@@ -95,9 +98,27 @@ class Settings(BaseSettings):
     gateway_timeout_seconds: float = Field(default=10, gt=0)
     gateway_breaker_threshold: int = Field(default=5, ge=1)
     gateway_breaker_reset_seconds: float = Field(default=30, gt=0)
+    # Payment recovery: every `payment_reconcile_seconds` (0 = not in this process) the
+    # reconciler settles attempts left `processing` (the gateway's answer was lost) for longer
+    # than `payment_reconcile_after_seconds` (default: twice the gateway timeout). The refund
+    # worker looks for due refunds every `payment_refund_poll_seconds` (0 = not in this
+    # process; a commit that queues one wakes it at once) and retries a failed one after 1 s,
+    # doubling up to `payment_refund_max_backoff_seconds`.
+    payment_reconcile_seconds: float = Field(default=30, ge=0)
+    payment_reconcile_after_seconds: float | None = Field(default=None, gt=0)
+    payment_refund_poll_seconds: float = Field(default=1.0, ge=0)
+    payment_refund_max_backoff_seconds: float = Field(default=300, gt=0)
 
     cors_origins: list[str] = []
     log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, level: str) -> str:
+        level = level.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
 
     @field_validator("database_url")
     @classmethod

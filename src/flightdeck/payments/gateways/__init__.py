@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from flightdeck.payments.breaker import GuardedGateway
     from flightdeck.payments.gateways.base import PaymentGateway
     from flightdeck.platform.settings import Settings
 
 _gateway: PaymentGateway | None = None
 
 
-def build_gateway(settings: Settings) -> PaymentGateway:
-    """The configured processor (sandbox or Stripe) behind timeouts and a circuit breaker."""
+def build_gateway(settings: Settings) -> GuardedGateway:
+    """The configured processor (sandbox or Stripe) behind timeouts and a circuit breaker,
+    shared by every instance through Redis when `redis_url` is set."""
     from flightdeck.payments.breaker import GuardedGateway
 
     inner: PaymentGateway
@@ -34,6 +36,7 @@ def build_gateway(settings: Settings) -> PaymentGateway:
         timeout_seconds=settings.gateway_timeout_seconds,
         threshold=settings.gateway_breaker_threshold,
         reset_seconds=settings.gateway_breaker_reset_seconds,
+        store_url=settings.redis_url,
     )
 
 

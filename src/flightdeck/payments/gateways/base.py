@@ -1,5 +1,11 @@
 """The gateway interface every payment processor adapter implements, and what it returns.
 
+A charge takes two calls, so that a lost answer never hides money taken: `create_charge`
+registers the charge with the processor without moving money and returns its id (stored on
+the attempt before anything else happens), then `confirm_charge` takes the money. When the
+confirmation's answer is lost, `retrieve` tells what happened and `cancel` voids a charge that
+was never confirmed (payments/reconciler.py).
+
 Card numbers and CVCs reach an adapter as `SecretStr` and leave it only towards the
 processor: results carry brand, last four and expiry, never the number.
 """
@@ -13,11 +19,14 @@ from typing import Any, Literal, Protocol
 from flightdeck.payments.schemas import PaymentMethodIn
 from flightdeck.platform.money import Money
 
-ChargeStatus = Literal["succeeded", "failed", "requires_action"]
+# `not_confirmed`: created, nothing charged yet (may still be confirmed or cancelled);
+# `canceled`: voided before any money moved; `requires_action`: waits for the customer
+# (3-D Secure) or for the processor to settle it (the webhook completes it).
+ChargeStatus = Literal["succeeded", "failed", "requires_action", "not_confirmed", "canceled"]
 
 
 class GatewayUnavailable(Exception):
-    """The processor did not answer (timeout, connection, 5xx): nothing is known to be charged."""
+    """The processor did not answer (timeout, connection, 5xx): what it did is not known."""
 
 
 class InvalidWebhook(Exception):
@@ -34,7 +43,7 @@ class WebhooksNotConfigured(Exception):
 
 @dataclass(frozen=True)
 class GatewayResult:
-    """Outcome of an authorise-and-capture (or of completing one that required action)."""
+    """The state of a charge at the processor, as one of its calls reported it."""
 
     status: ChargeStatus
     charge_id: str | None = None
@@ -63,20 +72,38 @@ class WebhookEvent:
 
 
 class PaymentGateway(Protocol):
-    """A payment processor. Every money-moving call carries an idempotency key: the same key
-    never moves money twice, so a retried call is safe."""
+    """A payment processor. Every call that changes something carries an idempotency key:
+    the same key never does it twice, so a retried call is safe."""
 
     name: str
 
-    async def authorize_and_capture(
-        self, amount: Money, method: PaymentMethodIn, idempotency_key: str
+    async def create_charge(
+        self, amount: Money, method: PaymentMethodIn, idempotency_key: str, reference: str
     ) -> GatewayResult:
-        """Charges `amount`; a decline is a `failed` result, not an exception.
-        Raises GatewayUnavailable when the processor cannot be reached."""
+        """Registers a charge of `amount` with the method, moving no money: `not_confirmed`
+        with its `charge_id`, or `failed` when the processor refuses the method outright.
+        `reference` (the payment's id) is kept with the charge at the processor.
+        Raises GatewayUnavailable (nothing can have been charged)."""
+        ...
+
+    async def confirm_charge(self, charge_id: str, idempotency_key: str) -> GatewayResult:
+        """Takes the money: `succeeded`, `failed` (a decline, with its code) or
+        `requires_action`. Raises GatewayUnavailable: the money may or may not be taken."""
         ...
 
     async def complete_action(self, charge_id: str, idempotency_key: str) -> GatewayResult:
         """Completes a charge that returned `requires_action` (3-D Secure passed)."""
+        ...
+
+    async def retrieve(self, charge_id: str) -> GatewayResult:
+        """The charge's current state (`not_confirmed` when nothing was charged yet).
+        Raises GatewayUnavailable."""
+        ...
+
+    async def cancel(self, charge_id: str, idempotency_key: str) -> GatewayResult:
+        """Voids a charge not confirmed yet: `canceled`. A charge that went through
+        meanwhile cannot be voided: its state is returned (`succeeded`, `failed`).
+        Raises GatewayUnavailable."""
         ...
 
     async def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> RefundResult:

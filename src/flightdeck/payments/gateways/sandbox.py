@@ -9,11 +9,20 @@ CVC checks (4 digits for amex, 3 otherwise), and Stripe's well-known test number
 | 4000 0000 0000 0002 | declined, `card_declined` |
 | 4000 0000 0000 9995 | declined, `insufficient_funds` |
 | 4000 0000 0000 3220 | `requires_action` (3-D Secure): confirm to complete |
-| 4000 0000 0000 0119 | the processor never answers (the call times out → 503) |
+| 4000 0000 0000 0119 | times out, the worst way: the card IS charged, the answer is lost |
+
+The 0119 confirmation takes the money and then hangs: the API answers 202 `processing` and the
+reconciler later finds the charge succeeded (booking confirmed, charged once).
 
 Wallet tokens: `tok_decline` declines (`card_declined`), `tok_insufficient_funds` too with
-that code, `tok_timeout` times out; any other token succeeds. PayPal: a payer e-mail starting
-with `decline` declines, `timeout` times out; any other succeeds.
+that code, `tok_timeout` times out WITHOUT charging (the confirmation hangs → 202
+`processing`; the reconciler cancels it → `failed`); any other token succeeds. PayPal: a payer
+e-mail starting with `decline` declines, `timeout` times out like `tok_timeout`; any other
+succeeds.
+
+A charge is created (`pi_…`, nothing charged) and then confirmed, like a PaymentIntent; the
+outcome is played out on confirmation. `ledger` holds every charge. `outage = True` makes every
+call fail as if the processor could not be reached (tests, demos).
 
 Webhooks: header `FlightDeck-Signature: t=<unix seconds>,v1=<hex>`, hex = HMAC-SHA256 over
 `t + "." + raw body` with the webhook secret; body `{"id", "type", "data": {"object":
@@ -28,8 +37,9 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from flightdeck.payments.gateways.base import (
     ChargeStatus,
@@ -40,7 +50,7 @@ from flightdeck.payments.gateways.base import (
     WebhookEvent,
     WebhooksNotConfigured,
 )
-from flightdeck.payments.schemas import CardMethod, PaymentMethodIn, PayPalMethod, WalletMethod
+from flightdeck.payments.schemas import CardMethod, PaymentMethodIn, WalletMethod
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.money import Money
 
@@ -52,7 +62,7 @@ DECLINES = {
 }
 REQUIRES_ACTION = "4000000000003220"
 TIMES_OUT = "4000000000000119"
-# How long the "timing out" test number hangs: far beyond any sensible gateway timeout.
+# How long a "timing out" confirmation hangs: far beyond any sensible gateway timeout.
 HANG_SECONDS = 3600.0
 
 
@@ -105,9 +115,19 @@ def verify_webhook(secret: str, body: bytes, header: str | None) -> dict[str, ob
     return parsed
 
 
+Outcome = Literal["succeed", "decline", "requires_action", "charge_then_hang", "hang"]
+
+
 @dataclass
-class _Charge:
+class SandboxCharge:
+    """One charge in the sandbox's ledger: what confirming it does, and where it stands."""
+
     amount: Money
+    reference: str
+    outcome: Outcome
+    failure_code: str | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+    status: ChargeStatus = "not_confirmed"
     refunded: int = 0
 
 
@@ -118,96 +138,110 @@ class SandboxGateway:
 
     def __init__(self, webhook_secret: str = "") -> None:
         self.webhook_secret = webhook_secret
-        self.charges: dict[str, _Charge] = {}
-        self._results: dict[str, GatewayResult] = {}
+        # Every charge created, by id (`pi_…`), whatever became of it.
+        self.ledger: dict[str, SandboxCharge] = {}
+        # While True every call fails as if the processor were unreachable.
+        self.outage = False
+        self._created: dict[str, GatewayResult] = {}
+        self._confirmed: dict[str, GatewayResult] = {}
         self._refunds: dict[str, RefundResult] = {}
 
     @property
+    def charges(self) -> dict[str, SandboxCharge]:
+        """The charges that took money (tests: a double submit charges once)."""
+        return {key: c for key, c in self.ledger.items() if c.status == "succeeded"}
+
+    @property
     def charge_count(self) -> int:
-        """How many charges moved money (tests: a double submit charges once)."""
         return len(self.charges)
 
-    async def authorize_and_capture(
-        self, amount: Money, method: PaymentMethodIn, idempotency_key: str
+    @property
+    def refund_count(self) -> int:
+        """How many refunds moved money (a retried refund with its key counts once)."""
+        return len(self._refunds)
+
+    async def create_charge(
+        self, amount: Money, method: PaymentMethodIn, idempotency_key: str, reference: str
     ) -> GatewayResult:
-        if idempotency_key in self._results:
-            return self._results[idempotency_key]
-        result = await self._charge(amount, method)
-        self._results[idempotency_key] = result
-        return result
-
-    async def _charge(self, amount: Money, method: PaymentMethodIn) -> GatewayResult:
+        self._check_reachable()
+        if idempotency_key in self._created:
+            return self._created[idempotency_key]
         if isinstance(method, CardMethod):
-            result = await self._card_result(method)
+            charge = _card_charge(amount, reference, method)
         elif isinstance(method, WalletMethod):
-            result = await self._outcome(method.token.removeprefix("tok_"))
+            charge = _charge(amount, reference, method.token.removeprefix("tok_"))
         else:
-            result = await self._paypal_result(method)
-        if result.status != "failed":
-            charge_id = "ch_" + secrets.token_hex(12)
-            self.charges[charge_id] = _Charge(amount)
-            return replace(result, charge_id=charge_id)
+            local = method.payer_email.split("@", 1)[0].lower()
+            outcome = next((o for o in ("decline", "timeout") if local.startswith(o)), "")
+            charge = _charge(amount, reference, outcome)
+        charge_id = "pi_" + secrets.token_hex(12)
+        self.ledger[charge_id] = charge
+        result = _state(charge_id, charge)
+        self._created[idempotency_key] = result
         return result
 
-    async def _card_result(self, card: CardMethod) -> GatewayResult:
-        number = card.number.get_secret_value()
-        brand = card_brand(number)
-        failure = None
-        if not luhn_valid(number):
-            failure = "invalid_number"
-        elif (card.exp_year, card.exp_month) < (utcnow().year, utcnow().month):
-            failure = "expired_card"
-        elif len(card.cvc.get_secret_value()) != (4 if brand == "amex" else 3):
-            failure = "incorrect_cvc"
-        elif number == TIMES_OUT:
-            await _hang()
+    async def confirm_charge(self, charge_id: str, idempotency_key: str) -> GatewayResult:
+        charge = self._charge(charge_id)
+        if idempotency_key in self._confirmed:
+            return self._confirmed[idempotency_key]
+        if charge.status != "not_confirmed":
+            return _state(charge_id, charge)
+        if charge.outcome == "hang":
+            await _hang()  # the request is lost on the way: nothing happens
+        if charge.outcome == "decline":
+            charge.status = "failed"
+        elif charge.outcome == "requires_action":
+            charge.status = "requires_action"
         else:
-            failure = DECLINES.get(number)
-        status: ChargeStatus = "succeeded"
-        if failure is not None:
-            status = "failed"
-        elif number == REQUIRES_ACTION:
-            status = "requires_action"
-        return GatewayResult(
-            status=status,
-            failure_code=failure,
-            brand=brand,
-            last4=number[-4:],
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-        )
-
-    async def _paypal_result(self, method: PayPalMethod) -> GatewayResult:
-        local = method.payer_email.split("@", 1)[0].lower()
-        for outcome in ("decline", "timeout"):
-            if local.startswith(outcome):
-                return await self._outcome(outcome)
-        return await self._outcome("success")
-
-    async def _outcome(self, outcome: str) -> GatewayResult:
-        if outcome == "timeout":
-            await _hang()
-        if outcome == "decline":
-            return GatewayResult(status="failed", failure_code="card_declined")
-        if outcome == "insufficient_funds":
-            return GatewayResult(status="failed", failure_code="insufficient_funds")
-        return GatewayResult(status="succeeded")
+            charge.status = "succeeded"
+        if charge.outcome == "charge_then_hang":
+            await _hang()  # the money is taken, the answer is lost
+        result = _state(charge_id, charge)
+        self._confirmed[idempotency_key] = result
+        return result
 
     async def complete_action(self, charge_id: str, idempotency_key: str) -> GatewayResult:
-        if charge_id not in self.charges:
-            raise GatewayUnavailable(f"unknown charge {charge_id}")
-        return GatewayResult(status="succeeded", charge_id=charge_id)
+        charge = self._charge(charge_id)
+        if charge.status == "requires_action":
+            charge.status = "succeeded"
+        return _state(charge_id, charge)
+
+    async def retrieve(self, charge_id: str) -> GatewayResult:
+        return _state(charge_id, self._charge(charge_id))
+
+    async def cancel(self, charge_id: str, idempotency_key: str) -> GatewayResult:
+        charge = self._charge(charge_id)
+        if charge.status in ("not_confirmed", "requires_action"):
+            charge.status = "canceled"
+        return _state(charge_id, charge)
 
     async def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> RefundResult:
+        self._check_reachable()
         if idempotency_key in self._refunds:
             return self._refunds[idempotency_key]
-        charge = self.charges.get(charge_id)
-        if charge is None or charge.refunded + amount.amount > charge.amount.amount:
+        charge = self.ledger.get(charge_id)
+        if (
+            charge is None
+            or charge.status != "succeeded"
+            or charge.refunded + amount.amount > charge.amount.amount
+        ):
             raise GatewayUnavailable(f"charge {charge_id} cannot refund {amount.amount}")
         charge.refunded += amount.amount
         result = RefundResult(refund_id="re_" + secrets.token_hex(12), amount=amount)
         self._refunds[idempotency_key] = result
         return result
+
+    def _check_reachable(self) -> None:
+        if self.outage:
+            raise GatewayUnavailable("the sandbox processor is down (outage)")
+
+    def _charge(self, charge_id: str) -> SandboxCharge:
+        self._check_reachable()
+        charge = self.ledger.get(charge_id)
+        if charge is None:
+            # Another process's sandbox (each keeps its own ledger): nothing to say about it.
+            raise GatewayUnavailable(f"unknown charge {charge_id}")
+        return charge
 
     def parse_webhook(self, raw: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         if not self.webhook_secret:
@@ -225,6 +259,55 @@ class SandboxGateway:
             charge_id=charge_id if isinstance(charge_id, str) else None,
             data=obj if isinstance(obj, dict) else {},
         )
+
+
+def _card_charge(amount: Money, reference: str, card: CardMethod) -> SandboxCharge:
+    number = card.number.get_secret_value()
+    brand = card_brand(number)
+    details = {
+        "brand": brand,
+        "last4": number[-4:],
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+    }
+    failure = None
+    if not luhn_valid(number):
+        failure = "invalid_number"
+    elif (card.exp_year, card.exp_month) < (utcnow().year, utcnow().month):
+        failure = "expired_card"
+    elif len(card.cvc.get_secret_value()) != (4 if brand == "amex" else 3):
+        failure = "incorrect_cvc"
+    else:
+        failure = DECLINES.get(number)
+    outcome: Outcome = "succeed"
+    if failure is not None:
+        outcome = "decline"
+    elif number == TIMES_OUT:
+        outcome = "charge_then_hang"
+    elif number == REQUIRES_ACTION:
+        outcome = "requires_action"
+    return SandboxCharge(amount, reference, outcome, failure, details)
+
+
+def _charge(amount: Money, reference: str, outcome: str) -> SandboxCharge:
+    """A wallet token's or PayPal payer's charge: `decline`, `insufficient_funds`,
+    `timeout` or (anything else) success."""
+    if outcome == "decline":
+        return SandboxCharge(amount, reference, "decline", "card_declined")
+    if outcome == "insufficient_funds":
+        return SandboxCharge(amount, reference, "decline", "insufficient_funds")
+    if outcome == "timeout":
+        return SandboxCharge(amount, reference, "hang")
+    return SandboxCharge(amount, reference, "succeed")
+
+
+def _state(charge_id: str, charge: SandboxCharge) -> GatewayResult:
+    return GatewayResult(
+        status=charge.status,
+        charge_id=charge_id,
+        failure_code=charge.failure_code if charge.status == "failed" else None,
+        **charge.card,
+    )
 
 
 async def _hang() -> None:

@@ -1,5 +1,6 @@
 """The Stripe gateway: the official `stripe` SDK (async over httpx), PaymentIntents created
-and confirmed in one call, refunds, and `Stripe-Signature` webhooks.
+(not confirmed, metadata `flightdeck_payment`) and then confirmed, retrieved and cancelled,
+refunds, and `Stripe-Signature` webhooks.
 
 Cards: the number goes to Stripe once to make a PaymentMethod (raw card data, as Stripe's
 test mode and localstripe accept; a live account would take PaymentMethod ids from
@@ -21,6 +22,7 @@ from stripe import (
     CardError,
     HTTPXClient,
     InvalidRequestError,
+    PaymentIntent,
     RateLimitError,
     SignatureVerificationError,
     StripeClient,
@@ -39,6 +41,8 @@ from flightdeck.payments.schemas import CardMethod, PaymentMethodIn, WalletMetho
 from flightdeck.platform.money import Money
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# The PaymentIntent's metadata key naming the FlightDeck payment (find it in the dashboard).
+PAYMENT_METADATA_KEY = "flightdeck_payment"
 WEBHOOK_TOLERANCE_SECONDS = 300
 # Errors that say nothing about the payment itself: the processor could not be reached.
 _UNAVAILABLE = (APIConnectionError, RateLimitError, APIError, AuthenticationError)
@@ -58,9 +62,10 @@ class StripeGateway:
             max_network_retries=0,
         )
 
-    async def authorize_and_capture(
-        self, amount: Money, method: PaymentMethodIn, idempotency_key: str
+    async def create_charge(
+        self, amount: Money, method: PaymentMethodIn, idempotency_key: str, reference: str
     ) -> GatewayResult:
+        """A PaymentIntent with the method attached, not confirmed (no money moves)."""
         card: dict[str, Any] = {}
         try:
             card, payment_method = await self._payment_method(method, idempotency_key)
@@ -71,7 +76,7 @@ class StripeGateway:
                     "amount": amount.amount,
                     "currency": amount.currency.lower(),
                     "payment_method": payment_method,
-                    "confirm": True,
+                    "metadata": {PAYMENT_METADATA_KEY: reference},
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -81,7 +86,27 @@ class StripeGateway:
             return GatewayResult(status="failed", failure_code=exc.code or "invalid_request")
         except _UNAVAILABLE as exc:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}") from exc
-        return GatewayResult(charge_id=intent.id, **_intent_outcome(intent.status), **card)
+        return GatewayResult(charge_id=intent.id, **_intent_state(intent), **card)
+
+    async def confirm_charge(self, charge_id: str, idempotency_key: str) -> GatewayResult:
+        try:
+            intent = await self.client.v1.payment_intents.confirm_async(
+                charge_id, options={"idempotency_key": idempotency_key}
+            )
+        except CardError as exc:
+            return GatewayResult(
+                status="failed", charge_id=charge_id, failure_code=_decline_code(exc)
+            )
+        except InvalidRequestError as exc:
+            # Refused: unless it went through after all, nothing was (or will be) charged.
+            state = await self.retrieve(charge_id)
+            if state.status != "not_confirmed":
+                return state
+            code = exc.code or "invalid_request"
+            return GatewayResult(status="failed", charge_id=charge_id, failure_code=code)
+        except _UNAVAILABLE as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}") from exc
+        return GatewayResult(charge_id=intent.id, **_intent_state(intent))
 
     async def _payment_method(
         self, method: PaymentMethodIn, idempotency_key: str
@@ -116,11 +141,26 @@ class StripeGateway:
 
     async def complete_action(self, charge_id: str, idempotency_key: str) -> GatewayResult:
         """Reads the PaymentIntent after the customer's 3-D Secure step."""
+        return await self.retrieve(charge_id)
+
+    async def retrieve(self, charge_id: str) -> GatewayResult:
         try:
             intent = await self.client.v1.payment_intents.retrieve_async(charge_id)
         except _UNAVAILABLE as exc:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}") from exc
-        return GatewayResult(charge_id=intent.id, **_intent_outcome(intent.status))
+        return GatewayResult(charge_id=intent.id, **_intent_state(intent))
+
+    async def cancel(self, charge_id: str, idempotency_key: str) -> GatewayResult:
+        try:
+            intent = await self.client.v1.payment_intents.cancel_async(
+                charge_id, options={"idempotency_key": idempotency_key}
+            )
+        except InvalidRequestError:
+            # Stripe refuses to cancel an intent that succeeded (or is cancelled) already.
+            return await self.retrieve(charge_id)
+        except _UNAVAILABLE as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}") from exc
+        return GatewayResult(charge_id=intent.id, **_intent_state(intent))
 
     async def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> RefundResult:
         try:
@@ -155,14 +195,21 @@ class StripeGateway:
         )
 
 
-def _intent_outcome(status: str) -> dict[str, Any]:
+def _intent_state(intent: PaymentIntent) -> dict[str, Any]:
+    """Our ChargeStatus (and failure code) for a PaymentIntent's status."""
+    status = intent.status
     if status == "succeeded":
         return {"status": "succeeded"}
-    if status == "requires_action":
-        return {"status": "requires_action"}
-    if status == "processing":
-        return {"status": "requires_action"}  # completes through the webhook
-    return {"status": "failed", "failure_code": "authentication_failed"}
+    if status in ("requires_action", "processing"):
+        return {"status": "requires_action"}  # `processing` completes through the webhook
+    if status == "canceled":
+        return {"status": "canceled"}
+    error = intent.last_payment_error
+    if status == "requires_payment_method" and error is not None:
+        code = getattr(error, "decline_code", None) or getattr(error, "code", None)
+        return {"status": "failed", "failure_code": str(code or "card_declined")}
+    # requires_confirmation (or _payment_method, _capture): nothing charged yet.
+    return {"status": "not_confirmed"}
 
 
 def _decline_code(exc: CardError) -> str:

@@ -112,6 +112,8 @@ def create_bus(settings: Settings) -> EventBus:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            topic_partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
         )
     from flightdeck.platform.events.inprocess import InProcessBus
 

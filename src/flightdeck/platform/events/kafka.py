@@ -5,8 +5,12 @@
 - Competing groups (`group="notifications"`): one consumer per group and process, Kafka group
   `<prefix>.<group>`, starting from the earliest offset the group has not committed; offsets
   are committed after the handlers ran (at least once).
-- Broadcast (`group=None`): one consumer per process without a Kafka group, reading every
-  partition; it starts at the end of each partition (a new process does not replay history).
+- Broadcast (`group=None`): one consumer per process without a Kafka group, assigned every
+  partition of its topics by hand (no group, so no rebalance can hold its reads up); it
+  starts at the end of each partition (a new process does not replay history).
+- Topics: the bus creates the topics of every event family that are missing (partitions and
+  replication factor from settings) when it starts and after a broker reset; an existing topic
+  is left as it is, and a broker that refuses (no permission) is only logged.
 - A broker that lost its data (a restart of an in-memory broker such as Tansu recreates the
   topics empty) would leave consumers waiting at offsets the new log has not reached, or
   skipping the first events written after the restart. `BrokerResetGuard` commits a marker
@@ -18,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
 from collections.abc import Collection, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ from flightdeck.platform.events.bus import (
     HandlerGroup,
     group_key,
 )
+from flightdeck.platform.events.kafka_admin import BrokerResetGuard, close_client, create_topics
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,6 @@ POLL_MS = 500  # one getmany() wait; an idle consumer also checks for a broker r
 MAX_RECORDS = 500
 RETRY_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)  # reconnect backoff steps
 STOP_GRACE_SECONDS = 5.0
-MARKER_REFRESH_SECONDS = 600.0  # re-commit the marker so an idle group's offsets never expire
 # Errors that belong to the event itself: retrying will not help.
 EVENT_ERRORS = (
     MessageSizeTooLargeError,
@@ -76,82 +78,6 @@ class _Subscriber:
     seen_reset: int = 0  # the guard's reset count this consumer has rewound for
 
 
-class BrokerResetGuard:
-    """Tells whether the broker lost its state since the marker was committed."""
-
-    def __init__(
-        self, bootstrap_servers: str, topic: str, prefix: str, wait_seconds: float, **config: Any
-    ) -> None:
-        self._partition = TopicPartition(topic, 0)
-        self._config: dict[str, Any] = {
-            "bootstrap_servers": bootstrap_servers,
-            "group_id": f"{prefix}-marker-{uuid.uuid4().hex}",
-            "enable_auto_commit": False,
-            **config,
-        }
-        self._wait_seconds = wait_seconds
-        self._consumer: AIOKafkaConsumer | None = None
-        self._lock = asyncio.Lock()
-        self._marked_at = 0.0
-        self._checked_at = 0.0
-        self._lost = False  # the marker is gone and not committed again yet
-        self.resets = 0
-
-    async def check(self, *, max_age: float = 0.0) -> int:
-        """How many resets were seen so far. A fresh round trip to the broker unless one
-        finished less than `max_age` seconds ago. Raises KafkaError when it cannot tell."""
-        async with self._lock:
-            if self._consumer is not None and time.monotonic() - self._checked_at < max_age:
-                return self.resets
-            try:
-                await asyncio.wait_for(self._round_trip(), self._wait_seconds)
-            except TimeoutError as exc:
-                raise KafkaError("the broker did not answer the marker check") from exc
-            self._checked_at = time.monotonic()
-            return self.resets
-
-    async def _round_trip(self) -> None:
-        if self._consumer is None:
-            self._consumer = await self._connect()
-        elif await self._consumer.committed(self._partition) is None:
-            if not self._lost:
-                self._lost = True
-                self.resets += 1
-                log.warning("the Kafka broker lost its data: consumers rewind to the beginning")
-            # A new client: the old one's metadata still describes the lost topics.
-            consumer, self._consumer = self._consumer, None
-            with suppress(Exception):
-                await consumer.stop()
-            self._consumer = await self._connect()
-        elif time.monotonic() - self._marked_at > MARKER_REFRESH_SECONDS:
-            await self._mark(self._consumer)
-
-    async def _connect(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(**self._config)
-        try:
-            await consumer.start()
-            consumer.assign([self._partition])
-            await self._mark(consumer)
-        except BaseException:
-            with suppress(Exception):
-                await consumer.stop()
-            raise
-        return consumer
-
-    async def _mark(self, consumer: AIOKafkaConsumer) -> None:
-        # Reading the end offset makes an auto-creating broker create the topic: a commit
-        # to a partition it does not know is refused (and aiokafka retries that for ever).
-        await consumer.seek_to_end(self._partition)
-        await consumer.commit({self._partition: 0})
-        self._marked_at = time.monotonic()
-        self._lost = False
-
-    async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-
 class KafkaBus:
     def __init__(
         self,
@@ -162,6 +88,8 @@ class KafkaBus:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3000,
         fetch_max_wait_ms: int = 100,
+        topic_partitions: int = 4,
+        replication_factor: int = 1,
         client_id: str = "flightdeck",
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
@@ -182,6 +110,9 @@ class KafkaBus:
             # a broker may hold that answer for up to the session timeout.
             "request_timeout_ms": max(request_timeout_ms, session_timeout_ms + 1000),
         }
+        self._new_topics = (topic_partitions, replication_factor)
+        self._topics_ensured_for: int | None = None  # the guard's reset count at the last time
+        self._topics_lock = asyncio.Lock()
         self._groups: dict[str, HandlerGroup] = {}
         self._subscribers: list[_Subscriber] = []
         self._producer: AIOKafkaProducer | None = None
@@ -237,6 +168,7 @@ class KafkaBus:
         for sub in self._subscribers:
             name = f"kafka-consumer-{sub.group.name or 'broadcast'}"
             sub.task = asyncio.create_task(self._consume(sub), name=name)
+            sub.task.add_done_callback(_report_end)
         waits = [self._producer_ready.wait(), *(sub.ready.wait() for sub in self._subscribers)]
         try:
             await asyncio.wait_for(asyncio.gather(*waits), timeout=self._timeout * 2)
@@ -256,11 +188,11 @@ class KafkaBus:
         for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
-        closers = [s.consumer.stop() for s in self._subscribers if s.consumer]
+        closers = [close_client(s.consumer) for s in self._subscribers if s.consumer]
         if self._guard is not None:
             closers.append(self._guard.stop())
         if self._producer is not None:
-            closers.append(self._producer.stop())
+            closers.append(close_client(self._producer))
         for closer in closers:
             with suppress(Exception):
                 await asyncio.wait_for(closer, STOP_GRACE_SECONDS)
@@ -282,11 +214,10 @@ class KafkaBus:
             try:
                 await producer.start()
             except BaseException as exc:  # close the client, also when stop() cancels us
-                with suppress(Exception):
-                    await producer.stop()
-                if not isinstance(exc, KafkaError):
+                await close_client(producer)
+                if not isinstance(exc, Exception):
                     raise
-                log.info("Kafka producer cannot connect yet: %s", exc)
+                log.info("Kafka producer cannot connect yet: %r", exc)
                 await self._sleep(_backoff(attempt))
                 attempt += 1
                 continue
@@ -367,18 +298,20 @@ class KafkaBus:
         while not self._stopping.is_set():
             consumer = self._new_consumer(sub)
             try:
-                await consumer.start()
-                consumer.subscribe(sub.topics)
-                if sub.group.name is None:
-                    await self._position_at_end(consumer, sub.topics)
                 assert self._guard is not None
-                sub.seen_reset = await self._guard.check()
+                resets = await self._guard.check()
+                await self.ensure_topics(resets)
+                await consumer.start()  # reads the metadata of every topic
+                if sub.group.name is None:
+                    await self._assign_all_at_end(consumer, sub.topics)
+                else:
+                    consumer.subscribe(sub.topics)
+                sub.seen_reset = resets
             except BaseException as exc:  # close the client, also when stop() cancels us
-                with suppress(Exception):
-                    await consumer.stop()
-                if not isinstance(exc, KafkaError):
+                await close_client(consumer)
+                if not isinstance(exc, Exception):
                     raise
-                log.info("Kafka consumer %s cannot start yet: %s", sub.group.name, exc)
+                log.info("Kafka consumer %s cannot start yet: %r", sub.group.name, exc)
                 await self._sleep(_backoff(attempt))
                 attempt += 1
                 continue
@@ -386,31 +319,60 @@ class KafkaBus:
             sub.ready.set()
             return
 
-    async def _position_at_end(self, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
-        """A new broadcast consumer sees events published from now on, not the history."""
-        deadline = time.monotonic() + self._timeout
-        while {tp.topic for tp in consumer.assignment()} != set(topics):
-            if time.monotonic() > deadline:
-                raise KafkaError(f"no partitions assigned for {topics}")
-            await asyncio.sleep(0.01)
-        await consumer.seek_to_end(*consumer.assignment())
+    async def _assign_all_at_end(self, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
+        """A broadcast consumer reads every partition of its topics (from the metadata it
+        started with), assigned by hand; a new one sees events published from now on."""
+        known = {topic: consumer.partitions_for_topic(topic) or set() for topic in topics}
+        missing = [topic for topic, partitions in known.items() if not partitions]
+        if missing:
+            raise KafkaError(f"the broker does not know the topics {missing} yet")
+        partitions = [TopicPartition(t, p) for t, ps in sorted(known.items()) for p in sorted(ps)]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+
+    async def ensure_topics(self, resets: int | None = None) -> None:
+        """Creates the topics of every event family that the broker does not have; once per
+        broker reset (`resets`, the guard's count). Best effort: a broker that refuses or
+        does not answer is logged, and consumers wait for the topics as before."""
+        async with self._topics_lock:
+            if resets is not None and self._topics_ensured_for == resets:
+                return
+            partitions, replication = self._new_topics
+            names = [self.topic_for(family) for family in FAMILIES]
+            try:
+                await create_topics(
+                    self.bootstrap_servers, names, partitions, replication, self._timeout,
+                    **self._common,
+                )  # fmt: skip
+            except Exception as exc:  # best effort: consumers wait for the topics as before
+                log.info("could not create the event topics: %r", exc)
+                return
+            self._topics_ensured_for = resets
 
     async def _consume(self, sub: _Subscriber) -> None:
         await self._open_consumer(sub)
         consumer = sub.consumer
+        label = sub.group.name or "broadcast"
         attempt = 0
         while consumer is not None and not self._stopping.is_set():
             try:
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+                if batches:
+                    log.debug("consumer %s fetched %s", label, _describe(batches))
                 if await self._broker_was_reset(sub, fresh=bool(batches)):
                     if consumer.assignment():
                         await consumer.seek_to_beginning(*consumer.assignment())
+                    log.debug("consumer %s rewound to the beginning", label)
                     continue  # the batch was read at offsets of the lost log
                 if batches:
                     await self._handle(sub, consumer, batches)
                 attempt = 0
             except KafkaError as exc:
-                log.warning("Kafka consumer %s: %s", sub.group.name or "broadcast", exc)
+                log.warning("Kafka consumer %s: %s", label, exc)
+                await self._sleep(_backoff(attempt))
+                attempt += 1
+            except Exception:  # never let one surprise end this process's consumption
+                log.exception("Kafka consumer %s failed; carrying on", label)
                 await self._sleep(_backoff(attempt))
                 attempt += 1
 
@@ -431,6 +393,7 @@ class KafkaBus:
         if resets == sub.seen_reset:
             return False
         sub.seen_reset = resets
+        await self.ensure_topics(resets)  # the lost topics exist again before anyone rewinds
         return True
 
     async def _handle(
@@ -463,6 +426,19 @@ class KafkaBus:
             CONSUMED.labels(label).inc()
             if sub.group.wants(event):
                 await sub.group.dispatch(event)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """A consumer task ends only when the bus stops it: an error that ended one is logged."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s ended with an error", task.get_name(), exc_info=task.exception())
+
+
+def _describe(batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> str:
+    return ", ".join(
+        f"{tp.topic}[{tp.partition}]@{records[0].offset}..{records[-1].offset}"
+        for tp, records in batches.items()
+    )
 
 
 def _classify(exc: BaseException) -> Exception:

@@ -28,6 +28,7 @@ from flightdeck.platform.events import outbox
 from flightdeck.platform.events.bus import BusUnavailable, Event, EventBus
 from flightdeck.platform.events.outbox import OutboxEvent
 from flightdeck.platform.settings import Settings
+from flightdeck.platform.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,7 @@ class OutboxRelay:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.max_attempts = max_attempts
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = Wakeup()
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -233,23 +233,13 @@ class OutboxRelay:
 
     def notify(self) -> None:
         """Wakes the relay now (called after a commit that wrote events); thread-safe."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake.set()
-        else:
-            loop.call_soon_threadsafe(self._wake.set)
+        self._wakeup.notify()
 
     async def run(self) -> None:
         """Relays until cancelled; backs off while the bus is unavailable."""
         backoff = self.initial_backoff
         while True:
-            self._wake.clear()  # a commit from now on wakes the next round
+            self._wakeup.clear()  # a commit from now on wakes the next round
             try:
                 claimed = await self.relay_once()
             except BusUnavailable as exc:
@@ -270,14 +260,13 @@ class OutboxRelay:
                 await self._idle()
 
     async def _idle(self) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.interval)
+        await self._wakeup.wait(self.interval)
 
     def start(self) -> None:
         """Starts the loop as a task of the running event loop."""
         if self._task is not None:
             return
-        self._loop = asyncio.get_running_loop()
+        self._wakeup.bind()
         outbox.add_commit_listener(self.notify)
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
