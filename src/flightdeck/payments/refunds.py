@@ -12,11 +12,8 @@ repeated call pays back once) and then `complete_refund` marks the refund and it
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from flightdeck.bookings.records import BookingRecord
 from flightdeck.payments.events import record_payment_event
@@ -26,6 +23,7 @@ from flightdeck.payments.repository import PaymentRepository
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.money import Money
+from flightdeck.platform.wakeup import CommitSignal
 
 log = logging.getLogger(__name__)
 PAYMENT_REFUNDED = "payment.refunded"
@@ -86,7 +84,7 @@ async def queue_refund(
             updated_at=now,
         )
     )
-    session.info[_QUEUED_KEY] = True
+    _COMMITTED.mark(session)
     return refund
 
 
@@ -122,27 +120,7 @@ async def complete_refund(
 
 # --- waking the refund worker after a commit that queued a refund -------------------------
 
-_QUEUED_KEY = "flightdeck.refund_queued"
-_commit_listeners: list[Callable[[], None]] = []
-
-
-def add_refund_listener(listener: Callable[[], None]) -> None:
-    """Calls `listener()` after each commit of a session that queued a refund."""
-    _commit_listeners.append(listener)
-
-
-def remove_refund_listener(listener: Callable[[], None]) -> None:
-    if listener in _commit_listeners:
-        _commit_listeners.remove(listener)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_QUEUED_KEY, False):
-        for listener in list(_commit_listeners):
-            listener()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_QUEUED_KEY, None)
+_COMMITTED = CommitSignal("refunds")
+# Calls `listener()` after each commit of a session that queued a refund.
+add_refund_listener = _COMMITTED.add_listener
+remove_refund_listener = _COMMITTED.remove_listener

@@ -7,7 +7,7 @@ PostgreSQL, the rowid on SQLite (which cannot add an autoincrementing column).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,17 +19,17 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    event,
     func,
     literal_column,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime
+from flightdeck.platform.wakeup import CommitSignal
 
 ERROR_LENGTH = 500
 
@@ -77,36 +77,16 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
-    session.info[_PENDING_KEY] = True
+    _COMMITTED.mark(session)
     return event
 
 
 # --- waking the relay after a commit that wrote events -----------------------------------
 
-_PENDING_KEY = "flightdeck.outbox_pending"
-_commit_listeners: list[Callable[[], None]] = []
-
-
-def add_commit_listener(listener: Callable[[], None]) -> None:
-    """Calls `listener()` after each commit of a session that recorded an event."""
-    _commit_listeners.append(listener)
-
-
-def remove_commit_listener(listener: Callable[[], None]) -> None:
-    if listener in _commit_listeners:
-        _commit_listeners.remove(listener)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_PENDING_KEY, False):
-        for listener in list(_commit_listeners):
-            listener()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+_COMMITTED = CommitSignal("outbox")
+# Calls `listener()` after each commit of a session that recorded an event.
+add_commit_listener = _COMMITTED.add_listener
+remove_commit_listener = _COMMITTED.remove_listener
 
 
 # --- queries used by the relay ---------------------------------------------------------
