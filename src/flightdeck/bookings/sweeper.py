@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.bookings import service
 from flightdeck.bookings.records import BookingRecord
-from flightdeck.bookings.repository import get_booking_repository
-from flightdeck.flights.inventory_service import release_inventory
+from flightdeck.bookings.stores import get_booking_repository
+from flightdeck.flights.inventory.service import release_inventory
 from flightdeck.platform.idempotency import purge_expired_keys
 from flightdeck.platform.settings import Settings
 

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
+from flightdeck.flights.errors import UnknownAirport
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import error_responses
-from flightdeck.platform.settings import Settings
+from flightdeck.platform.settings import AppSettings
 from flightdeck.search import service
 from flightdeck.search.schemas import SearchQuery, SearchResults
 
 router = APIRouter(tags=["search"])
 
 
-def app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(app_settings)]
-
-
-@router.get("/search", response_model=SearchResults, responses=error_responses(422))
+@router.get("/search", response_model=SearchResults, responses=error_responses(UnknownAirport, 422))
 async def search(
     query: Annotated[SearchQuery, Query()], session: DbSession, settings: AppSettings
 ) -> Response:

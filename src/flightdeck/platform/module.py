@@ -1,0 +1,15 @@
+"""What every server runs whatever its services: `/healthz`, `/readyz`, `/metrics`, and the
+outbox relay (every service writes events to the outbox in its transactions)."""
+
+from __future__ import annotations
+
+from flightdeck.platform.events.relay import build_outbox_relay
+from flightdeck.platform.modules import DomainModule, Runtime, Worker
+from flightdeck.platform.observability import router as ops_router
+
+
+def _outbox_relay(runtime: Runtime) -> Worker | None:
+    return build_outbox_relay(runtime.sessionmaker, runtime.settings, runtime.bus)
+
+
+module = DomainModule(name="platform", routers=(ops_router,), workers=(_outbox_relay,))

@@ -1,0 +1,108 @@
+"""Everything a running server does comes from a domain module (flightdeck/modules.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from flightdeck.app import create_app
+from flightdeck.modules import MODULES, SERVICES, UnknownService, select_modules
+from flightdeck.platform.events.inprocess import InProcessBus
+from flightdeck.platform.settings import Settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+FASTAPI_OWN = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _declared_routes(services: list[str] | None = None) -> set[tuple[str, str]]:
+    found = set()
+    for module in select_modules(services):
+        for router in module.routers:
+            for route in router.routes:
+                assert isinstance(route, APIRoute | APIWebSocketRoute)
+                found.add((route.path, route.name))
+    return found
+
+
+def _app_routes(app_routes: list[object]) -> set[tuple[str, str]]:
+    return {
+        (route.path, route.name)
+        for route in app_routes
+        if isinstance(route, APIRoute | APIWebSocketRoute) and route.path not in FASTAPI_OWN
+    }
+
+
+def _worker_settings(settings: Settings) -> Settings:
+    # Every worker on: sweeper, reconciler, refund worker, relay, hub heartbeat.
+    return settings.model_copy(update={"hold_sweep_seconds": 30, "payment_reconcile_seconds": 30})
+
+
+async def test_every_route_subscription_and_worker_comes_from_a_module(
+    settings: Settings,
+) -> None:
+    app = create_app(_worker_settings(settings))
+    assert _app_routes(app.routes) == _declared_routes()
+    before = asyncio.all_tasks()
+    async with LifespanManager(app):
+        wiring = app.state.wiring
+        declared_subscriptions = {
+            m.name: [s.name for s in m.subscriptions] for m in MODULES if m.subscriptions
+        }
+        assert wiring.subscriptions == declared_subscriptions
+        bus = app.state.bus
+        assert isinstance(bus, InProcessBus)
+        subscribed = sum(len(g.subscriptions) for g in bus._groups.values())
+        assert subscribed == sum(len(names) for names in declared_subscriptions.values())
+        workers = {name for names in wiring.workers.values() for name in names}
+        assert workers == {
+            "outbox-relay",
+            "status-feed-consumer",
+            "hold-sweeper",
+            "payment-reconciler",
+            "refund-worker",
+            "ws-hub",
+        } - {"status-feed-consumer"}  # Kafka only
+        started = {t.get_name() for t in asyncio.all_tasks() - before}
+        # Long-lived tasks the lifespan started: the workers and the bus's own lanes.
+        assert {n for n in started if not n.startswith("bus-")} <= workers | {"lifespan"}
+        worker_tasks = [t for t in asyncio.all_tasks() if t.get_name() in workers]
+    assert worker_tasks and all(task.done() for task in worker_tasks)
+
+
+async def test_stopping_the_app_stops_every_worker_within_a_second(settings: Settings) -> None:
+    app = create_app(_worker_settings(settings))
+    async with LifespanManager(app):
+        workers = dict(app.state.workers)
+        tasks = [t for t in asyncio.all_tasks() if t.get_name() in workers]
+        assert len(tasks) == len(workers) >= 5
+        for worker in workers.values():
+            async with asyncio.timeout(1.0):  # the lifespan's shutdown stops them this way
+                await worker.stop()
+        assert all(task.done() for task in tasks)
+
+
+async def test_a_server_with_some_services_runs_only_theirs(settings: Settings) -> None:
+    app = create_app(_worker_settings(settings), services=["flights", "search"])
+    assert _app_routes(app.routes) == _declared_routes(["flights", "search"])
+    paths = {path for path, _ in _app_routes(app.routes)}
+    assert "/search" in paths and "/bookings" not in paths and "/healthz" in paths
+    async with LifespanManager(app):
+        assert app.state.wiring.services == ["flights", "search"]
+        assert set(app.state.workers) == {"outbox-relay"}
+
+
+def test_an_unknown_service_is_refused_by_name() -> None:
+    with pytest.raises(UnknownService, match="bookngs"):
+        select_modules(["bookngs"])
+    assert SERVICES == ("users", "flights", "search", "bookings", "payments", "notifications")
+
+
+def test_create_app_registers_nothing_by_hand() -> None:
+    source = (Path(__file__).resolve().parents[2] / "src/flightdeck/app.py").read_text()
+    for by_hand in ("include_router(", "subscribe(", "create_task(", ".start()"):
+        assert source.count(by_hand) <= (1 if by_hand == "include_router(" else 0), by_hand
