@@ -20,7 +20,7 @@ from flightdeck.bookings.mongo_client import (
 from flightdeck.bookings.repository import bind_booking_store
 from flightdeck.bookings.router import router as bookings_router
 from flightdeck.bookings.service import cancel_bookings_on_flight, register_refund_handler
-from flightdeck.bookings.sweeper import start_hold_sweeper, stop_hold_sweeper
+from flightdeck.bookings.sweeper import build_hold_sweeper
 from flightdeck.flights.router import router as flights_router
 from flightdeck.flights.schedules_router import router as schedules_router
 from flightdeck.flights.status_feed_kafka import start_status_feed_consumer
@@ -30,15 +30,15 @@ from flightdeck.notifications.handlers import register_notification_handlers
 from flightdeck.notifications.router import router as notifications_router
 from flightdeck.notifications.ws import router as ws_router
 from flightdeck.payments.gateways import build_gateway, configure_gateway
-from flightdeck.payments.reconciler import start_reconciler, stop_reconciler
-from flightdeck.payments.refund_worker import start_refund_worker
+from flightdeck.payments.reconciler import build_payment_reconciler
+from flightdeck.payments.refund_worker import build_refund_worker
 from flightdeck.payments.refunds import refund_booking_payment
 from flightdeck.payments.router import router as payments_router
 from flightdeck.platform.cache import RedisCache, configure_cache, create_cache
 from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.errors import install_error_handlers
 from flightdeck.platform.events.bus import create_bus
-from flightdeck.platform.events.relay import start_relay
+from flightdeck.platform.events.relay import build_outbox_relay
 from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
 from flightdeck.platform.observability import ReadinessCheck, database_check, metrics_middleware
@@ -47,6 +47,7 @@ from flightdeck.platform.ratelimit import FailureThrottle
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings, get_settings
+from flightdeck.platform.worker import start_workers, stop_workers
 from flightdeck.search.router import router as search_router
 from flightdeck.users.router import router as users_router
 
@@ -97,19 +98,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.login_max_failures, settings.login_failure_window_seconds
         )
         bind_booking_store(app.state.sessionmaker, settings)
-        sweeper = start_hold_sweeper(app.state.sessionmaker, settings)
-        # Payments whose outcome was lost, and queued refunds (both None when disabled).
-        reconciler = start_reconciler(app.state.sessionmaker, settings)
-        app.state.refund_worker = refund_worker = start_refund_worker(
+        sweeper = build_hold_sweeper(app.state.sessionmaker, settings)
+        # Payments whose outcome was lost, and queued refunds (each None when disabled).
+        reconciler = build_payment_reconciler(app.state.sessionmaker, settings)
+        app.state.refund_worker = refund_worker = build_refund_worker(
             app.state.sessionmaker, settings
         )
+        start_workers(sweeper, reconciler, refund_worker)
         # The event bus: handlers subscribe between create_bus() and bus.start().
         app.state.bus = bus = create_bus(settings)
         # Inbox, email and the WebSocket hub (app.state.hub, app.state.mailer).
         hub = register_notification_handlers(app, app.state.sessionmaker, settings)
         await bus.start()
         await hub.start()
-        app.state.relay = relay = start_relay(app.state.sessionmaker, bus, settings)
+        app.state.relay = relay = build_outbox_relay(app.state.sessionmaker, settings, bus)
+        start_workers(relay)
         # External status updates on Kafka (None without Kafka: the webhook only).
         app.state.status_feed = feed = start_status_feed_consumer(app.state.sessionmaker, settings)
         app.state.readiness_checks = _readiness_checks(app, settings)
@@ -119,13 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()  # closes this process's sockets (going away)
             if feed is not None:
                 await feed.stop()
-            if relay is not None:
-                await relay.stop()  # before the bus: nothing is published into a closed bus
+            await stop_workers(relay)  # before the bus: nothing is published into a closed bus
             await bus.stop()
-            await stop_hold_sweeper(sweeper)
-            await stop_reconciler(reconciler)
-            if refund_worker is not None:
-                await refund_worker.stop()
+            await stop_workers(sweeper, reconciler, refund_worker)
             await engine.dispose()
             await close_configured_store(settings)
             configure_cache(previous_cache)
