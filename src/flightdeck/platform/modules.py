@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,17 +21,7 @@ from flightdeck.platform.cache import Cache
 from flightdeck.platform.events.bus import EventBus, EventHandler
 from flightdeck.platform.observability import ReadinessCheck
 from flightdeck.platform.settings import Settings
-
-
-class Worker(Protocol):
-    """A background loop the server runs for its lifetime (see `platform.worker`)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
+from flightdeck.platform.worker import Worker as Worker
 
 
 @dataclass(frozen=True)
