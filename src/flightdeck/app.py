@@ -48,6 +48,7 @@ from flightdeck.platform.security.encryption import configure_keyring, load_keyr
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings, get_settings
 from flightdeck.search.router import router as search_router
+from flightdeck.ui.server import build_ui_app, ui_running
 from flightdeck.users.router import router as users_router
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.status_feed = feed = start_status_feed_consumer(app.state.sessionmaker, settings)
         app.state.readiness_checks = _readiness_checks(app, settings)
         try:
-            yield
+            async with ui_running():  # the app's Flet sessions (a mount's lifespan is not run)
+                yield
         finally:
             await hub.stop()  # closes this process's sockets (going away)
             if feed is not None:
@@ -158,4 +160,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications_router)
     app.include_router(ws_router)
     app.include_router(ops_router)
+    app.mount("/", build_ui_app(settings))  # the app (flightdeck.ui), after every API route
     return app
