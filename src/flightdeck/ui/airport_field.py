@@ -37,7 +37,8 @@ class AirportField:
         self.suggestions_control = ident(f"{self.identifier}-suggestions", self.suggestions)
         self.suggestions_control.visible = False
         self.control = ft.Column(
-            [
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            controls=[
                 ident(self.identifier, self.field),
                 self.suggestions_control,
             ],

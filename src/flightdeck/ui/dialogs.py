@@ -39,11 +39,10 @@ class FormDialog:
         self.on_submit = on_submit
         self.busy = Busy(page, f"{identifier}-progress")
         self.submit = ft.FilledButton(submit_label, on_click=self._submit)
-        content = ft.Column(
-            [*body, form.error_control], tight=True, scroll=ft.ScrollMode.AUTO, spacing=10
-        )
+        content = ft.Column([*body, form.error_control], tight=True, spacing=10)
         self.dialog = ft.AlertDialog(
             modal=True,
+            scrollable=True,
             title=ft.Text(title),
             content=ident(identifier, ft.Container(content, width=DIALOG_WIDTH)),
             actions=[

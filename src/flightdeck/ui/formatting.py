@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# The app's font (Roboto) has no arrows; an en dash joins airports and times instead.
+TO = "\u2013"
 ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "TWD", "UGX", "XAF", "XOF"}
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
@@ -99,5 +101,5 @@ def local_to_instant(text: str, timezone: str) -> str:
 
 
 def leg(flight: Mapping[str, Any]) -> str:
-    """`FD101 JFK → LHR`."""
-    return f"{flight['flight_number']} {flight['origin']} → {flight['destination']}"
+    """`FD101 JFK` + en dash + `LHR`."""
+    return f"{flight['flight_number']} {flight['origin']}{TO}{flight['destination']}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import flet as ft
@@ -175,3 +175,30 @@ def responsive(*controls: ft.Control, desktop: int = 6) -> ft.ResponsiveRow:
     for control in controls:
         control.col = {"xs": 12, "md": desktop}
     return ft.ResponsiveRow(list(controls), spacing=12, run_spacing=8)
+
+
+def choice(
+    identifier: str,
+    label_text: str,
+    options: Sequence[tuple[str, str]],
+    value: str,
+    **extra: Any,
+) -> ft.Dropdown:
+    """A drop-down of (key, text) options as wide as its column."""
+    return ft.Dropdown(
+        label=label_text,
+        value=value,
+        data=identifier,
+        options=[ft.DropdownOption(key=key, text=text) for key, text in options],
+        expand=True,  # as wide as its column (a drop-down sizes to its text otherwise)
+        **extra,
+    )
+
+
+def form_column(*controls: ft.Control) -> ft.ResponsiveRow:
+    """A form's controls, stretched: the whole width on a phone, part of it on a desktop."""
+    column = ft.Column(
+        list(controls), horizontal_alignment=ft.CrossAxisAlignment.STRETCH, spacing=12
+    )
+    column.col = {"xs": 12, "md": 10, "lg": 7, "xl": 6}
+    return ft.ResponsiveRow([column])

@@ -11,6 +11,7 @@ from flightdeck.ui.airport_field import AirportField
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.dialogs import FormDialog, InvalidInput
 from flightdeck.ui.formatting import (
+    TO,
     label,
     leg,
     local_date_time,
@@ -143,6 +144,7 @@ class AgentFlightsScreen(Screen):
         self.more_control.visible = self.cursor is not None
         if not self.flights:
             self.list.controls = [ft.Text("No flights match these filters.")]
+        self.page.update()
 
     def _row(self, flight: dict[str, Any]) -> ft.Control:
         key = f"{flight['flight_number']}-{flight['service_date']}"
@@ -180,7 +182,7 @@ class AgentFlightsScreen(Screen):
                     wrap=True,
                 ),
                 ft.Text(
-                    f"{local_date_time(flight['departure_time'])} → "
+                    f"{local_date_time(flight['departure_time'])}{TO}"
                     f"{local_time(flight['arrival_time'])} · "
                     f"{flight.get('aircraft') or 'aircraft not set'}"
                 ),

@@ -9,6 +9,7 @@ import flet as ft
 from flightdeck.ui.airport_field import AirportField
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.dialogs import FormDialog
+from flightdeck.ui.formatting import TO
 from flightdeck.ui.screens.agent_flights import _cabins
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, snack, text_field
@@ -70,7 +71,7 @@ class SchedulesScreen(Screen):
         )
         tile = ft.ListTile(
             title=ft.Text(
-                f"{schedule['flight_number']} {schedule['origin']} → {schedule['destination']} "
+                f"{schedule['flight_number']} {schedule['origin']}{TO}{schedule['destination']} "
                 f"{schedule['departure_local'][:5]}-{schedule['arrival_local'][:5]}"
             ),
             subtitle=ft.Text(
@@ -203,6 +204,7 @@ class SchedulesScreen(Screen):
                 return
         self._show_report(result, None)
         await self.refresh()
+        self.page.update()
 
     def _show_report(self, result: dict[str, Any] | None, error: ApiError | None) -> None:
         if error is not None:

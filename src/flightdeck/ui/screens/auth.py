@@ -6,7 +6,7 @@ import flet as ft
 
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.screens.base import Screen
-from flightdeck.ui.widgets import Busy, Form, heading, ident, text_field
+from flightdeck.ui.widgets import Busy, Form, form_column, heading, ident, text_field
 
 SIGN_IN_CODES = {"invalid_credentials": "password", "rate_limited": "password"}
 SIGN_UP_CODES = {"email_taken": "email", "weak_password": "password"}
@@ -73,35 +73,31 @@ class AuthScreen(Screen):
         self.busy = Busy(self.page, "auth-progress")
         self.sign_in_button = ft.FilledButton("Sign in", on_click=self._sign_in)
         self.sign_up_button = ft.FilledButton("Create account", on_click=self._sign_up)
+        stretch = ft.CrossAxisAlignment.STRETCH
         self.sign_in_panel = ft.Column(
-            [
+            horizontal_alignment=stretch,
+            controls=[
                 *(self.sign_in_form.control(n) for n in ("email", "password")),
                 self.sign_in_form.error_control,
-                ft.Row([ident("signin-submit", self.sign_in_button), self.busy.control]),
-            ]
+                ft.Row([ident("signin-submit", self.sign_in_button)]),
+            ],
         )
         self.sign_up_panel = ft.Column(
-            [
+            horizontal_alignment=stretch,
+            controls=[
                 *(self.sign_up_form.control(n) for n in self.sign_up_form.fields),
                 self.sign_up_form.error_control,
                 ft.Row([ident("signup-submit", self.sign_up_button)]),
             ],
             visible=False,
         )
-        card = ft.Container(
-            ft.Column(
-                [
-                    heading("Welcome to FlightDeck", "auth-heading"),
-                    ident("auth-mode", self.mode),
-                    self.sign_in_panel,
-                    self.sign_up_panel,
-                ],
-                spacing=16,
-            ),
-            width=440,
-            padding=8,
+        return form_column(
+            heading("Welcome to FlightDeck", "auth-heading"),
+            ft.Row([ident("auth-mode", self.mode)]),
+            self.sign_in_panel,
+            self.sign_up_panel,
+            ft.Row([self.busy.control]),
         )
-        return ft.Row([card], alignment=ft.MainAxisAlignment.CENTER)
 
     async def _mode_changed(self) -> None:
         signing_up = "signup" in self.mode.selected

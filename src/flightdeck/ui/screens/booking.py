@@ -182,21 +182,30 @@ class BookingScreen(Screen):
             ]
             people += [
                 ft.Text(f"Passenger {p + 1}", weight=ft.FontWeight.BOLD),
-                responsive(*names, desktop=3),
+                responsive(*names, desktop=6),
             ]
         total = money(trip.itinerary["total_price"])
-        return ft.Column(
+        seats = ft.Column(
             [
                 heading("Choose seats", "booking-heading"),
                 ft.Text(f"{label(trip.cabin)} · {trip.passengers} passenger(s) · {total}"),
                 *(m.control for m in self.seat_maps),
+            ],
+            spacing=12,
+            col={"xs": 12, "lg": 6},
+        )
+        details = ft.Column(
+            [
                 heading("Passengers"),
                 *people,
                 self.form.error_control,
                 ft.Row([ident("booking-submit", self.hold_button), self.busy.control]),
             ],
             spacing=12,
+            col={"xs": 12, "lg": 6},
         )
+        # Side by side on a desktop (the button in sight), one after the other on a phone.
+        return ft.ResponsiveRow([seats, details], spacing=24)
 
     async def start(self) -> None:
         for seat_map in getattr(self, "seat_maps", []):

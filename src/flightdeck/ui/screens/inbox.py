@@ -72,7 +72,7 @@ class InboxScreen(Screen):
             self.report(error)
             return
         await self.refresh()
-        await self.context.unread_changed()
+        await self.context.unread_changed()  # updates the page
 
     async def _read_all(self) -> None:
         try:

@@ -9,7 +9,16 @@ import flet as ft
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.formatting import local_date_time, money
 from flightdeck.ui.screens.base import Screen
-from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, status_badge, text_field
+from flightdeck.ui.widgets import (
+    Busy,
+    Form,
+    form_column,
+    heading,
+    ident,
+    responsive,
+    status_badge,
+    text_field,
+)
 
 SANDBOX_HELP = """Test mode (sandbox gateway) — no real money moves:
 • Card 4242 4242 4242 4242: paid · 4000 0000 0000 0002: declined · 4000 0000 0000 9995: \
@@ -44,13 +53,9 @@ class PaymentScreen(Screen):
                     keyboard_type=ft.KeyboardType.NUMBER,
                     autofocus=True,
                 ),
-                "method.exp_month": text_field(
-                    "exp-month", "Expiry month (MM)", prefix=p, max_length=2
-                ),
-                "method.exp_year": text_field(
-                    "exp-year", "Expiry year (YYYY)", prefix=p, max_length=4
-                ),
-                "method.cvc": text_field("cvc", "CVC", prefix=p, password=True, max_length=4),
+                "method.exp_month": text_field("exp-month", "Expiry month (MM)", prefix=p),
+                "method.exp_year": text_field("exp-year", "Expiry year (YYYY)", prefix=p),
+                "method.cvc": text_field("cvc", "CVC", prefix=p, password=True),
                 "method.holder": text_field(
                     "holder", "Name on card", prefix=p, on_submit=self._pay
                 ),
@@ -83,46 +88,51 @@ class PaymentScreen(Screen):
                     c("method.holder"),
                 ]
             ),
-            "wallet": ft.Column([c("method.provider"), c("method.token")], visible=False),
-            "paypal": ft.Column([c("method.payer_email")], visible=False),
+            "wallet": ft.Column(
+                [c("method.provider"), c("method.token")],
+                visible=False,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            ),
+            "paypal": ft.Column(
+                [c("method.payer_email")],
+                visible=False,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            ),
         }
         self.busy = Busy(self.page, "pay-progress")
         self.pay_button = ft.FilledButton(
             f"Pay {money(self.booking['total_price'])}", icon=ft.Icons.PAYMENT, on_click=self._pay
         )
         self.outcome = ft.Text("")
-        return ft.Column(
-            [
-                heading("Payment", "pay-heading"),
-                ft.Row(
-                    [
-                        ident(
-                            "pay-pnr",
-                            ft.Text(f"Booking {self.booking['pnr']}", weight=ft.FontWeight.BOLD),
-                        ),
-                        status_badge(self.booking["status"], "pay-booking-status"),
-                    ]
-                ),
-                ft.Text(
-                    f"Seats held until {local_date_time(self.booking['hold_expires_at'])} "
-                    f"(UTC). Total {money(self.booking['total_price'])}."
-                ),
-                ident("pay-method", self.method),
-                *self.panels.values(),
-                ident(
-                    "pay-test-help",
-                    ft.Container(
-                        ft.Text(SANDBOX_HELP, size=12),
-                        padding=10,
-                        bgcolor=ft.Colors.SURFACE_CONTAINER_HIGHEST,
-                        border_radius=8,
+        return form_column(
+            heading("Payment", "pay-heading"),
+            ft.Row(
+                [
+                    ident(
+                        "pay-pnr",
+                        ft.Text(f"Booking {self.booking['pnr']}", weight=ft.FontWeight.BOLD),
                     ),
+                    status_badge(self.booking["status"], "pay-booking-status"),
+                ]
+            ),
+            ft.Text(
+                f"Seats held until {local_date_time(self.booking['hold_expires_at'])} "
+                f"(UTC). Total {money(self.booking['total_price'])}."
+            ),
+            ident("pay-method", self.method),
+            *self.panels.values(),
+            ident(
+                "pay-test-help",
+                ft.Container(
+                    ft.Text(SANDBOX_HELP, size=12),
+                    padding=10,
+                    bgcolor=ft.Colors.SURFACE_CONTAINER_HIGHEST,
+                    border_radius=8,
                 ),
-                self.form.error_control,
-                ft.Row([ident("pay-submit", self.pay_button), self.busy.control]),
-                ident("pay-outcome", self.outcome),
-            ],
-            spacing=12,
+            ),
+            self.form.error_control,
+            ft.Row([ident("pay-submit", self.pay_button), self.busy.control]),
+            ident("pay-outcome", self.outcome),
         )
 
     async def _method_changed(self) -> None:

@@ -9,10 +9,10 @@ import flet as ft
 
 from flightdeck.ui.airport_field import AirportField
 from flightdeck.ui.api import ApiError
-from flightdeck.ui.formatting import day_offset, duration, label, local_time, money, parse_date
+from flightdeck.ui.formatting import TO, day_offset, duration, label, local_time, money, parse_date
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.session import Trip
-from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, text_field
+from flightdeck.ui.widgets import Busy, Form, choice, heading, ident, responsive, text_field
 
 CABINS = ("economy", "premium_economy", "business", "first")
 
@@ -33,7 +33,7 @@ class DateInput:
             on_change=self._picked,
         )
         button = ft.IconButton(ft.Icons.CALENDAR_MONTH, tooltip="Pick a date", on_click=self._open)
-        self.field.suffix = ident(f"{field.data}-calendar", button)
+        self.field.suffix_icon = ident(f"{field.data}-calendar", button)
 
     async def _open(self) -> None:
         self.page.show_dialog(self.picker)
@@ -57,17 +57,14 @@ class SearchScreen(Screen):
         tomorrow = dt.date.today() + dt.timedelta(days=1)
         date = date_field("date", "Date", "search", value=last.get("date", tomorrow.isoformat()))
         self.date = DateInput(self.page, date)
-        passengers = ft.Dropdown(
-            label="Passengers",
-            value=last.get("passengers", "1"),
-            options=[ft.DropdownOption(key=str(n), text=str(n)) for n in range(1, 10)],
-            data="search-passengers",
+        passengers = choice(
+            "search-passengers",
+            "Passengers",
+            [(str(n), str(n)) for n in range(1, 10)],
+            last.get("passengers", "1"),
         )
-        cabin = ft.Dropdown(
-            label="Cabin",
-            value=last.get("cabin", "economy"),
-            options=[ft.DropdownOption(key=c, text=label(c)) for c in CABINS],
-            data="search-cabin",
+        cabin = choice(
+            "search-cabin", "Cabin", [(c, label(c)) for c in CABINS], last.get("cabin", "economy")
         )
         self.origin.field.value = last.get("origin", "")
         self.destination.field.value = last.get("destination", "")
@@ -86,6 +83,7 @@ class SearchScreen(Screen):
         self.search_button = ft.FilledButton("Search", icon=ft.Icons.SEARCH, on_click=self._search)
         self.summary = ft.Text("")
         self.results = ft.Column(spacing=8)
+        self.itineraries: dict[int, dict[str, Any]] = {}
         return ft.Column(
             [
                 heading("Where to?", "search-heading"),
@@ -132,16 +130,18 @@ class SearchScreen(Screen):
                 return
         self.state.last_search = query
         self._show(found, query)
+        self.page.update()
 
     def _show(self, found: dict[str, Any], query: dict[str, str]) -> None:
         itineraries = found.get("itineraries", [])
         count = len(itineraries)
         self.summary.value = (
-            f"{count} itinerar{'y' if count == 1 else 'ies'} {query['origin']} → "
+            f"{count} itinerar{'y' if count == 1 else 'ies'} {query['origin']}{TO}"
             f"{query['destination']} on {query['date']}"
             if count
             else "No flights with free seats on that day. Try another date or cabin."
         )
+        self.itineraries = {}
         self.results.controls = [self._card(i, it, query) for i, it in enumerate(itineraries)]
 
     def _card(self, index: int, itinerary: dict[str, Any], query: dict[str, str]) -> ft.Control:
@@ -151,14 +151,11 @@ class SearchScreen(Screen):
             f"{stop['airport']} {duration(stop['minutes'])}"
             for stop in itinerary.get("layovers", [])
         )
-        route = " → ".join([segments[0]["origin"], *(s["destination"] for s in segments)])
-        times = (
-            f"{local_time(itinerary['departure_time'])} → {local_time(itinerary['arrival_time'])}"
-            f"{day_offset(itinerary['departure_time'], itinerary['arrival_time'])}"
-        )
+        route = TO.join([segments[0]["origin"], *(s["destination"] for s in segments)])
+        departs, arrives = itinerary["departure_time"], itinerary["arrival_time"]
+        times = f"{local_time(departs)} {TO} {local_time(arrives)} {day_offset(departs, arrives)}"
         select = ft.FilledTonalButton("Select", data=index, on_click=self._select)
-        self._itineraries = getattr(self, "_itineraries", {})
-        self._itineraries[index] = itinerary
+        self.itineraries[index] = itinerary
         details = [
             ft.Text(times, size=18, weight=ft.FontWeight.BOLD),
             ft.Text(
@@ -202,7 +199,7 @@ class SearchScreen(Screen):
         return shown
 
     async def _select(self, event: ft.Event[Any]) -> None:
-        itinerary = self._itineraries[int(event.control.data)]
+        itinerary = self.itineraries[int(event.control.data)]
         query = self.state.last_search
         self.state.trip = Trip(itinerary, query["cabin"], int(query["passengers"]))
         await self.context.go("/book")

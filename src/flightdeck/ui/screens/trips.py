@@ -7,7 +7,7 @@ from typing import Any
 import flet as ft
 
 from flightdeck.ui.api import ApiError
-from flightdeck.ui.formatting import duration, label, leg, local_date_time, local_time, money
+from flightdeck.ui.formatting import TO, duration, label, leg, local_date_time, local_time, money
 from flightdeck.ui.live import Message
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.widgets import Busy, heading, ident, status_badge
@@ -43,7 +43,7 @@ class TripsScreen(Screen):
     def _card(self, index: int, booking: dict[str, Any]) -> ft.Control:
         segments = booking["segments"]
         route = (
-            " → ".join([segments[0]["origin"], *(s["destination"] for s in segments)])
+            TO.join([segments[0]["origin"], *(s["destination"] for s in segments)])
             if segments
             else ""
         )
