@@ -103,3 +103,13 @@ def local_to_instant(text: str, timezone: str) -> str:
 def leg(flight: Mapping[str, Any]) -> str:
     """`FD101 JFK` + en dash + `LHR`."""
     return f"{flight['flight_number']} {flight['origin']}{TO}{flight['destination']}"
+
+
+# Characters the app's font (Roboto) cannot draw, and what it draws instead. The web client
+# would fetch a fallback font from a CDN, which a page served without one never loads.
+UNDRAWABLE = str.maketrans({"\u2192": TO, "\u2190": TO, "\u21d2": TO})
+
+
+def drawable(text: str) -> str:
+    """`text` (e.g. a server's notification) with the characters Roboto lacks replaced."""
+    return text.translate(UNDRAWABLE)

@@ -12,6 +12,7 @@ from typing import Any
 import flet as ft
 
 from flightdeck.ui.api import ApiError
+from flightdeck.ui.formatting import drawable
 from flightdeck.ui.live import Message
 from flightdeck.ui.screens.base import Context, Screen
 from flightdeck.ui.session import SessionState
@@ -107,6 +108,12 @@ class Shell:
         self.bar = ft.NavigationBar(destinations=[], on_change=self._nav_changed)
         self.rail_box = ft.Row([ident("nav-rail", self.rail), ft.VerticalDivider(width=1)])
 
+    def frame(self, row: ft.Row) -> ft.Semantics:
+        # Named by the layout in use (`layout-phone`, `layout-desktop`): tools and tests can
+        # tell when a resize has been laid out.
+        self.layout = ft.Semantics(identifier="layout-desktop", content=row, expand=True)
+        return self.layout
+
     async def start(self) -> None:
         page = self.page
         page.title = "FlightDeck"
@@ -117,7 +124,7 @@ class Shell:
             actions=[self.who, self.bell_control, self.sign_out_control],
         )
         body = ft.Container(self.content, expand=True, padding=16)
-        page.add(ft.Row([self.rail_box, body], expand=True, spacing=0))
+        page.add(self.frame(ft.Row([self.rail_box, body], expand=True, spacing=0)))
         page.on_route_change = self._route_changed
         page.on_resize = self._resized
         page.on_close = self._closed
@@ -180,6 +187,7 @@ class Shell:
             (i for i, d in enumerate(destinations) if self.route.startswith(d.route)), None
         )
         phone = is_phone(self.page)
+        self.layout.identifier = "layout-phone" if phone else "layout-desktop"
         self.rail.destinations = [
             ft.NavigationRailDestination(icon=d.icon, label=d.label) for d in destinations
         ]
@@ -230,7 +238,7 @@ class Shell:
         if message.get("type") == "notification":
             self.state.unread += 1
             note = message.get("notification") or {}
-            snack(self.page, str(note.get("title", "New notification")))
+            snack(self.page, drawable(str(note.get("title", "New notification"))))
             self._layout()
             self.page.update()
 

@@ -7,7 +7,7 @@ from typing import Any
 import flet as ft
 
 from flightdeck.ui.api import ApiError
-from flightdeck.ui.formatting import parse_instant
+from flightdeck.ui.formatting import drawable, parse_instant
 from flightdeck.ui.live import Message
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.widgets import Busy, heading, ident
@@ -53,9 +53,11 @@ class InboxScreen(Screen):
         when = parse_instant(note.get("created_at"))
         tile = ft.ListTile(
             leading=ft.Icon(ft.Icons.MARK_EMAIL_UNREAD if unread else ft.Icons.DRAFTS),
-            title=ft.Text(note["title"], weight=ft.FontWeight.BOLD if unread else None),
+            title=ft.Text(drawable(note["title"]), weight=ft.FontWeight.BOLD if unread else None),
             subtitle=ft.Text(
-                f"{note['message']}\n{when:%d %b %H:%M} UTC" if when else note["message"]
+                f"{drawable(note['message'])}\n{when:%d %b %H:%M} UTC"
+                if when
+                else drawable(note["message"])
             ),
             is_three_line=True,
             data=note["id"] if unread else None,
