@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page
@@ -35,8 +36,13 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 400, "height": 860}
 DESKTOP = {"width": 1280, "height": 860}
+PHONE_MAX_WIDTH = 720  # flightdeck.ui.widgets: narrower is laid out as a phone
 STEP_TIMEOUT_MS = 30_000  # a step on a busy 2-core machine (Flutter renders in software)
 LOCAL_HOSTS = {"127.0.0.1"}
+FILL_ATTEMPTS = 3
+FOCUS_TIMEOUT_MS = 3_000
+SCREENSHOT_ATTEMPTS = 12
+SCREENSHOT_PAUSE_MS = 250
 # A semantics node's text: its own and its descendants' text and aria-labels (Flutter merges
 # a card's texts into one label).
 TEXT_OF = """(selector) => {
@@ -111,11 +117,24 @@ class AppPage:
         node.click()
 
     def fill(self, identifier: str, text: str) -> None:
+        """Types `text` into the field: a tap gives it Flutter's focus, then the text goes in;
+        tried again if Flutter had not taken the field over yet and the text did not stay."""
         box = self.node(identifier).locator("input, textarea").first
-        box.scroll_into_view_if_needed()
-        self.settle()
-        box.click()  # the tap gives the field Flutter's focus; then the text goes in
-        box.fill(text)
+        for _ in range(FILL_ATTEMPTS):
+            box.scroll_into_view_if_needed()
+            self.settle()
+            box.click()
+            with suppress(PlaywrightTimeoutError):  # then the text may not stay: tried again
+                self.page.wait_for_function(
+                    "(element) => element === document.activeElement",
+                    arg=box.element_handle(),
+                    timeout=FOCUS_TIMEOUT_MS,
+                )
+            box.fill(text)
+            self.settle()
+            if box.input_value() == text:
+                return
+        raise AssertionError(f"{identifier} would not take {text!r}: {box.input_value()!r}")
 
     def choose(self, identifier: str, option: str) -> None:
         """Picks `option` in the drop-down `identifier`."""
@@ -140,10 +159,18 @@ class AppPage:
             ) from None
 
     def screenshot(self, name: str) -> Path:
+        """`<name>-<width>.png` once the picture holds still: Flutter paints off the main
+        thread, a frame or more after the semantics tree has changed."""
         self.settle()
-        self.page.wait_for_timeout(300)  # let transitions (dialogs, snack bars) finish drawing
         path = self.artifacts / f"{name}-{self.page.viewport_size['width']}.png"
-        self.page.screenshot(path=path)
+        picture = self.page.screenshot()
+        for _ in range(SCREENSHOT_ATTEMPTS):
+            self.page.wait_for_timeout(SCREENSHOT_PAUSE_MS)
+            again = self.page.screenshot()
+            if again == picture:
+                break
+            picture = again
+        path.write_bytes(picture)
         return path
 
     def screenshots_at_both_widths(self, name: str) -> None:
@@ -156,11 +183,80 @@ class AppPage:
 
     @contextmanager
     def resized(self, size: dict[str, int]) -> Iterator[None]:
+        """At `size` until the block ends, each change laid out by the app first."""
         before = self.page.viewport_size
-        self.page.set_viewport_size(size)
-        self.settle()
+        self.resize(size)
         try:
             yield
         finally:
-            self.page.set_viewport_size(before)
-            self.settle()
+            self.resize(before)
+
+    def resize(self, size: Any) -> None:
+        self.page.set_viewport_size(size)
+        # The app names its frame by the layout in use (rail on a desktop, bar on a phone).
+        layout = "layout-phone" if size["width"] < PHONE_MAX_WIDTH else "layout-desktop"
+        self.node(layout).wait_for()
+        self.settle()
+
+
+class NetworkLog:
+    """What crossed the wire, from Chrome's own network events (CDP): per response its url,
+    status, encoding, whether the cache served it, bytes as sent and bytes decoded."""
+
+    def __init__(self, page: Page) -> None:
+        self.responses: dict[str, dict[str, Any]] = {}
+        self.from_cache: set[str] = set()  # memory-cache hits are told apart from the response
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Network.enable")
+        self.cdp.on("Network.requestServedFromCache", self._served_from_cache)
+        self.cdp.on("Network.responseReceived", self._received)
+        self.cdp.on("Network.dataReceived", self._data)
+        self.cdp.on("Network.loadingFinished", self._finished)
+
+    def _served_from_cache(self, event: dict[str, Any]) -> None:
+        self.from_cache.add(event["requestId"])
+
+    def _received(self, event: dict[str, Any]) -> None:
+        response = event["response"]
+        headers = {k.lower(): v for k, v in response["headers"].items()}
+        self.responses[event["requestId"]] = {
+            "url": response["url"],
+            "status": response["status"],
+            "encoding": headers.get("content-encoding"),
+            "cached": bool(response.get("fromDiskCache") or response.get("fromMemoryCache")),
+            "wire_bytes": 0,
+            "body_bytes": 0,
+        }
+
+    def _data(self, event: dict[str, Any]) -> None:
+        if event["requestId"] in self.responses:
+            self.responses[event["requestId"]]["body_bytes"] += event["dataLength"]
+
+    def _finished(self, event: dict[str, Any]) -> None:
+        if event["requestId"] in self.responses:
+            self.responses[event["requestId"]]["wire_bytes"] = event["encodedDataLength"]
+
+    def close(self) -> list[dict[str, Any]]:
+        self.cdp.detach()
+        for request_id in self.from_cache & set(self.responses):
+            self.responses[request_id]["cached"] = True
+        return list(self.responses.values())
+
+
+def measure_load(page: Page, base_url: str, reload: bool) -> tuple[float, list[dict[str, Any]]]:
+    """Loads (or reloads) the app until the sign-in form is usable: the seconds that took and
+    what crossed the wire (NetworkLog)."""
+    log = NetworkLog(page)
+    app = AppPage(page, Path(), "load")
+    started = time.perf_counter()
+    if reload:
+        page.reload()
+        placeholder = page.locator("flt-semantics-placeholder")
+        placeholder.wait_for(state="attached")
+        placeholder.dispatch_event("click")
+        app.node("signin-email").wait_for()
+    else:
+        app.open(base_url, "signin-email")
+    seconds = time.perf_counter() - started
+    app.settle()
+    return seconds, log.close()

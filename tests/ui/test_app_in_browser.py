@@ -10,12 +10,19 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from tests.ui.app_server import AGENT_EMAIL, FLIGHT_NUMBER, UiApp
-from tests.ui.flutter import DESKTOP, PHONE, AppPage, ExternalRequests, is_external, new_context
+from tests.ui.flutter import (
+    DESKTOP,
+    PHONE,
+    AppPage,
+    ExternalRequests,
+    is_external,
+    measure_load,
+    new_context,
+)
 
 CARD = {
     "pay-card-number": "4242 4242 4242 4242",
@@ -155,49 +162,6 @@ def test_sign_in_form_works_from_the_keyboard_and_shows_the_servers_error_by_the
         context.close()
 
 
-def _load(page: Page, base_url: str, reload: bool) -> tuple[float, list[dict[str, Any]]]:
-    """Loads (or reloads) the app until it is usable; the seconds and what crossed the wire."""
-    responses: dict[str, dict[str, Any]] = {}
-    from_cache: set[str] = set()  # memory-cache hits are told apart from the response
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-
-    def received(event: dict[str, Any]) -> None:
-        response = event["response"]
-        headers = {k.lower(): v for k, v in response["headers"].items()}
-        responses[event["requestId"]] = {
-            "url": response["url"],
-            "status": response["status"],
-            "encoding": headers.get("content-encoding"),
-            "cached": bool(response.get("fromDiskCache") or response.get("fromMemoryCache")),
-            "wire_bytes": 0,
-        }
-
-    def finished(event: dict[str, Any]) -> None:
-        if event["requestId"] in responses:
-            responses[event["requestId"]]["wire_bytes"] = event["encodedDataLength"]
-
-    cdp.on("Network.requestServedFromCache", lambda event: from_cache.add(event["requestId"]))
-    cdp.on("Network.responseReceived", received)
-    cdp.on("Network.loadingFinished", finished)
-    app = AppPage(page, Path(), "load")
-    started = time.perf_counter()
-    if reload:
-        page.reload()
-        placeholder = page.locator("flt-semantics-placeholder")
-        placeholder.wait_for(state="attached")
-        placeholder.dispatch_event("click")
-        app.node("signin-email").wait_for()
-    else:
-        app.open(base_url, "signin-email")
-    seconds = time.perf_counter() - started
-    app.settle()
-    cdp.detach()
-    for request_id in from_cache & set(responses):
-        responses[request_id]["cached"] = True
-    return seconds, list(responses.values())
-
-
 def test_first_load_is_compressed_and_a_reload_comes_from_the_browser_cache(
     ui_app: UiApp, browser: Browser, external_requests: ExternalRequests, artifacts: Path
 ) -> None:
@@ -209,8 +173,8 @@ def test_first_load_is_compressed_and_a_reload_comes_from_the_browser_cache(
         "request", lambda r: external_requests.urls.append(r.url) if is_external(r.url) else None
     )
     try:
-        first_seconds, first = _load(page, ui_app.base_url, reload=False)
-        again_seconds, again = _load(page, ui_app.base_url, reload=True)
+        first_seconds, first = measure_load(page, ui_app.base_url, reload=False)
+        again_seconds, again = measure_load(page, ui_app.base_url, reload=True)
     finally:
         context.close()
     versioned = [r for r in first if "/_flet/" in r["url"]]

@@ -220,8 +220,8 @@ class Shell:
 
     async def signed_in(self) -> None:
         self.state.start_live_feed()
-        await self.refresh_unread()
         await self.go(self._home())
+        await self.refresh_unread()
 
     async def _sign_out(self) -> None:
         await self.state.sign_out()

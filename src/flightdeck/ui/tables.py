@@ -3,14 +3,16 @@ money and instants written for people."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flet as ft
 
-from flightdeck.ui.formatting import label, money
+from flightdeck.ui.formatting import label, local_date_time, money
 
 MAX_COLUMNS = 9
+INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 HIDDEN_COLUMNS = {"id", "user_id", "schedule_id", "flight_id", "booking_id"}
 
 
@@ -25,6 +27,8 @@ def cell_text(value: Any) -> str:
         return money(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, str) and INSTANT.match(value):
+        return local_date_time(value)  # in the offset the server gave (the airport's)
     if isinstance(value, float):
         return f"{value:.1%}" if 0 <= value <= 1 else f"{value:,.2f}"
     if isinstance(value, Mapping):
@@ -34,8 +38,12 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def columns_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The keys worth a column, in the server's order (ids left out when there is more)."""
+def columns_of(rows: Sequence[Mapping[str, Any]], preferred: Sequence[str] = ()) -> list[str]:
+    """The keys worth a column: the preferred ones the rows have, else the rows' own keys in
+    the server's order (ids left out when there is more)."""
+    chosen = [key for key in preferred if any(key in row for row in rows[:20])]
+    if chosen:
+        return chosen
     keys: list[str] = []
     for row in rows[:20]:
         for key in row:
@@ -49,19 +57,19 @@ def data_table(
     identifier: str,
     rows: Sequence[Mapping[str, Any]],
     *,
-    actions: ft.Control | None = None,
+    columns: Sequence[str] = (),
     action_for: Any = None,
 ) -> ft.Control:
     """A scrollable table; `action_for(row)` adds a last cell of controls for each row."""
     if not rows:
         return ident_text(identifier, "No records match.")
-    columns = columns_of(rows)
-    table_columns = [ft.DataColumn(label=ft.Text(label(c))) for c in columns]
+    shown = columns_of(rows, columns)
+    table_columns = [ft.DataColumn(label=ft.Text(label(c))) for c in shown]
     if action_for is not None:
         table_columns.append(ft.DataColumn(label=ft.Text("")))
     table_rows = []
     for row in rows:
-        cells = [ft.DataCell(ft.Text(cell_text(row.get(c)), size=12)) for c in columns]
+        cells = [ft.DataCell(ft.Text(cell_text(row.get(c)), size=12)) for c in shown]
         if action_for is not None:
             cells.append(ft.DataCell(action_for(row)))
         table_rows.append(ft.DataRow(cells=cells))

@@ -15,7 +15,7 @@ from flightdeck.ui.formatting import label
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.screens.search import DateInput, date_field
 from flightdeck.ui.tables import cell_text, data_table, is_money
-from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, text_field
+from flightdeck.ui.widgets import Busy, Form, choice, heading, ident, responsive, text_field
 
 REPORTS = ("revenue", "occupancy", "on_time", "cancellations")
 GROUPINGS = ("day", "week", "month", "route", "flight", "cabin")
@@ -28,10 +28,10 @@ DEFAULT_GROUPING = {
 }
 # The measure each report charts first, when its rows carry it.
 PREFERRED_MEASURES = {
-    "revenue": ("revenue", "net_revenue", "captured", "amount"),
-    "occupancy": ("load_factor", "seats_sold", "rpk"),
-    "on_time": ("departure_on_time_share", "on_time_share", "d15", "arrival_on_time_share", "a15"),
-    "cancellations": ("bookings_cancelled", "flights_cancelled", "refunds"),
+    "revenue": ("revenue", "captured"),
+    "occupancy": ("load_factor", "seat_factor", "seats_sold"),
+    "on_time": ("d15", "a15", "average_delay_minutes"),
+    "cancellations": ("flights_cancelled", "bookings_cancelled_by_passenger"),
 }
 CHART_HEIGHT = 260
 
@@ -124,6 +124,26 @@ def chart(
     return bars
 
 
+def totals_controls(totals: Any) -> list[ft.Control]:
+    """The totals: one row (one per currency for revenue), or a mapping of them."""
+    rows = [totals] if isinstance(totals, Mapping) else list(totals or [])
+    shown: list[ft.Control] = []
+    for index, row in enumerate(rows):
+        suffix = f"-{index}" if index else ""
+        for key, value in row.items():
+            if key == "key" or isinstance(value, str):
+                continue
+            figure = ft.Column(
+                [
+                    ft.Text(label(key), size=12),
+                    ft.Text(cell_text(value), size=18, weight=ft.FontWeight.BOLD),
+                ],
+                spacing=0,
+            )
+            shown.append(ident(f"report-total-{key}{suffix}", figure))
+    return shown
+
+
 class ReportsScreen(Screen):
     title = "Reports"
 
@@ -136,20 +156,17 @@ class ReportsScreen(Screen):
         self.form = Form(
             p,
             {
-                "type": ft.Dropdown(
-                    label="Report",
-                    value="revenue",
-                    data=f"{p}-type",
+                "type": choice(
+                    f"{p}-type",
+                    "Report",
+                    [(r, label(r)) for r in REPORTS],
+                    "revenue",
                     on_select=self._type_changed,
-                    options=[ft.DropdownOption(key=r, text=label(r)) for r in REPORTS],
                 ),
                 "from": start,
                 "to": end,
-                "group_by": ft.Dropdown(
-                    label="Group by",
-                    value="day",
-                    data=f"{p}-group-by",
-                    options=[ft.DropdownOption(key=g, text=label(g)) for g in GROUPINGS],
+                "group_by": choice(
+                    f"{p}-group-by", "Group by", [(g, label(g)) for g in GROUPINGS], "day"
                 ),
                 "currency": text_field(
                     "currency", "Currency (optional)", prefix=p, on_submit=self._show
@@ -199,20 +216,7 @@ class ReportsScreen(Screen):
 
     def _render(self, report: Mapping[str, Any], kind: str, grouping: str) -> None:
         rows: list[dict[str, Any]] = list(report.get("rows", []))
-        totals = report.get("totals") or {}
-        self.totals.controls = [
-            ident(
-                f"report-total-{key}",
-                ft.Column(
-                    [
-                        ft.Text(label(key), size=12),
-                        ft.Text(cell_text(value), size=18, weight=ft.FontWeight.BOLD),
-                    ],
-                    spacing=0,
-                ),
-            )
-            for key, value in (totals.items() if isinstance(totals, Mapping) else [])
-        ]
+        self.totals.controls = totals_controls(report.get("totals"))
         group, measure = group_key(rows, grouping), measure_key(rows, kind)
         if rows and group and measure:
             caption = ft.Text(f"{label(measure)} by {label(grouping)}", weight=ft.FontWeight.BOLD)

@@ -11,7 +11,16 @@ from flightdeck.ui.api import ApiError
 from flightdeck.ui.dialogs import FormDialog
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.tables import data_table
-from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, snack, text_field
+from flightdeck.ui.widgets import (
+    Busy,
+    Form,
+    choice,
+    heading,
+    ident,
+    responsive,
+    snack,
+    text_field,
+)
 
 PAGE_SIZE = 50
 ROLES = ("passenger", "agent", "admin")
@@ -22,6 +31,7 @@ class Table:
     name: str
     title: str
     filters: tuple[tuple[str, str], ...]  # (query parameter, label)
+    columns: tuple[str, ...]  # shown first, when the rows have them
     csv: bool = True
 
 
@@ -37,24 +47,47 @@ TABLES = (
             ("status", "Status"),
             ("flight_number", "Flight number"),
         ),
+        (
+            "flight_number",
+            "service_date",
+            "origin",
+            "destination",
+            "departure_time",
+            "status",
+            "delay_minutes",
+            "capacity",
+            "sold",
+            "load_factor",
+        ),
     ),
     Table(
         "bookings",
         "Bookings",
         (
-            ("from", "Created from"),
-            ("to", "Created to"),
+            ("created_from", "Created from"),
+            ("created_to", "Created to"),
             ("status", "Status"),
             ("flight_id", "Flight id"),
             ("pnr", "PNR"),
             ("email", "Owner e-mail"),
+        ),
+        (
+            "pnr",
+            "owner_email",
+            "status",
+            "cabin",
+            "passengers",
+            "total_price",
+            "amount_paid",
+            "amount_refunded",
+            "created_at",
         ),
     ),
     Table(
         "users",
         "Users",
         (("role", "Role"), ("email", "E-mail"), ("active", "Active (true/false)")),
-        csv=False,
+        ("email", "full_name", "role", "active", "created_at"),
     ),
     Table(
         "audit",
@@ -66,6 +99,16 @@ TABLES = (
             ("action", "Action"),
             ("from", "From"),
             ("to", "To"),
+        ),
+        (
+            "occurred_at",
+            "actor_role",
+            "action",
+            "entity",
+            "entity_id",
+            "client_ip",
+            "before",
+            "after",
         ),
     ),
 )
@@ -158,7 +201,12 @@ class RecordsScreen(Screen):
         self.more_control.visible = self.cursor is not None
         action = self._user_actions if self.table.name == "users" else None
         self.result.controls = [
-            data_table(f"records-{self.table.name}-rows", self.rows, action_for=action)
+            data_table(
+                f"records-{self.table.name}-rows",
+                self.rows,
+                columns=self.table.columns,
+                action_for=action,
+            )
         ]
         self.page.update()
 
@@ -181,11 +229,8 @@ class RecordsScreen(Screen):
     async def _edit_user(self, event: ft.Event[Any]) -> None:
         user: dict[str, Any] = event.control.data
         p = "edit-user"
-        role = ft.Dropdown(
-            label="Role",
-            value=str(user.get("role", "passenger")),
-            data=f"{p}-role",
-            options=[ft.DropdownOption(key=r, text=r.capitalize()) for r in ROLES],
+        role = choice(
+            f"{p}-role", "Role", [(r, r.capitalize()) for r in ROLES], str(user.get("role"))
         )
         active = ft.Switch(label="Active", value=bool(user.get("active", True)))
         form = Form(p, {"role": role})

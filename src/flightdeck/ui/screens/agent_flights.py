@@ -22,7 +22,16 @@ from flightdeck.ui.formatting import (
 )
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.screens.search import DateInput, date_field
-from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, status_badge, text_field
+from flightdeck.ui.widgets import (
+    Busy,
+    Form,
+    choice,
+    heading,
+    ident,
+    responsive,
+    status_badge,
+    text_field,
+)
 
 STATUSES = (
     "scheduled",
@@ -40,8 +49,7 @@ PAGE_SIZE = 25
 def _dropdown(
     name: str, label_text: str, prefix: str, values: tuple[str, ...], value: str
 ) -> ft.Dropdown:
-    options = [ft.DropdownOption(key=v, text=label(v)) for v in values]
-    return ft.Dropdown(label=label_text, value=value, options=options, data=f"{prefix}-{name}")
+    return choice(f"{prefix}-{name}", label_text, [(v, label(v)) for v in values], value)
 
 
 async def zone_of(screen: Screen, code: str) -> str:

@@ -12,6 +12,7 @@ from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.widgets import (
     Busy,
     Form,
+    choice,
     form_column,
     heading,
     ident,
@@ -59,14 +60,11 @@ class PaymentScreen(Screen):
                 "method.holder": text_field(
                     "holder", "Name on card", prefix=p, on_submit=self._pay
                 ),
-                "method.provider": ft.Dropdown(
-                    label="Wallet",
-                    value="google_pay",
-                    data="pay-wallet",
-                    options=[
-                        ft.DropdownOption(key="google_pay", text="Google Pay"),
-                        ft.DropdownOption(key="apple_pay", text="Apple Pay"),
-                    ],
+                "method.provider": choice(
+                    "pay-wallet",
+                    "Wallet",
+                    [("google_pay", "Google Pay"), ("apple_pay", "Apple Pay")],
+                    "google_pay",
                 ),
                 "method.token": text_field(
                     "wallet-token", "Wallet token", prefix=p, value="tok_success"
