@@ -27,8 +27,11 @@ def ui_app() -> Iterator[UiApp]:
         yield app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the browser tests (all in one module). Module-scoped: Playwright's sync
+    API marks an event loop running while it lives, which the suite's async tests cannot share,
+    so it stops before they start."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"Debian's chromium is missing ({CHROMIUM}): `make test` installs it as root, "

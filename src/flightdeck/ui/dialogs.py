@@ -39,7 +39,12 @@ class FormDialog:
         self.on_submit = on_submit
         self.busy = Busy(page, f"{identifier}-progress")
         self.submit = ft.FilledButton(submit_label, on_click=self._submit)
-        content = ft.Column([*body, form.error_control], tight=True, spacing=10)
+        content = ft.Column(
+            [*body, form.error_control],
+            tight=True,
+            spacing=10,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+        )
         self.dialog = ft.AlertDialog(
             modal=True,
             scrollable=True,

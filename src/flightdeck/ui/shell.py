@@ -107,12 +107,14 @@ class Shell:
         )
         self.bar = ft.NavigationBar(destinations=[], on_change=self._nav_changed)
         self.rail_box = ft.Row([ident("nav-rail", self.rail), ft.VerticalDivider(width=1)])
+        self.phone_marker = self._layout_marker("phone")
+        self.desktop_marker = self._layout_marker("desktop")
 
-    def frame(self, row: ft.Row) -> ft.Semantics:
-        # Named by the layout in use (`layout-phone`, `layout-desktop`): tools and tests can
+    @staticmethod
+    def _layout_marker(name: str) -> ft.Semantics:
+        # Shown in one layout only (`layout-phone`, `layout-desktop`): tools and tests can
         # tell when a resize has been laid out.
-        self.layout = ft.Semantics(identifier="layout-desktop", content=row, expand=True)
-        return self.layout
+        return ident(f"layout-{name}", ft.Container(width=1, height=1))
 
     async def start(self) -> None:
         page = self.page
@@ -121,10 +123,16 @@ class Shell:
         page.padding = 0
         page.appbar = ft.AppBar(
             title=ident("app-title", ft.Text("FlightDeck", weight=ft.FontWeight.BOLD)),
-            actions=[self.who, self.bell_control, self.sign_out_control],
+            actions=[
+                self.phone_marker,
+                self.desktop_marker,
+                self.who,
+                self.bell_control,
+                self.sign_out_control,
+            ],
         )
         body = ft.Container(self.content, expand=True, padding=16)
-        page.add(self.frame(ft.Row([self.rail_box, body], expand=True, spacing=0)))
+        page.add(ft.Row([self.rail_box, body], expand=True, spacing=0))
         page.on_route_change = self._route_changed
         page.on_resize = self._resized
         page.on_close = self._closed
@@ -180,14 +188,14 @@ class Shell:
     def _destinations(self) -> tuple[Destination, ...]:
         return NAV_BY_ROLE.get(self.state.role, ()) if self.state.user else ()
 
-    def _layout(self) -> None:
+    def _layout(self, width: float | None = None) -> None:
         """Rail or bottom bar by width; both list the role's destinations."""
         destinations = self._destinations()
         selected = next(
             (i for i, d in enumerate(destinations) if self.route.startswith(d.route)), None
         )
-        phone = is_phone(self.page)
-        self.layout.identifier = "layout-phone" if phone else "layout-desktop"
+        phone = is_phone(self.page, width)
+        self.phone_marker.visible, self.desktop_marker.visible = phone, not phone
         self.rail.destinations = [
             ft.NavigationRailDestination(icon=d.icon, label=d.label) for d in destinations
         ]
@@ -213,7 +221,7 @@ class Shell:
             await self.go(destinations[index].route)
 
     async def _resized(self, event: ft.PageResizeEvent) -> None:
-        self._layout()
+        self._layout(event.width)  # the page's own width may not have caught up yet
         self.page.update()
 
     # --- session ------------------------------------------------------------------------

@@ -165,8 +165,9 @@ class Busy:
             self.page.update()
 
 
-def is_phone(page: ft.Page) -> bool:
-    width = page.width
+def is_phone(page: ft.Page, width: float | None = None) -> bool:
+    """Narrower than a desktop layout needs (`width`, else the page's)."""
+    width = width if width is not None else page.width
     return width is not None and float(width) < PHONE_MAX_WIDTH
 
 

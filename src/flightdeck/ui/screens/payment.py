@@ -84,7 +84,8 @@ class PaymentScreen(Screen):
                         c("method.exp_month"), c("method.exp_year"), c("method.cvc"), desktop=4
                     ),
                     c("method.holder"),
-                ]
+                ],
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             ),
             "wallet": ft.Column(
                 [c("method.provider"), c("method.token")],
