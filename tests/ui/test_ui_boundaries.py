@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import flightdeck.ui
@@ -11,8 +12,12 @@ UI_ROOT = Path(flightdeck.ui.__file__).parent
 SERVER_SIDE = UI_ROOT / "server"  # serves the app; may use the platform (settings, errors)
 
 
-def flightdeck_imports(path: Path) -> set[str]:
-    """The `flightdeck…` modules a file imports (absolute imports; the app uses no other)."""
+# What the app may use besides the standard library: it must run on a phone, without the server.
+APP_PACKAGES = {"flet", "flet_charts", "httpx", "websockets", "flightdeck"}
+
+
+def imports(path: Path) -> set[str]:
+    """The modules a file imports (absolute imports; the app uses no other)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -20,7 +25,11 @@ def flightdeck_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}: relative import"
             found.add(node.module or "")
-    return {name for name in found if name == "flightdeck" or name.startswith("flightdeck.")}
+    return found
+
+
+def flightdeck_imports(path: Path) -> set[str]:
+    return {name for name in imports(path) if name.split(".")[0] == "flightdeck"}
 
 
 def app_modules() -> list[Path]:
@@ -37,6 +46,18 @@ def test_the_app_imports_nothing_of_flightdeck_but_itself() -> None:
         for path in modules
     }
     assert {module: names for module, names in outside.items() if names} == {}
+
+
+def test_the_app_needs_no_package_of_the_server() -> None:
+    third_party = {
+        str(path.relative_to(UI_ROOT)): sorted(
+            name
+            for name in imports(path)
+            if name.split(".")[0] not in sys.stdlib_module_names | APP_PACKAGES
+        )
+        for path in app_modules()
+    }
+    assert {module: names for module, names in third_party.items() if names} == {}
 
 
 def test_serving_the_app_uses_only_the_platform_and_the_app() -> None:

@@ -3,7 +3,9 @@ server's answers on screen: errors by their field, money and local times."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import flet as ft
 import httpx
@@ -20,6 +22,7 @@ from flightdeck.ui.formatting import (
     money,
     to_minor_units,
 )
+from flightdeck.ui.phone import configured_api_url
 from flightdeck.ui.widgets import Form
 
 PASSWORD = "correct-horse-battery"
@@ -150,3 +153,17 @@ def test_local_time_at_an_airport_takes_that_days_offset() -> None:
     assert local_to_instant("2026-12-01T08:30+01:00", "America/New_York").endswith("+01:00")
     with pytest.raises(ValueError):
         local_to_instant("tomorrow morning", "America/New_York")
+
+
+def test_the_phone_app_finds_its_server_in_the_environment_or_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLIGHTDECK_UI_API_URL", "https://flightdeck.example.com")
+    assert configured_api_url() == "https://flightdeck.example.com"
+    monkeypatch.delenv("FLIGHTDECK_UI_API_URL")
+    (tmp_path / "api_url.txt").write_text("https://packaged.example.com\n")
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "main.py")])
+    assert configured_api_url() == "https://packaged.example.com"
+    (tmp_path / "api_url.txt").unlink()
+    with pytest.raises(SystemExit):
+        configured_api_url()

@@ -158,6 +158,14 @@ async def test_api_routes_keep_their_answers(http: httpx.AsyncClient) -> None:
     assert_error(await http.post("/"), 405, "method_not_allowed")
 
 
+async def test_the_server_serves_the_app_at_its_root(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert f"/_flet/{client_version()}/" in page.text
+    assert (await client.get("/healthz")).json() == {"status": "ok"}  # the API's own answers
+    assert_error(await client.get("/no-such-thing"), 404, "not_found")
+
+
 @pytest.mark.parametrize(
     ("header", "chosen"),
     [

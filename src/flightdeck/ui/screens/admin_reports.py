@@ -67,60 +67,38 @@ def measure_key(rows: Sequence[Mapping[str, Any]], report: str) -> str | None:
 def chart(
     rows: Sequence[Mapping[str, Any]], group: str, measure: str, over_time: bool
 ) -> ft.Control:
+    """A line over time (day, week, month), else bars by group (route, flight, cabin)."""
     values = [number_of(row.get(measure)) or 0.0 for row in rows]
     names = [str(row.get(group, i)) for i, row in enumerate(rows)]
     step = max(1, len(names) // 8)  # at most ~8 labels on the axis
-    bottom = fch.ChartAxis(
-        labels=[
-            fch.ChartAxisLabel(value=i, label=ft.Text(name[-10:], size=10))
-            for i, name in enumerate(names)
-            if i % step == 0
-        ],
-        label_size=28,
-    )
-    left = fch.ChartAxis(label_size=48)
-    top = max(values, default=0) * 1.15 or 1
+    labels = [
+        fch.ChartAxisLabel(value=i, label=ft.Text(name[-10:], size=10))
+        for i, name in enumerate(names)
+        if i % step == 0
+    ]
+    axes = {
+        "bottom_axis": fch.ChartAxis(labels=labels, label_size=28),
+        "left_axis": fch.ChartAxis(label_size=48),
+        "max_y": max(values, default=0) * 1.15 or 1,
+        "height": CHART_HEIGHT,
+        "expand": True,
+    }
+    tips = [f"{name}: {value:,.2f}" for name, value in zip(names, values, strict=True)]
     if over_time:
+        points = [fch.LineChartDataPoint(x=i, y=v, tooltip=tips[i]) for i, v in enumerate(values)]
         series = fch.LineChartData(
-            points=[
-                fch.LineChartDataPoint(x=i, y=v, tooltip=f"{names[i]}: {v:,.2f}")
-                for i, v in enumerate(values)
-            ],
-            color=ft.Colors.INDIGO,
-            stroke_width=3,
-            point=True,
+            points=points, color=ft.Colors.INDIGO, stroke_width=3, point=True
         )
         line: ft.Control = fch.LineChart(
-            data_series=[series],
-            bottom_axis=bottom,
-            left_axis=left,
-            min_y=0,
-            max_y=top,
-            min_x=0,
-            max_x=max(len(values) - 1, 1),
-            height=CHART_HEIGHT,
-            expand=True,
+            data_series=[series], min_y=0, min_x=0, max_x=max(len(values) - 1, 1), **axes
         )
         return line
-    groups = [
-        fch.BarChartGroup(
-            x=i,
-            rods=[
-                fch.BarChartRod(
-                    to_y=v, width=18, color=ft.Colors.INDIGO, tooltip=f"{names[i]}: {v:,.2f}"
-                )
-            ],
-        )
+    rods = [
+        fch.BarChartRod(to_y=v, width=18, color=ft.Colors.INDIGO, tooltip=tips[i])
         for i, v in enumerate(values)
     ]
-    bars: ft.Control = fch.BarChart(
-        groups=groups,
-        bottom_axis=bottom,
-        left_axis=left,
-        max_y=top,
-        height=CHART_HEIGHT,
-        expand=True,
-    )
+    groups = [fch.BarChartGroup(x=i, rods=[rod]) for i, rod in enumerate(rods)]
+    bars: ft.Control = fch.BarChart(groups=groups, **axes)
     return bars
 
 

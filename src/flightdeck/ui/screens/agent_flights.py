@@ -9,19 +9,26 @@ import flet as ft
 
 from flightdeck.ui.airport_field import AirportField
 from flightdeck.ui.api import ApiError
-from flightdeck.ui.dialogs import FormDialog, InvalidInput
+from flightdeck.ui.dialogs import FormDialog
 from flightdeck.ui.formatting import (
     TO,
     label,
     leg,
     local_date_time,
     local_time,
-    local_to_instant,
     money,
-    to_minor_units,
 )
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.screens.search import DateInput, date_field
+from flightdeck.ui.screens.staff_forms import (
+    cabin_fields,
+    cabin_rows,
+    cabins_body,
+    flight_number_field,
+    instant_or_invalid,
+    plain_fields,
+    zone_of,
+)
 from flightdeck.ui.widgets import (
     Busy,
     Form,
@@ -33,6 +40,10 @@ from flightdeck.ui.widgets import (
     text_field,
 )
 
+NEW_FLIGHT_TIMES = (
+    ("departure_time", "departure", "Departure (local)", ""),
+    ("arrival_time", "arrival", "Arrival (local)", ""),
+)
 STATUSES = (
     "scheduled",
     "on_time",
@@ -50,20 +61,6 @@ def _dropdown(
     name: str, label_text: str, prefix: str, values: tuple[str, ...], value: str
 ) -> ft.Dropdown:
     return choice(f"{prefix}-{name}", label_text, [(v, label(v)) for v in values], value)
-
-
-async def zone_of(screen: Screen, code: str) -> str:
-    for airport in await screen.api.airports(code):
-        if airport["iata"] == code:
-            return str(airport["timezone"])
-    return ""
-
-
-def instant_or_invalid(field: str, text: str, zone: str) -> str:
-    try:
-        return local_to_instant(text, zone)
-    except ValueError as exc:
-        raise InvalidInput(field, f"Use local time like 2026-12-24 08:30 ({exc})") from exc
 
 
 class AgentFlightsScreen(Screen):
@@ -256,37 +253,14 @@ class AgentFlightsScreen(Screen):
         p = "new-flight"
         origin = AirportField(self.api, "origin", "From", prefix=p)
         destination = AirportField(self.api, "destination", "To", prefix=p)
-        form = Form(
-            p,
-            {
-                "flight_number": text_field(
-                    "number",
-                    "Flight number",
-                    prefix=p,
-                    capitalization=ft.TextCapitalization.CHARACTERS,
-                ),
-                "origin": origin.field,
-                "destination": destination.field,
-                "departure_time": text_field(
-                    "departure", "Departure (local)", prefix=p, hint="2026-12-24 08:30"
-                ),
-                "arrival_time": text_field(
-                    "arrival", "Arrival (local)", prefix=p, hint="2026-12-24 20:45"
-                ),
-                "aircraft": text_field("aircraft", "Aircraft (e.g. 789)", prefix=p),
-                "economy_seats": text_field(
-                    "economy-seats", "Economy seats", prefix=p, value="150"
-                ),
-                "economy_fare": text_field(
-                    "economy-fare", "Economy fare", prefix=p, value="450.00"
-                ),
-                "business_seats": text_field(
-                    "business-seats", "Business seats", prefix=p, value="0"
-                ),
-                "business_fare": text_field("business-fare", "Business fare", prefix=p, value="0"),
-                "currency": text_field("currency", "Currency", prefix=p, value="USD"),
-            },
-        )
+        times = plain_fields(p, NEW_FLIGHT_TIMES)
+        for field in times.values():
+            field.hint_text = "2026-12-24 08:30"
+        fields = {"flight_number": flight_number_field(p), "origin": origin.field,
+                  "destination": destination.field, **times,
+                  "aircraft": text_field("aircraft", "Aircraft (e.g. 789)", prefix=p),
+                  **cabin_fields(p)}  # fmt: skip
+        form = Form(p, fields)
 
         async def submit() -> None:
             body = {
@@ -299,69 +273,41 @@ class AgentFlightsScreen(Screen):
                 "arrival_time": instant_or_invalid(
                     "arrival_time", form.value("arrival_time"), await destination.timezone()
                 ),
-                "cabins": _cabins(form),
+                "cabins": cabins_body(form),
             }
             if form.value("aircraft"):
                 body["aircraft"] = form.value("aircraft")
             await self.api.create_flight(body)
             await self._apply()
-            self.page.update()
 
         c = form.control
-        body = [
-            c("flight_number"),
-            responsive(origin.control, destination.control),
-            responsive(c("departure_time"), c("arrival_time")),
-            c("aircraft"),
-            responsive(c("economy_seats"), c("economy_fare"), desktop=6),
-            responsive(c("business_seats"), c("business_fare"), desktop=6),
-            c("currency"),
-        ]
-        FormDialog(
-            self.page,
-            "new-flight-dialog",
-            "New flight",
-            form,
-            body,
-            submit_label="Create flight",
-            on_submit=submit,
-        ).open()
+        body = [c("flight_number"), responsive(origin.control, destination.control),
+                responsive(c("departure_time"), c("arrival_time")), c("aircraft"),
+                *cabin_rows(form)]  # fmt: skip
+        FormDialog(self.page, "new-flight-dialog", "New flight", form, body,
+                   submit_label="Create flight", on_submit=submit).open()  # fmt: skip
 
     async def _edit(self, event: ft.Event[Any]) -> None:
         flight = self.flights[str(event.control.data)]
         p = "edit-flight"
-        form = Form(
-            p,
-            {
-                "departure_time": text_field(
-                    "departure",
-                    f"Departure (local at {flight['origin']})",
-                    prefix=p,
-                    value=flight["departure_time"][:16].replace("T", " "),
-                ),
-                "arrival_time": text_field(
-                    "arrival",
-                    f"Arrival (local at {flight['destination']})",
-                    prefix=p,
-                    value=flight["arrival_time"][:16].replace("T", " "),
-                ),
-                "aircraft": text_field(
-                    "aircraft", "Aircraft", prefix=p, value=flight.get("aircraft") or ""
-                ),
-            },
-        )
+        times = ("departure_time", "arrival_time")
+        wall_clock = {key: flight[key][:16].replace("T", " ") for key in times}
+        form = Form(p, plain_fields(p, (
+            ("departure_time", "departure", f"Departure (local at {flight['origin']})",
+             wall_clock["departure_time"]),
+            ("arrival_time", "arrival", f"Arrival (local at {flight['destination']})",
+             wall_clock["arrival_time"]),
+            ("aircraft", "aircraft", "Aircraft", flight.get("aircraft") or ""),
+        )))  # fmt: skip
 
         async def submit() -> None:
+            departs, arrives = form.value("departure_time"), form.value("arrival_time")
             body: dict[str, Any] = {
                 "departure_time": instant_or_invalid(
-                    "departure_time",
-                    form.value("departure_time"),
-                    await zone_of(self, flight["origin"]),
+                    "departure_time", departs, await zone_of(self, flight["origin"])
                 ),
                 "arrival_time": instant_or_invalid(
-                    "arrival_time",
-                    form.value("arrival_time"),
-                    await zone_of(self, flight["destination"]),
+                    "arrival_time", arrives, await zone_of(self, flight["destination"])
                 ),
             }
             if form.value("aircraft"):
@@ -369,20 +315,10 @@ class AgentFlightsScreen(Screen):
             await self.api.update_flight(flight["id"], body)
             await self._refresh_flight(flight["id"])
 
-        body = [
-            form.control("departure_time"),
-            form.control("arrival_time"),
-            form.control("aircraft"),
-        ]
-        FormDialog(
-            self.page,
-            "edit-flight-dialog",
-            f"Edit {flight['flight_number']}",
-            form,
-            body,
-            submit_label="Save",
-            on_submit=submit,
-        ).open()
+        body = [form.control(name) for name in form.fields]
+        title = f"Edit {flight['flight_number']}"
+        FormDialog(self.page, "edit-flight-dialog", title, form, body, submit_label="Save",
+                   on_submit=submit).open()  # fmt: skip
 
     async def _cancel(self, event: ft.Event[Any]) -> None:
         flight = self.flights[str(event.control.data)]
@@ -415,20 +351,3 @@ class AgentFlightsScreen(Screen):
             submit_label="Cancel flight",
             on_submit=submit,
         ).open()
-
-
-def _cabins(form: Form) -> dict[str, Any]:
-    currency = form.value("currency").upper() or "USD"
-    cabins: dict[str, Any] = {}
-    for cabin in ("economy", "business"):
-        seats_text = form.value(f"{cabin}_seats") or "0"
-        if not seats_text.isdigit():
-            raise InvalidInput(f"{cabin}_seats", "A whole number of seats")
-        if int(seats_text) == 0:
-            continue
-        try:
-            fare = to_minor_units(form.value(f"{cabin}_fare"), currency)
-        except ValueError as exc:
-            raise InvalidInput(f"{cabin}_fare", str(exc)) from exc
-        cabins[cabin] = {"seats": int(seats_text), "fare": {"amount": fare, "currency": currency}}
-    return cabins

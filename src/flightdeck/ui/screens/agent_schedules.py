@@ -10,11 +10,27 @@ from flightdeck.ui.airport_field import AirportField
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.dialogs import FormDialog
 from flightdeck.ui.formatting import TO
-from flightdeck.ui.screens.agent_flights import _cabins
 from flightdeck.ui.screens.base import Screen
-from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, snack, text_field
+from flightdeck.ui.screens.staff_forms import (
+    cabin_fields,
+    cabin_rows,
+    cabins_body,
+    flight_number_field,
+    plain_fields,
+)
+from flightdeck.ui.widgets import Busy, Form, heading, ident, responsive, snack
 
 MAX_SSIM_BYTES = 5 * 1024 * 1024
+SCHEDULE_FIELDS = (
+    ("departure_local", "departure", "Departs (local HH:MM)", ""),
+    ("arrival_local", "arrival", "Arrives (local HH:MM)", ""),
+    ("arrival_day_offset", "day-offset", "Arrival day offset", "0"),
+    ("days_of_week", "days", "Days (1=Mon … 7=Sun)", "1234567"),
+    ("valid_from", "from", "Valid from (YYYY-MM-DD)", ""),
+    ("valid_to", "to", "Valid to (YYYY-MM-DD)", ""),
+    ("aircraft", "aircraft", "Aircraft", ""),
+)
+SCHEDULE_BODY = ("flight_number", *(name for name, *_ in SCHEDULE_FIELDS[:-1]))
 
 
 class SchedulesScreen(Screen):
@@ -98,58 +114,15 @@ class SchedulesScreen(Screen):
         p = "new-schedule"
         origin = AirportField(self.api, "origin", "From", prefix=p)
         destination = AirportField(self.api, "destination", "To", prefix=p)
-        form = Form(
-            p,
-            {
-                "flight_number": text_field(
-                    "number",
-                    "Flight number",
-                    prefix=p,
-                    capitalization=ft.TextCapitalization.CHARACTERS,
-                ),
-                "origin": origin.field,
-                "destination": destination.field,
-                "departure_local": text_field("departure", "Departs (local HH:MM)", prefix=p),
-                "arrival_local": text_field("arrival", "Arrives (local HH:MM)", prefix=p),
-                "arrival_day_offset": text_field(
-                    "day-offset", "Arrival day offset", prefix=p, value="0"
-                ),
-                "days_of_week": text_field(
-                    "days", "Days (1=Mon … 7=Sun)", prefix=p, value="1234567"
-                ),
-                "valid_from": text_field("from", "Valid from (YYYY-MM-DD)", prefix=p),
-                "valid_to": text_field("to", "Valid to (YYYY-MM-DD)", prefix=p),
-                "aircraft": text_field("aircraft", "Aircraft", prefix=p),
-                "economy_seats": text_field(
-                    "economy-seats", "Economy seats", prefix=p, value="150"
-                ),
-                "economy_fare": text_field(
-                    "economy-fare", "Economy fare", prefix=p, value="450.00"
-                ),
-                "business_seats": text_field(
-                    "business-seats", "Business seats", prefix=p, value="0"
-                ),
-                "business_fare": text_field("business-fare", "Business fare", prefix=p, value="0"),
-                "currency": text_field("currency", "Currency", prefix=p, value="USD"),
-            },
-        )
+        fields = {"flight_number": flight_number_field(p), "origin": origin.field,
+                  "destination": destination.field, **plain_fields(p, SCHEDULE_FIELDS),
+                  **cabin_fields(p)}  # fmt: skip
+        form = Form(p, fields)
 
         async def submit() -> None:
-            fields = (
-                "flight_number",
-                "departure_local",
-                "arrival_local",
-                "arrival_day_offset",
-                "days_of_week",
-                "valid_from",
-                "valid_to",
-            )
-            body: dict[str, Any] = {name: form.value(name) for name in fields}
-            body |= {
-                "origin": origin.code,
-                "destination": destination.code,
-                "cabins": _cabins(form),
-            }
+            body: dict[str, Any] = {name: form.value(name) for name in SCHEDULE_BODY}
+            body |= {"origin": origin.code, "destination": destination.code,
+                     "cabins": cabins_body(form)}  # fmt: skip
             if form.value("aircraft"):
                 body["aircraft"] = form.value("aircraft")
             created = await self.api.create_schedule(body)
@@ -158,28 +131,14 @@ class SchedulesScreen(Screen):
             self.page.update()
 
         c = form.control
-        body = [
-            c("flight_number"),
-            responsive(origin.control, destination.control),
-            responsive(
-                c("departure_local"), c("arrival_local"), c("arrival_day_offset"), desktop=4
-            ),
-            c("days_of_week"),
-            responsive(c("valid_from"), c("valid_to")),
-            c("aircraft"),
-            responsive(c("economy_seats"), c("economy_fare")),
-            responsive(c("business_seats"), c("business_fare")),
-            c("currency"),
-        ]
-        FormDialog(
-            self.page,
-            "new-schedule-dialog",
-            "New schedule",
-            form,
-            body,
-            submit_label="Create schedule",
-            on_submit=submit,
-        ).open()
+        times = responsive(
+            c("departure_local"), c("arrival_local"), c("arrival_day_offset"), desktop=4
+        )
+        body = [c("flight_number"), responsive(origin.control, destination.control), times,
+                c("days_of_week"), responsive(c("valid_from"), c("valid_to")), c("aircraft"),
+                *cabin_rows(form)]  # fmt: skip
+        FormDialog(self.page, "new-schedule-dialog", "New schedule", form, body,
+                   submit_label="Create schedule", on_submit=submit).open()  # fmt: skip
 
     async def _pick_file(self) -> None:
         picker = ft.FilePicker()

@@ -24,73 +24,13 @@ class AuthScreen(Screen):
             selected=["signin"],
             on_change=self._mode_changed,
         )
-        self.sign_in_form = Form(
-            "signin",
-            {
-                "email": text_field(
-                    "email",
-                    "Email",
-                    prefix="signin",
-                    autofocus=True,
-                    keyboard_type=ft.KeyboardType.EMAIL,
-                ),
-                "password": text_field(
-                    "password",
-                    "Password",
-                    prefix="signin",
-                    password=True,
-                    can_reveal_password=True,
-                    on_submit=self._sign_in,
-                ),
-            },
-            code_fields=SIGN_IN_CODES,
-        )
-        self.sign_up_form = Form(
-            "signup",
-            {
-                "full_name": text_field("full_name", "Full name", prefix="signup"),
-                "email": text_field(
-                    "email", "Email", prefix="signup", keyboard_type=ft.KeyboardType.EMAIL
-                ),
-                "password": text_field(
-                    "password",
-                    "Password",
-                    prefix="signup",
-                    password=True,
-                    can_reveal_password=True,
-                    hint="At least 10 characters",
-                ),
-                "phone": text_field(
-                    "phone",
-                    "Phone (optional)",
-                    prefix="signup",
-                    keyboard_type=ft.KeyboardType.PHONE,
-                    on_submit=self._sign_up,
-                ),
-            },
-            code_fields=SIGN_UP_CODES,
-        )
+        self.sign_in_form, self.sign_up_form = self._sign_in_form(), self._sign_up_form()
         self.busy = Busy(self.page, "auth-progress")
         self.sign_in_button = ft.FilledButton("Sign in", on_click=self._sign_in)
         self.sign_up_button = ft.FilledButton("Create account", on_click=self._sign_up)
-        stretch = ft.CrossAxisAlignment.STRETCH
-        self.sign_in_panel = ft.Column(
-            horizontal_alignment=stretch,
-            controls=[
-                *(self.sign_in_form.control(n) for n in ("email", "password")),
-                self.sign_in_form.error_control,
-                ft.Row([ident("signin-submit", self.sign_in_button)]),
-            ],
-        )
-        self.sign_up_panel = ft.Column(
-            horizontal_alignment=stretch,
-            controls=[
-                *(self.sign_up_form.control(n) for n in self.sign_up_form.fields),
-                self.sign_up_form.error_control,
-                ft.Row([ident("signup-submit", self.sign_up_button)]),
-            ],
-            visible=False,
-        )
+        self.sign_in_panel = _panel(self.sign_in_form, ident("signin-submit", self.sign_in_button))
+        self.sign_up_panel = _panel(self.sign_up_form, ident("signup-submit", self.sign_up_button))
+        self.sign_up_panel.visible = False
         return form_column(
             heading("Welcome to FlightDeck", "auth-heading"),
             ft.Row([ident("auth-mode", self.mode)]),
@@ -98,6 +38,30 @@ class AuthScreen(Screen):
             self.sign_up_panel,
             ft.Row([self.busy.control]),
         )
+
+    def _sign_in_form(self) -> Form:
+        p = "signin"
+        email = text_field(
+            "email", "Email", prefix=p, autofocus=True, keyboard_type=ft.KeyboardType.EMAIL
+        )
+        password = text_field(
+            "password", "Password", prefix=p, password=True, can_reveal_password=True
+        )
+        password.on_submit = self._sign_in  # Enter signs in
+        return Form(p, {"email": email, "password": password}, code_fields=SIGN_IN_CODES)
+
+    def _sign_up_form(self) -> Form:
+        p = "signup"
+        fields = {
+            "full_name": text_field("full_name", "Full name", prefix=p),
+            "email": text_field("email", "Email", prefix=p, keyboard_type=ft.KeyboardType.EMAIL),
+            "password": text_field("password", "Password", prefix=p, password=True,
+                                   can_reveal_password=True, hint="At least 10 characters"),
+            "phone": text_field("phone", "Phone (optional)", prefix=p,
+                                keyboard_type=ft.KeyboardType.PHONE),
+        }  # fmt: skip
+        fields["phone"].on_submit = self._sign_up
+        return Form(p, fields, code_fields=SIGN_UP_CODES)
 
     async def _mode_changed(self) -> None:
         signing_up = "signup" in self.mode.selected
@@ -131,3 +95,11 @@ class AuthScreen(Screen):
                 form.show(error)
                 return
         await self.context.signed_in()
+
+
+def _panel(form: Form, submit: ft.Control) -> ft.Column:
+    """A form's fields, its error line and its button, stretched to the column."""
+    return ft.Column(
+        [*(form.control(name) for name in form.fields), form.error_control, ft.Row([submit])],
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+    )

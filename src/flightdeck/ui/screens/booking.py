@@ -148,42 +148,12 @@ class BookingScreen(Screen):
             return ft.Text("Pick a flight first: go to Search.")
         self.trip = trip
         self.passenger_count = trip.passengers
-        segments = trip.itinerary["segments"]
-        self.seat_maps = [SeatMap(self, i, s) for i, s in enumerate(segments)]
-        fields: dict[str, ft.TextField] = {}
-        for p in range(trip.passengers):
-            prefix = f"passenger-{p}"
-            fields[f"passengers.{p}.first_name"] = text_field(
-                "first-name", "First name", prefix=prefix
-            )
-            fields[f"passengers.{p}.last_name"] = text_field(
-                "last-name", "Last name", prefix=prefix
-            )
-            fields[f"passengers.{p}.date_of_birth"] = date_field(
-                "date-of-birth", "Date of birth", prefix
-            )
-            fields[f"passengers.{p}.passport_number"] = text_field(
-                "passport",
-                "Passport number (optional)",
-                prefix=prefix,
-                capitalization=ft.TextCapitalization.CHARACTERS,
-                on_submit=self._hold,
-            )
-        self.form = Form("booking", fields)
+        self.seat_maps = [SeatMap(self, i, s) for i, s in enumerate(trip.itinerary["segments"])]
+        self.form = Form("booking", self._passenger_fields())
         self.busy = Busy(self.page, "booking-progress")
         self.hold_button = ft.FilledButton(
             "Hold seats and pay", icon=ft.Icons.LOCK_CLOCK, on_click=self._hold
         )
-        people = []
-        for p in range(trip.passengers):
-            names = [
-                self.form.control(f"passengers.{p}.{f}")
-                for f in ("first_name", "last_name", "date_of_birth", "passport_number")
-            ]
-            people += [
-                ft.Text(f"Passenger {p + 1}", weight=ft.FontWeight.BOLD),
-                responsive(*names, desktop=6),
-            ]
         total = money(trip.itinerary["total_price"])
         seats = ft.Column(
             [
@@ -197,7 +167,7 @@ class BookingScreen(Screen):
         details = ft.Column(
             [
                 heading("Passengers"),
-                *people,
+                *self._passenger_rows(),
                 self.form.error_control,
                 ft.Row([ident("booking-submit", self.hold_button), self.busy.control]),
             ],
@@ -206,6 +176,33 @@ class BookingScreen(Screen):
         )
         # Side by side on a desktop (the button in sight), one after the other on a phone.
         return ft.ResponsiveRow([seats, details], spacing=24)
+
+    def _passenger_fields(self) -> dict[str, ft.TextField]:
+        """Each passenger's fields, named as the API names them (`passengers.0.first_name`)."""
+        fields: dict[str, ft.TextField] = {}
+        for p in range(self.passenger_count):
+            prefix, key = f"passenger-{p}", f"passengers.{p}"
+            fields[f"{key}.first_name"] = text_field("first-name", "First name", prefix=prefix)
+            fields[f"{key}.last_name"] = text_field("last-name", "Last name", prefix=prefix)
+            fields[f"{key}.date_of_birth"] = date_field("date-of-birth", "Date of birth", prefix)
+            fields[f"{key}.passport_number"] = text_field(
+                "passport", "Passport number (optional)", prefix=prefix,
+                capitalization=ft.TextCapitalization.CHARACTERS, on_submit=self._hold,
+            )  # fmt: skip
+        return fields
+
+    def _passenger_rows(self) -> list[ft.Control]:
+        rows: list[ft.Control] = []
+        for p in range(self.passenger_count):
+            names = [
+                self.form.control(f"passengers.{p}.{f}")
+                for f in ("first_name", "last_name", "date_of_birth", "passport_number")
+            ]
+            rows += [
+                ft.Text(f"Passenger {p + 1}", weight=ft.FontWeight.BOLD),
+                responsive(*names, desktop=6),
+            ]
+        return rows
 
     async def start(self) -> None:
         for seat_map in getattr(self, "seat_maps", []):

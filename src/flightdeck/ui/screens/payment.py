@@ -43,96 +43,67 @@ class PaymentScreen(Screen):
             selected=["card"],
             on_change=self._method_changed,
         )
-        p = "pay"
-        self.form = Form(
-            p,
-            {
-                "method.number": text_field(
-                    "card-number",
-                    "Card number",
-                    prefix=p,
-                    keyboard_type=ft.KeyboardType.NUMBER,
-                    autofocus=True,
-                ),
-                "method.exp_month": text_field("exp-month", "Expiry month (MM)", prefix=p),
-                "method.exp_year": text_field("exp-year", "Expiry year (YYYY)", prefix=p),
-                "method.cvc": text_field("cvc", "CVC", prefix=p, password=True),
-                "method.holder": text_field(
-                    "holder", "Name on card", prefix=p, on_submit=self._pay
-                ),
-                "method.provider": choice(
-                    "pay-wallet",
-                    "Wallet",
-                    [("google_pay", "Google Pay"), ("apple_pay", "Apple Pay")],
-                    "google_pay",
-                ),
-                "method.token": text_field(
-                    "wallet-token", "Wallet token", prefix=p, value="tok_success"
-                ),
-                "method.payer_email": text_field(
-                    "paypal-email", "PayPal e-mail", prefix=p, keyboard_type=ft.KeyboardType.EMAIL
-                ),
-            },
-            code_fields=PAYMENT_CODES,
-        )
-        c = self.form.control
-        self.panels = {
-            "card": ft.Column(
-                [
-                    c("method.number"),
-                    responsive(
-                        c("method.exp_month"), c("method.exp_year"), c("method.cvc"), desktop=4
-                    ),
-                    c("method.holder"),
-                ],
-                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            ),
-            "wallet": ft.Column(
-                [c("method.provider"), c("method.token")],
-                visible=False,
-                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            ),
-            "paypal": ft.Column(
-                [c("method.payer_email")],
-                visible=False,
-                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            ),
-        }
+        self.form = self._payment_form()
+        self.panels = self._method_panels()
         self.busy = Busy(self.page, "pay-progress")
-        self.pay_button = ft.FilledButton(
-            f"Pay {money(self.booking['total_price'])}", icon=ft.Icons.PAYMENT, on_click=self._pay
-        )
+        total = money(self.booking["total_price"])
+        self.pay_button = ft.FilledButton(f"Pay {total}", icon=ft.Icons.PAYMENT, on_click=self._pay)
         self.outcome = ft.Text("")
+        pnr = ft.Text(f"Booking {self.booking['pnr']}", weight=ft.FontWeight.BOLD)
+        held = local_date_time(self.booking["hold_expires_at"])
+        help_box = ft.Container(
+            ft.Text(SANDBOX_HELP, size=12),
+            padding=10,
+            bgcolor=ft.Colors.SURFACE_CONTAINER_HIGHEST,
+            border_radius=8,
+        )
         return form_column(
             heading("Payment", "pay-heading"),
-            ft.Row(
-                [
-                    ident(
-                        "pay-pnr",
-                        ft.Text(f"Booking {self.booking['pnr']}", weight=ft.FontWeight.BOLD),
-                    ),
-                    status_badge(self.booking["status"], "pay-booking-status"),
-                ]
-            ),
-            ft.Text(
-                f"Seats held until {local_date_time(self.booking['hold_expires_at'])} "
-                f"(UTC). Total {money(self.booking['total_price'])}."
-            ),
+            ft.Row([ident("pay-pnr", pnr), status_badge(self.booking["status"], "pay-status")]),
+            ft.Text(f"Seats held until {held} (UTC). Total {total}."),
             ident("pay-method", self.method),
             *self.panels.values(),
-            ident(
-                "pay-test-help",
-                ft.Container(
-                    ft.Text(SANDBOX_HELP, size=12),
-                    padding=10,
-                    bgcolor=ft.Colors.SURFACE_CONTAINER_HIGHEST,
-                    border_radius=8,
-                ),
-            ),
+            ident("pay-test-help", help_box),
             self.form.error_control,
             ft.Row([ident("pay-submit", self.pay_button), self.busy.control]),
             ident("pay-outcome", self.outcome),
         )
+
+    def _payment_form(self) -> Form:
+        p = "pay"
+        wallets = [("google_pay", "Google Pay"), ("apple_pay", "Apple Pay")]
+        fields: dict[str, ft.TextField | ft.Dropdown] = {
+            "method.number": text_field("card-number", "Card number", prefix=p, autofocus=True,
+                                        keyboard_type=ft.KeyboardType.NUMBER),
+            "method.exp_month": text_field("exp-month", "Expiry month (MM)", prefix=p),
+            "method.exp_year": text_field("exp-year", "Expiry year (YYYY)", prefix=p),
+            "method.cvc": text_field("cvc", "CVC", prefix=p, password=True),
+            "method.holder": text_field("holder", "Name on card", prefix=p, on_submit=self._pay),
+            "method.provider": choice("pay-wallet", "Wallet", wallets, "google_pay"),
+            "method.token": text_field("wallet-token", "Wallet token", prefix=p,
+                                       value="tok_success"),
+            "method.payer_email": text_field("paypal-email", "PayPal e-mail", prefix=p,
+                                             keyboard_type=ft.KeyboardType.EMAIL),
+        }  # fmt: skip
+        return Form(p, fields, code_fields=PAYMENT_CODES)
+
+    def _method_panels(self) -> dict[str, ft.Column]:
+        """The fields of each way to pay; the card's shown first."""
+        c = self.form.control
+        expiry = responsive(c("method.exp_month"), c("method.exp_year"), c("method.cvc"), desktop=4)
+        panels = {
+            "card": [c("method.number"), expiry, c("method.holder")],
+            "wallet": [c("method.provider"), c("method.token")],
+            "paypal": [c("method.payer_email")],
+        }
+        return {
+            name: ft.Column(
+                controls,
+                visible=name == "card",
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            )
+            for name, controls in panels.items()
+        }
 
     async def _method_changed(self) -> None:
         chosen = self.method.selected[0]

@@ -51,49 +51,18 @@ class SearchScreen(Screen):
     title = "Search flights"
 
     def build(self) -> ft.Control:
-        last = self.state.last_search
-        self.origin = AirportField(self.api, "origin", "From", prefix="search", autofocus=True)
-        self.destination = AirportField(self.api, "destination", "To", prefix="search")
-        tomorrow = dt.date.today() + dt.timedelta(days=1)
-        date = date_field("date", "Date", "search", value=last.get("date", tomorrow.isoformat()))
-        self.date = DateInput(self.page, date)
-        passengers = choice(
-            "search-passengers",
-            "Passengers",
-            [(str(n), str(n)) for n in range(1, 10)],
-            last.get("passengers", "1"),
-        )
-        cabin = choice(
-            "search-cabin", "Cabin", [(c, label(c)) for c in CABINS], last.get("cabin", "economy")
-        )
-        self.origin.field.value = last.get("origin", "")
-        self.destination.field.value = last.get("destination", "")
-        date.on_submit = self._search
-        self.form = Form(
-            "search",
-            {
-                "origin": self.origin.field,
-                "destination": self.destination.field,
-                "date": date,
-                "passengers": passengers,
-                "cabin": cabin,
-            },
-        )
+        self.form = self._search_form(self.state.last_search)
         self.busy = Busy(self.page, "search-progress")
         self.search_button = ft.FilledButton("Search", icon=ft.Icons.SEARCH, on_click=self._search)
         self.summary = ft.Text("")
         self.results = ft.Column(spacing=8)
         self.itineraries: dict[int, dict[str, Any]] = {}
+        c = self.form.control
         return ft.Column(
             [
                 heading("Where to?", "search-heading"),
                 responsive(self.origin.control, self.destination.control),
-                responsive(
-                    self.form.control("date"),
-                    self.form.control("passengers"),
-                    self.form.control("cabin"),
-                    desktop=4,
-                ),
+                responsive(c("date"), c("passengers"), c("cabin"), desktop=4),
                 self.form.error_control,
                 ft.Row([ident("search-submit", self.search_button), self.busy.control]),
                 ident("search-summary", self.summary),
@@ -101,6 +70,29 @@ class SearchScreen(Screen):
             ],
             spacing=12,
         )
+
+    def _search_form(self, last: dict[str, str]) -> Form:
+        """The search's fields, as the last search left them (tomorrow by default)."""
+        self.origin = AirportField(self.api, "origin", "From", prefix="search", autofocus=True)
+        self.destination = AirportField(self.api, "destination", "To", prefix="search")
+        self.origin.field.value = last.get("origin", "")
+        self.destination.field.value = last.get("destination", "")
+        tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+        date = date_field("date", "Date", "search", value=last.get("date", tomorrow))
+        date.on_submit = self._search  # Enter searches
+        self.date = DateInput(self.page, date)
+        counts = [(str(n), str(n)) for n in range(1, 10)]
+        cabins = [(c, label(c)) for c in CABINS]
+        fields: dict[str, ft.TextField | ft.Dropdown] = {
+            "origin": self.origin.field,
+            "destination": self.destination.field,
+            "date": date,
+            "passengers": choice(
+                "search-passengers", "Passengers", counts, last.get("passengers", "1")
+            ),
+            "cabin": choice("search-cabin", "Cabin", cabins, last.get("cabin", "economy")),
+        }
+        return Form("search", fields)
 
     async def start(self) -> None:
         if self.state.last_search:
