@@ -61,7 +61,12 @@ class FormDialog:
         self.page.show_dialog(self.dialog)
 
     async def _close(self) -> None:
-        self.page.pop_dialog()
+        self.close()
+
+    def close(self) -> None:
+        # This dialog, not the top one: a snack bar shown meanwhile is a dialog too.
+        self.dialog.open = False
+        self.page.update()
 
     async def _submit(self) -> None:
         self.form.clear()
@@ -74,4 +79,4 @@ class FormDialog:
             except ApiError as error:
                 self.form.show(error)
                 return
-        self.page.pop_dialog()
+        self.close()
