@@ -156,6 +156,9 @@ async def test_api_routes_keep_their_answers(http: httpx.AsyncClient) -> None:
     assert_error(wrong_method, 405, "method_not_allowed")
     assert wrong_method.headers["allow"] == "GET"
     assert_error(await http.post("/"), 405, "method_not_allowed")
+    slash = await http.get("/healthz/")  # redirected as FastAPI does (redirect_slashes)
+    assert slash.status_code == 307
+    assert slash.headers["location"] == "http://testserver/healthz"
 
 
 async def test_the_server_serves_the_app_at_its_root(client: httpx.AsyncClient) -> None:

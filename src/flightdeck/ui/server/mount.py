@@ -28,9 +28,10 @@ from flet_web import (
 from flet_web.fastapi import FletApp, app_manager
 from flet_web.version import version as flet_web_version
 from starlette.applications import Starlette
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -114,31 +115,53 @@ class ServedFrom:
         self.url = f"http://{host}:{server[1]}"
 
 
+def _api_routes(scope: Scope) -> list[BaseRoute]:
+    """The routes of the router that picked this mount, but this mount."""
+    routes = getattr(scope.get("router"), "routes", ())
+    return [r for r in routes if not (isinstance(r, Mount) and r.path == "")]
+
+
 def _api_route_for_other_methods(scope: Scope) -> tuple[BaseRoute, Scope] | None:
     """The API route serving this path with other methods (Starlette's partial match), if any:
     the router picked this mount because it matches every path, over that partial match."""
-    for route in getattr(scope.get("router"), "routes", ()):
-        if isinstance(route, Mount) and route.path == "":
-            continue  # this mount
+    for route in _api_routes(scope):
         match, child_scope = route.matches(scope)
         if match is Match.PARTIAL:
             return route, child_scope
     return None
 
 
+def _api_path_with_other_slash(scope: Scope) -> str | None:
+    """The API path this one names with or without its trailing slash (`/flights/` for
+    `/flights`), which the router would redirect to had this mount not matched first."""
+    path = scope["path"]
+    if path == "/" or path.startswith(f"/{CLIENT_PREFIX}/"):
+        return None
+    other = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
+    if any(route.matches(other)[0] is not Match.NONE for route in _api_routes(other)):
+        return str(other["path"])
+    return None
+
+
 class UiMount:
-    """The app behind one guard: a wrong method on an API path is handed back to that API
-    route, which answers 405 as it would without the app mounted."""
+    """The app behind one guard, so the API answers as if the app were not mounted: a wrong
+    method on an API path goes back to that route (405), a path off by a trailing slash is
+    redirected to the API's own (307)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (partial := _api_route_for_other_methods(scope)):
-            route, child_scope = partial
-            scope.update(child_scope)
-            await route.handle(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            if partial := _api_route_for_other_methods(scope):
+                route, child_scope = partial
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
+            if other := _api_path_with_other_slash(scope):
+                url = URL(scope=scope).replace(path=other)
+                await RedirectResponse(url=str(url))(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
