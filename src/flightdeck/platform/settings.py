@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     log_level: str = "INFO"
 
+    # The app at `/` (flightdeck.ui): the API it calls ("" = this server, at the address the
+    # browser's session reached) and where its compressed web files are kept.
+    ui_api_url: str = ""
+    ui_asset_cache_dir: str = "var/ui-cache"
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, level: str) -> str:
