@@ -39,11 +39,11 @@ from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.errors import install_error_handlers
 from flightdeck.platform.events.bus import create_bus
 from flightdeck.platform.events.relay import start_relay
+from flightdeck.platform.http_limits import install_rate_limiting, open_rate_limits
 from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
 from flightdeck.platform.observability import ReadinessCheck, database_check, metrics_middleware
 from flightdeck.platform.observability import router as ops_router
-from flightdeck.platform.ratelimit import FailureThrottle
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings, get_settings
@@ -93,9 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The payment gateway (sandbox or Stripe) behind timeouts and a circuit breaker.
         app.state.payment_gateway = gateway = build_gateway(settings)
         previous_gateway = configure_gateway(gateway)
-        app.state.login_throttle = FailureThrottle(
-            settings.login_max_failures, settings.login_failure_window_seconds
-        )
+        # Request limits and the sign-in throttle share one storage (Redis when configured).
+        rate_limits = open_rate_limits(app, settings)
         bind_booking_store(app.state.sessionmaker, settings)
         sweeper = start_hold_sweeper(app.state.sessionmaker, settings)
         # Payments whose outcome was lost, and queued refunds (both None when disabled).
@@ -132,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             configure_gateway(previous_gateway)
             await gateway.aclose()
             await cache.close()
+            await rate_limits.close()
 
     app = FastAPI(
         title="FlightDeck",
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
     app.middleware("http")(metrics_middleware)
     if settings.cors_origins:
         app.add_middleware(

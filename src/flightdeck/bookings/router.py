@@ -11,6 +11,7 @@ from flightdeck.bookings import service
 from flightdeck.bookings.schemas import BookingCancellation, BookingCreate, BookingRead
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import error_responses
+from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.idempotency import (
     IDEMPOTENCY_KEY_HEADER,
     request_fingerprint,
@@ -46,7 +47,8 @@ BookingReference = Annotated[str, Path(description="The booking's id, or its PNR
     "/bookings",
     status_code=status.HTTP_201_CREATED,
     response_model=BookingRead,
-    responses=error_responses(401, 409, 422),
+    responses=error_responses(401, 409, 422, 429),
+    dependencies=[rate_limit("create_booking")],
 )
 async def create_booking(
     data: BookingCreate,

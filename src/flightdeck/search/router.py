@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import error_responses
+from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.settings import Settings
 from flightdeck.search import service
 from flightdeck.search.schemas import SearchQuery, SearchResults
@@ -23,7 +24,12 @@ def app_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(app_settings)]
 
 
-@router.get("/search", response_model=SearchResults, responses=error_responses(422))
+@router.get(
+    "/search",
+    response_model=SearchResults,
+    responses=error_responses(422, 429),
+    dependencies=[rate_limit("search")],
+)
 async def search(
     query: Annotated[SearchQuery, Query()], session: DbSession, settings: AppSettings
 ) -> Response:

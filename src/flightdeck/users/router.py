@@ -9,12 +9,15 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from flightdeck.platform.client_address import client_address
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import error_responses
+from flightdeck.platform.http_limits import rate_limit, rate_limit_storage
 from flightdeck.platform.security.auth import CurrentPrincipal
 from flightdeck.platform.settings import Settings
 from flightdeck.users import service
 from flightdeck.users.errors import UnsupportedLoginMediaType
+from flightdeck.users.login_throttle import LoginThrottles
 from flightdeck.users.schemas import (
     LoginForm,
     LoginRequest,
@@ -47,27 +50,13 @@ def app_settings(request: Request) -> Settings:
     return settings
 
 
-def login_throttles(request: Request) -> service.LoginThrottles:
-    """The app's account throttle plus a per-IP one created on first use."""
-    state = request.app.state
-    settings = app_settings(request)
-    if getattr(state, "login_ip_throttle", None) is None:
-        state.login_ip_throttle = service.ip_throttle_for(
-            state.login_throttle, settings.login_failure_window_seconds
-        )
-    return service.LoginThrottles(
-        account=state.login_throttle,
-        ip=state.login_ip_throttle,
-        delay_after_failures=settings.login_delay_after_failures,
-    )
+def login_throttles(request: Request) -> LoginThrottles:
+    """The sign-in throttles, on the app's rate-limit storage (Redis when configured)."""
+    return LoginThrottles(app_settings(request), rate_limit_storage(request))
 
 
 AppSettings = Annotated[Settings, Depends(app_settings)]
-Throttles = Annotated[service.LoginThrottles, Depends(login_throttles)]
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+Throttles = Annotated[LoginThrottles, Depends(login_throttles)]
 
 
 async def read_login_request(request: Request) -> LoginRequest:
@@ -94,7 +83,8 @@ async def read_login_request(request: Request) -> LoginRequest:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
+    dependencies=[rate_limit("register")],
 )
 async def register(body: RegisterRequest, session: DbSession) -> UserRead:
     """Create a passenger account."""
@@ -106,13 +96,14 @@ async def register(body: RegisterRequest, session: DbSession) -> UserRead:
     "/login",
     openapi_extra=LOGIN_OPENAPI,
     responses=error_responses(401, 415, 422, 429),
+    dependencies=[rate_limit("login")],
 )
 async def login(
     request: Request, session: DbSession, settings: AppSettings, throttles: Throttles
 ) -> TokenPair:
     """Sign in with email and password (JSON or the OAuth2 password form)."""
     credentials = await read_login_request(request)
-    return await service.login(session, settings, throttles, credentials, client_ip(request))
+    return await service.login(session, settings, throttles, credentials, client_address(request))
 
 
 @router.post("/login/refresh", responses=error_responses(401, 422))
@@ -130,11 +121,14 @@ async def get_profile(principal: CurrentPrincipal, session: DbSession) -> Profil
 
 @router.patch("/profile", responses=error_responses(401, 403, 422, 429))
 async def update_profile(
+    request: Request,
     body: ProfileUpdate,
     principal: CurrentPrincipal,
     session: DbSession,
     throttles: Throttles,
 ) -> ProfileRead:
     """Update name, phone, notification preferences or password (403 on a wrong current one)."""
-    user = await service.update_profile(session, throttles, principal.user_id, body)
+    user = await service.update_profile(
+        session, throttles, principal.user_id, body, client_address(request)
+    )
     return ProfileRead.model_validate(user)
