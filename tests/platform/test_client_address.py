@@ -3,17 +3,11 @@ trusted proxy, read from the right; `flightdeck serve` does not let uvicorn beli
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.deploy.serve import flightdeck_serve
 
 from flightdeck.platform.client_address import resolve_client_address, trusted_networks
 
@@ -57,45 +51,6 @@ def test_without_trusted_proxies_the_header_is_never_read() -> None:
 
 
 # --- `flightdeck serve` ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def flightdeck_serve(tmp_path: Path, **settings: str) -> Iterator[str]:
-    """`flightdeck serve` in a temp directory with these settings; yields its base URL."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
-    env |= {
-        "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
-        "FLIGHTDECK_LOG_LEVEL": "WARNING",
-        **{f"FLIGHTDECK_{name.upper()}": value for name, value in settings.items()},
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    command = [sys.executable, "-m", "flightdeck", "serve", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 def _statuses_with_rotating_forwarded_for(base_url: str) -> list[int]:
