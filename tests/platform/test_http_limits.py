@@ -26,6 +26,8 @@ from flightdeck.platform.settings import Settings
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 # The limits do not depend on the database: SQLite only.
 sqlite_only = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+# Redis on a loaded test machine may take longer than production's 0.25 s timeout.
+PATIENT = {"rate_limit_storage_timeout_seconds": 5.0}
 
 AIRPORTS = "/airports?q=JFK"  # a cheap endpoint with no route limit of its own
 RATE_LIMIT = re.compile(r'^"(?P<policy>[a-z_\-0-9]+)";r=(?P<remaining>\d+);t=(?P<reset>\d+)$')
@@ -51,7 +53,7 @@ def storage_url(request: pytest.FixtureRequest) -> str:
 @asynccontextmanager
 async def serving(settings: Settings, **overrides: Any) -> AsyncIterator[FastAPI]:
     """An app with these settings changed; its counters are emptied before and after."""
-    app = create_app(settings.model_copy(update=overrides))
+    app = create_app(settings.model_copy(update={**PATIENT, **overrides}))
     async with LifespanManager(app):
         await app.state.rate_limits.storage.reset()
         try:

@@ -174,10 +174,11 @@ def _limits_uri(redis_url: str) -> str:
     return "async+" + redis_url
 
 
-def create_rate_limit_storage(settings: Settings, *, timeout_seconds: float = 0.25) -> Storage:
+def create_rate_limit_storage(settings: Settings) -> Storage:
     """Redis (with the in-process fallback) when `redis_url` is set, else in-process only."""
     if not settings.redis_url:
         return InProcessStorage()
+    timeout_seconds = settings.rate_limit_storage_timeout_seconds
     # Our own pool, so shutdown can close it; one attempt per call, short timeouts: the
     # fallback answers instead of a slow Redis.
     pool = ConnectionPool.from_url(
@@ -207,11 +208,12 @@ def seconds_until(instant: float) -> int:
     return max(1, math.ceil(instant - time.time()))
 
 
-def too_many_attempts(retry_after: int) -> TooManyRequests:
+def too_many_attempts(retry_after: int, **details: int) -> TooManyRequests:
+    """429 `too_many_attempts` with `Retry-After` (and `details` beside the wait)."""
     return TooManyRequests(
         "Too many failed attempts; try again later",
         code="too_many_attempts",
-        details={"retry_after_seconds": retry_after},
+        details={"retry_after_seconds": retry_after, **details},
         headers={"Retry-After": str(retry_after)},
     )
 

@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     rate_limit_login: str = "30/minute"
     rate_limit_search: str = "120/minute"
     rate_limit_create_booking: str = "30/minute"
+    # Longest wait for Redis on one rate-limit operation before counting in-process instead.
+    rate_limit_storage_timeout_seconds: float = Field(default=0.25, gt=0)
     # Peers whose X-Forwarded-For is believed (the gateway): IPs or CIDRs, comma-separated.
     # From anyone else the header is ignored and the peer's own address is the client's.
     trusted_proxies: str = ""
