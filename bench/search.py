@@ -1,9 +1,9 @@
 """Search load benchmark on the demo data set: `make bench-search`.
 
 Builds a throwaway SQLite database with `flightdeck migrate` + `flightdeck seed`, starts
-`flightdeck serve` on a free port, and sends a bounded load of `GET /search` requests over the
-demo routes (direct flights and connections such as JFK→SFO via ORD) with a fixed number of
-concurrent clients:
+`flightdeck serve` on a free port (servers.py), and sends a bounded load of `GET /search`
+requests over the demo routes (direct flights and connections such as JFK→SFO via ORD) with a
+fixed number of concurrent clients:
 
 - cold: distinct searches (route, date, passengers, sort), each asked once: every one is a
   cache miss and runs the two indexed queries;
@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,6 +29,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.table import Table
+
+from servers import run_cli, running_flightdeck, sqlite_settings
 
 # Demo routes (flightdeck.demo_data): direct ones and ones only connections serve.
 ROUTES = (
@@ -69,26 +67,6 @@ class PhaseResult:
     elapsed: float = 0.0
     cache_hits: float = 0.0
     cache_lookups: float = 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _flightdeck(*args: str, cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "flightdeck", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"flightdeck {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 def _searches(days: int, count: int, seed: int) -> list[dict[str, str]]:
@@ -187,21 +165,7 @@ def _report(results: list[PhaseResult], concurrency: int, data_set: str) -> None
     )
 
 
-async def _wait_until_up(http: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("flightdeck serve exited; see its log above")
-        try:
-            if (await http.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("flightdeck serve did not answer /healthz within 60 s")
-
-
-async def _load(base_url: str, args: argparse.Namespace, server: subprocess.Popen[bytes]) -> None:
+async def _load(base_url: str, args: argparse.Namespace) -> None:
     cold_count = args.requests // 2
     cold = _searches(args.days, cold_count, args.seed)
     hot = cold[:HOT_SEARCHES]
@@ -209,7 +173,6 @@ async def _load(base_url: str, args: argparse.Namespace, server: subprocess.Pope
     warm = [picker.choice(hot) for _ in range(args.requests - cold_count)]
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
-        await _wait_until_up(http, server)
         # Untimed: the first searches load the airports table and warm the connection pool.
         await _run_phase(http, "warm-up", _searches(1, args.concurrency, args.seed + 1), 1)
         results = [
@@ -230,40 +193,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="flightdeck-bench-") as tmp:
         workdir = Path(tmp)
-        env = {key: value for key, value in os.environ.items() if not key.startswith("FLIGHTDECK_")}
-        env |= {
-            "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
-            "FLIGHTDECK_REDIS_URL": args.redis_url,
-            "FLIGHTDECK_LOG_LEVEL": "WARNING",
-            # One address sends every request: limits it never reaches (still counted).
-            "FLIGHTDECK_RATE_LIMIT_PER_ADDRESS": "100000000/minute",
-            "FLIGHTDECK_RATE_LIMIT_SEARCH": "100000000/minute",
-        }
+        settings = sqlite_settings(workdir) | {"FLIGHTDECK_REDIS_URL": args.redis_url}
         with console.status("Building the demo database (migrate + seed) …"):
-            _flightdeck("migrate", cwd=workdir, env=env)
-            seeded = _flightdeck("seed", "--days", str(args.days), cwd=workdir, env=env)
+            run_cli("migrate", settings=settings, cwd=workdir)
+            seeded = run_cli("seed", "--days", str(args.days), settings=settings, cwd=workdir)
         console.print(seeded.split(" Sign in", 1)[0])  # not the throwaway credentials
-        port = _free_port()
-        log_path = workdir / "serve.log"
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [sys.executable, "-m", "flightdeck", "serve", "--port", str(port)],
-                cwd=workdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                asyncio.run(_load(f"http://127.0.0.1:{port}", args, server))
-            finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-        if server.returncode not in (0, -15):
-            console.print(log_path.read_text(errors="replace")[-3000:])
+        with running_flightdeck(settings) as server:
+            asyncio.run(_load(server.base_url, args))
 
 
 if __name__ == "__main__":

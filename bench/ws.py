@@ -1,13 +1,13 @@
 """WebSocket fan-out benchmark: `make bench-ws` (options: `--clients 5000 --rounds 5`).
 
 Builds a throwaway SQLite database (`flightdeck migrate`, an agent and a passenger with
-`flightdeck create-user`), starts `flightdeck serve` on a free port (in-process event bus),
-creates one flight, and opens N WebSocket clients (default 1000, up to 5000) that all follow
-it. Then, round after round, one status change (`PUT /flights/{id}/status`): the send time is
-taken just before the PUT, each client's receive time when its `flight.status` message
-arrives. Prints, per round and overall, how many clients received it and the p50/p99/max
-delivery latency. Every wait is bounded. The clients run in this one process, so the figures
-include the time this process needs to read N messages.
+`flightdeck create-user`), starts `flightdeck serve` on a free port (servers.py; in-process
+event bus), creates one flight, and opens N WebSocket clients (default 1000, up to 5000) that
+all follow it. Then, round after round, one status change (`PUT /flights/{id}/status`): the
+send time is taken just before the PUT, each client's receive time when its `flight.status`
+message arrives. Prints, per round and overall, how many clients received it and the
+p50/p99/max delivery latency. Every wait is bounded. The clients run in this one process, so
+the figures include the time this process needs to read N messages.
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import suppress
@@ -33,6 +30,7 @@ from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
 from flightdeck.platform.security.encryption import generate_key_spec
+from servers import run_cli, running_flightdeck, sqlite_settings
 
 console = Console()
 PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway bench user
@@ -40,12 +38,6 @@ MAX_CLIENTS = 5000
 CONNECT_CONCURRENCY = 100
 CONNECT_TIMEOUT = 180.0  # all clients connected and subscribed within this
 ROUND_TIMEOUT = 15.0  # every client has the round's message within this
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _raise_fd_limit(clients: int) -> None:
@@ -57,20 +49,6 @@ def _raise_fd_limit(clients: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
         if limit < wanted:
             console.print(f"[yellow]fd limit {limit} < {wanted}: some clients may fail[/yellow]")
-
-
-def _flightdeck(*args: str, cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "flightdeck", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"flightdeck {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 @dataclass
@@ -215,18 +193,8 @@ def _report(rounds: list[Round], clients: int) -> None:
         console.print(f"mean {statistics.fmean(every):.1f} ms over {len(every)} deliveries")
 
 
-async def _bench(base_url: str, args: argparse.Namespace, server: subprocess.Popen[bytes]) -> None:
+async def _bench(base_url: str, args: argparse.Namespace) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise SystemExit("flightdeck serve exited; see its log")
-            with suppress(httpx.TransportError):
-                if (await http.get("/healthz")).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit("flightdeck serve did not answer /healthz within 60 s")
-            await asyncio.sleep(0.1)
         agent = {"Authorization": f"Bearer {await _login(http, 'agent@bench.example.com')}"}
         passenger_token = await _login(http, "passenger@bench.example.com")
         flight_id = await _create_flight(http, agent)
@@ -248,26 +216,13 @@ async def _bench(base_url: str, args: argparse.Namespace, server: subprocess.Pop
             await asyncio.gather(*(c.socket.close() for c in clients), return_exceptions=True)
 
 
-def _environment(workdir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FLIGHTDECK_")}
-    return env | {
-        "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+def _settings(workdir: Path) -> dict[str, str]:
+    return sqlite_settings(workdir) | {
         "FLIGHTDECK_JWT_SECRET": os.urandom(32).hex(),
         "FLIGHTDECK_ENCRYPTION_KEYS": generate_key_spec("bench"),
         "FLIGHTDECK_WS_HEARTBEAT_SECONDS": "3600",
         "FLIGHTDECK_HOLD_SWEEP_SECONDS": "0",
-        "FLIGHTDECK_LOG_LEVEL": "WARNING",
     }
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def main() -> None:
@@ -281,30 +236,16 @@ def main() -> None:
     _raise_fd_limit(args.clients)
     with tempfile.TemporaryDirectory(prefix="flightdeck-bench-ws-") as tmp:
         workdir = Path(tmp)
-        env = _environment(workdir)
+        settings = _settings(workdir)
         with console.status("Building the database (migrate, an agent and a passenger) …"):
-            _flightdeck("migrate", cwd=workdir, env=env)
+            run_cli("migrate", settings=settings, cwd=workdir)
             for role in ("agent", "passenger"):
-                _flightdeck(
+                run_cli(
                     "create-user", "--email", f"{role}@bench.example.com", "--password", PASSWORD,
-                    "--role", role, cwd=workdir, env=env,
+                    "--role", role, settings=settings, cwd=workdir,
                 )  # fmt: skip
-        port = _free_port()
-        log_path = workdir / "serve.log"
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [sys.executable, "-m", "flightdeck", "serve", "--port", str(port)],
-                cwd=workdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                asyncio.run(_bench(f"http://127.0.0.1:{port}", args, server))
-            finally:
-                _stop(server)
-        if server.returncode not in (0, -15):
-            console.print(log_path.read_text(errors="replace")[-3000:])
+        with running_flightdeck(settings) as server:
+            asyncio.run(_bench(server.base_url, args))
 
 
 if __name__ == "__main__":

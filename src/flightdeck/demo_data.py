@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.flights import schedule_service
 from flightdeck.flights.airports import get_airport
-from flightdeck.flights.schedule_schemas import ScheduleCreate
+from flightdeck.flights.schedules import service as schedule_service
+from flightdeck.flights.schedules.schemas import ScheduleCreate
 from flightdeck.flights.schemas import CabinSpec
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Conflict

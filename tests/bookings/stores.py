@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.bookings.mongo_client import BookingCollection, bookings_collection, is_mongo_url
 from flightdeck.bookings.records import BookingRecord
-from flightdeck.bookings.repository import BookingRepository, booking_repository
+from flightdeck.bookings.repository import BookingRepository
+from flightdeck.bookings.stores import booking_repository
 from flightdeck.platform.settings import Settings
 from tests.servers.mongo import MongoServer
 

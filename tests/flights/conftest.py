@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
+from tests.servers.flightdeck_app import serving
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def live_url(app: FastAPI) -> AsyncIterator[str]:
     """The test app (lifespan running) served by uvicorn on a free local port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
-    sock.close()
+    async with serving(app) as base_url:
+        yield base_url

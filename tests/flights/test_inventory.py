@@ -30,7 +30,7 @@ from flightdeck.flights.errors import (
     SeatUnavailable,
     UnknownFlight,
 )
-from flightdeck.flights.inventory_service import (
+from flightdeck.flights.inventory.service import (
     HeldSegment,
     SegmentRequest,
     bookings_holding_inventory,

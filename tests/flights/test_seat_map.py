@@ -9,7 +9,7 @@ from tests.conftest import TestUser as AppUser
 from tests.conftest import assert_error
 from tests.flights.factories import create_flight, money, sell_seats
 
-from flightdeck.flights.seat_layouts import (
+from flightdeck.flights.inventory.seat_layouts import (
     CabinLayout,
     cabin_letters,
     normalise_seat,

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from flightdeck.flights.ssim import SsimLeg, SsimParseResult, parse_ssim
+from flightdeck.flights.schedules.ssim import SsimLeg, SsimParseResult, parse_ssim
 
 SAMPLE = Path(__file__).parent / "data" / "sample.ssim"
 HEADER = "1AIRLINE STANDARD SCHEDULE DATA SET".ljust(194) + "000001"

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from tests.conftest import TestUser, assert_error
 from tests.flights.factories import create_flight
 
-from flightdeck.flights.status_feed import signed_headers
+from flightdeck.flights.status.feed import signed_headers
 from flightdeck.platform.clock import utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

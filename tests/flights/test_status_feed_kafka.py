@@ -21,7 +21,7 @@ from tests.servers.kafka import KafkaBroker, running_kafka
 from typer.testing import CliRunner
 
 from flightdeck.cli import app as cli
-from flightdeck.flights.status_feed_kafka import StatusFeedConsumer
+from flightdeck.flights.status.feed_kafka import StatusFeedConsumer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,7 +15,7 @@ from tests.flights.factories import create_flight
 from typer.testing import CliRunner
 
 from flightdeck.cli import app as cli
-from flightdeck.flights.status_simulation import PlayableFlight, plan_day
+from flightdeck.cli.status_simulation import PlayableFlight, plan_day
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flightdeck.flights.errors import InvalidStatusTransition
-from flightdeck.flights.status_service import ALLOWED_TRANSITIONS, check_transition
+from flightdeck.flights.status.service import ALLOWED_TRANSITIONS, check_transition
 
 BEFORE_BOARDING = {"scheduled", "on_time", "delayed"}
 # The rules as API.md / the issue state them, including same-status updates.

@@ -7,15 +7,13 @@ empties its mailbox; `ws_base` is the `ws://127.0.0.1:<port>` the app is served 
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
+from tests.servers.flightdeck_app import serving
 from tests.servers.smtp import SmtpServer, running_smtp
 
 
@@ -39,20 +37,5 @@ def smtp(app: FastAPI, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch)
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def ws_base(app: FastAPI) -> AsyncIterator[str]:
     """The app (lifespan already running) served by uvicorn on a free local port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
-    sock.close()
+    async with serving(app) as base_url:
+        yield base_url.replace("http://", "ws://", 1)

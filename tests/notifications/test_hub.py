@@ -89,7 +89,7 @@ async def test_a_stalled_client_is_dropped_and_the_others_still_get_everything()
 async def test_the_heartbeat_loop_pings_every_socket() -> None:
     hub = WebSocketHub(heartbeat_seconds=0.02)
     connection, socket = open_connection(hub, "u1")
-    await hub.start()
+    hub.start()
     try:
         for _ in range(100):
             if socket.sent:

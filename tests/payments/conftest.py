@@ -59,7 +59,7 @@ def patient_sandbox(app: FastAPI) -> Iterator[SandboxGateway]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def refund_worker(app: FastAPI) -> AsyncIterator[RefundWorker]:
     """The app's refund worker, its background loop stopped: the test runs each pass."""
-    worker: RefundWorker = app.state.refund_worker
+    worker: RefundWorker = app.state.workers["refund-worker"]
     await worker.stop()
     try:
         yield worker

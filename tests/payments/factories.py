@@ -124,7 +124,7 @@ async def reconcile(app: FastAPI) -> list[Reconciled]:
 
 async def settle_refunds(app: FastAPI) -> list[RefundOutcome]:
     """One pass of the app's refund worker (after any pass already under way)."""
-    worker: RefundWorker = app.state.refund_worker
+    worker: RefundWorker = app.state.workers["refund-worker"]
     return await worker.refund_due()
 
 

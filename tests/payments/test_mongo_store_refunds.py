@@ -71,7 +71,7 @@ async def test_cancelling_a_paid_mongo_booking_with_the_gateway_down_refunds_it_
 
     sandbox.outage = False
     clock.advance(timedelta(minutes=1))  # past any backoff of the attempts made meanwhile
-    worker: RefundWorker = mongo_app.state.refund_worker
+    worker: RefundWorker = mongo_app.state.workers["refund-worker"]
     await worker.refund_due()
     after = await payment_read(mongo_client, passenger.headers, payment["id"])
     assert after["status"] == "refunded"

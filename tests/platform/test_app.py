@@ -41,7 +41,11 @@ async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
 
 
 async def test_healthz_and_readyz_report_ok(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    # /healthz also says which services this process runs (all of them here).
+    assert (await client.get("/healthz")).json() == {
+        "status": "ok",
+        "services": ["users", "flights", "search", "bookings", "payments", "notifications"],
+    }
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] == "ok"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flightdeck.flights.itinerary_queries import BookableFlight
+from flightdeck.flights.itineraries.service import BookableFlight
 from flightdeck.platform.money import Money
 from flightdeck.platform.settings import Settings
 from flightdeck.search.connections import (

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.flights.itinerary_queries import invalidate_searches_for_flights
+from flightdeck.flights.itineraries.service import invalidate_searches_for_flights
 from tests.conftest import TestUser as AppUser
 from tests.flights.factories import sell_seats
 from tests.search.factories import add_flight, routes, search

@@ -1,133 +1,135 @@
-"""FlightDeck itself as a separate server process (uvicorn), for tests that need several
-instances sharing one database and one broker.
+"""FlightDeck served over real TCP, for tests (and the benches, through bench/servers.py).
 
-``start_app(env)`` runs ``python -m uvicorn flightdeck.app:create_app --factory`` on a free
-127.0.0.1 port with the given ``FLIGHTDECK_*`` variables, in a temp working directory (no
-``.env`` of the developer's is read), and waits for ``/healthz``. ``stop()`` terminates it
-(SIGTERM, then SIGKILL); the kernel kills it too if the test process dies (PDEATHSIG).
+- ``start_app(env)`` runs FlightDeck as a separate server process (``python -m uvicorn
+  flightdeck.app:create_app --factory``) on a free 127.0.0.1 port with the given
+  ``FLIGHTDECK_*`` variables and no other, in a temp working directory (no ``.env`` of the
+  developer's is read), and waits for ``/healthz``. ``workers`` starts several worker
+  processes; ``argv`` runs another command that takes ``--host --port --workers`` (uvicorn with
+  another app, ``flightdeck serve``). ``running_apps(*envs)``: several instances sharing one
+  database and one broker. Start-up and stop (SIGTERM, then SIGKILL): process.py.
+- ``serving(app)`` serves an app object whose lifespan the caller already runs (the test's
+  ``app`` fixture) with uvicorn on the current event loop, for WebSocket clients and the CLI.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 import httpx
+import uvicorn
+from starlette.types import ASGIApp
 
-HOST = "127.0.0.1"
-_READY_TIMEOUT = 30.0
+from .process import HOST, ServerProcess, start_on_free_port
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _orphan_guard() -> list[str]:
-    setpriv = shutil.which("setpriv")
-    if setpriv and threading.current_thread() is threading.main_thread():
-        return [setpriv, "--pdeathsig", "KILL", "--"]
-    return []
+FLIGHTDECK_APP = (
+    sys.executable, "-m", "uvicorn", "flightdeck.app:create_app", "--factory",
+    "--log-level", "warning",
+)  # fmt: skip
 
 
-@dataclass
-class AppProcess:
-    port: int
-    log_path: Path
-    _process: subprocess.Popen[bytes] = field(repr=False)
-    _log_file: IO[bytes] = field(repr=False)
-    _workdir: Path = field(repr=False)
+def settings_environment(settings: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without any ``FLIGHTDECK_*`` variable, plus ``settings``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
+    return clean | dict(settings)
+
+
+class AppProcess(ServerProcess):
+    """An HTTP server process, ready when ``GET /healthz`` answers 200."""
+
+    name = "FlightDeck server"
+    ready_timeout = 30.0
+    stop_grace = 10.0
+
+    def __init__(
+        self,
+        port: int,
+        workdir: Path,
+        *,
+        env: Mapping[str, str],
+        argv: Sequence[str] = FLIGHTDECK_APP,
+        workers: int = 1,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(port, workdir)
+        self.env = dict(env)
+        self.argv = list(argv)
+        self.workers = workers
+        if name is not None:
+            self.name = name
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}"
+        return f"ws://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        address = ["--host", self.host, "--port", str(self.port)]
+        return [*self.argv, *address, "--workers", str(self.workers)]
+
+    def environment(self) -> dict[str, str]:
+        return settings_environment(self.env)
+
+    def answers(self) -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+        return False
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "<no log>"
-
-    def stop(self) -> None:
-        """Terminates the process (bounded wait, then kill) and removes its directory."""
-        process = self._process
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        self._log_file.close()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        return super().log_tail(lines)
 
 
-def _wait_healthy(app: AppProcess) -> None:
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if app._process.poll() is not None:
-            raise RuntimeError(f"the FlightDeck server exited:\n{app.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{app.base_url}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(
-        f"the FlightDeck server is not up after {_READY_TIMEOUT}s:\n{app.log_tail()}"
-    )
-
-
-def start_app(env: Mapping[str, str]) -> AppProcess:
-    """Starts one instance with `env` (FLIGHTDECK_* settings) and waits until it answers."""
+def start_app(
+    env: Mapping[str, str],
+    *,
+    argv: Sequence[str] = FLIGHTDECK_APP,
+    workers: int = 1,
+    name: str | None = None,
+) -> AppProcess:
+    """Starts one server with ``env`` (FLIGHTDECK_* settings) and waits until it answers."""
     workdir = Path(tempfile.mkdtemp(prefix="flightdeck-app-"))
-    port = _free_port()
-    log_path = workdir / "server.log"
-    log_file = log_path.open("ab")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
-    command = [
-        *_orphan_guard(), sys.executable, "-m", "uvicorn", "flightdeck.app:create_app",
-        "--factory", "--host", HOST, "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env={**clean, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+    return start_on_free_port(
+        lambda port: AppProcess(port, workdir, env=env, argv=argv, workers=workers, name=name)
     )
-    app = AppProcess(port, log_path, process, log_file, workdir)
-    try:
-        _wait_healthy(app)
-    except BaseException:
-        app.stop()
-        raise
-    return app
 
 
 @contextlib.contextmanager
 def running_apps(*envs: Mapping[str, str]) -> Iterator[list[AppProcess]]:
     """Several instances, all stopped on the way out whatever happens."""
-    apps: list[AppProcess] = []
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(contextlib.closing(start_app(env))) for env in envs]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Serves ``app`` on a free port from this event loop; yields ``http://127.0.0.1:<port>``.
+
+    The lifespan is off: the caller runs it (the app's workers and bus are the test's own).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))  # bound before uvicorn starts: no race for the port
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for env in envs:
-            apps.append(start_app(env))
-        yield apps
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if not server.started:
+            raise RuntimeError("uvicorn did not start")
+        yield f"http://{HOST}:{sock.getsockname()[1]}"
     finally:
-        for app in apps:
-            app.stop()
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()

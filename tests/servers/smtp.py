@@ -1,7 +1,8 @@
 """Throwaway SMTP server for the test suite (``aiosmtpd``), capturing every message it gets.
 
 ``start_smtp()`` runs aiosmtpd's ``Controller`` (its own event loop in a background thread)
-on 127.0.0.1 at a free TCP port; ``running_smtp()`` wraps it in a context manager.
+on 127.0.0.1 at a free TCP port; ``running_smtp()`` wraps it in a context manager
+(start-up and stop: process.py).
 Plain SMTP only (no TLS, no STARTTLS). AUTH PLAIN/LOGIN is offered and any credentials
 are accepted (recorded in ``logins``), so the app may log in or not.
 """
@@ -9,13 +10,12 @@ are accepted (recorded in ``logins``), so the app may log in or not.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -24,7 +24,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-HOST = "127.0.0.1"
+from .process import ThrowawayServer, start_on_free_port
+
 Predicate = Callable[[EmailMessage], bool]
 
 
@@ -47,14 +48,15 @@ class _BoundController(Controller):
         return self.loop.create_server(self._factory_invoker, sock=self._listen_sock)
 
 
-@dataclass
-class SmtpServer:
-    host: str
-    port: int
-    logins: list[str] = field(default_factory=list)
-    _deliveries: list[Delivery] = field(repr=False, default_factory=list)
-    _changed: threading.Condition = field(repr=False, default_factory=threading.Condition)
-    _controller: Controller | None = field(repr=False, default=None)
+class SmtpServer(ThrowawayServer):
+    name = "SMTP server"
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.logins: list[str] = []
+        self._deliveries: list[Delivery] = []
+        self._changed = threading.Condition()
+        self._controller: Controller | None = None
 
     # aiosmtpd hooks, called on the server's thread
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -124,44 +126,49 @@ class SmtpServer:
             self._deliveries.clear()
             self.logins.clear()
 
+    @property
+    def is_running(self) -> bool:
+        return self._controller is not None
+
+    def serve(self) -> str | None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            return repr(exc)
+        self.port = int(sock.getsockname()[1])  # the one the OS picked for port 0
+        controller = _BoundController(
+            self,
+            sock,
+            server_hostname="flightdeck-test-smtp",
+            enable_SMTPUTF8=True,
+            authenticator=self._authenticate,
+            auth_required=False,
+            auth_require_tls=False,  # plain-text AUTH, as there is no TLS
+        )
+        try:
+            controller.start()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                controller.stop(no_assert=True)
+            sock.close()
+            return repr(exc)
+        self._controller = controller
+        return None
+
     def stop(self) -> None:
         controller, self._controller = self._controller, None
         if controller is not None:
-            atexit.unregister(self.stop)
             controller.stop()
 
 
 def start_smtp() -> SmtpServer:
     """Start a capturing SMTP server; raise RuntimeError on failure."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    server = SmtpServer(HOST, int(sock.getsockname()[1]))
-    controller = _BoundController(
-        server,
-        sock,
-        server_hostname="flightdeck-test-smtp",
-        enable_SMTPUTF8=True,
-        authenticator=server._authenticate,
-        auth_required=False,
-        auth_require_tls=False,  # plain-text AUTH, as there is no TLS
-    )
-    try:
-        controller.start()
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            controller.stop(no_assert=True)
-        sock.close()
-        raise RuntimeError(f"SMTP server failed to start: {exc!r}") from exc
-    server._controller = controller
-    atexit.register(server.stop)
-    return server
+    # Bound before aiosmtpd starts, on a port the OS picks: no race for the port.
+    return start_on_free_port(SmtpServer, pick_port=lambda: 0)
 
 
-@contextlib.contextmanager
-def running_smtp() -> Iterator[SmtpServer]:
-    server = start_smtp()
-    try:
-        yield server
-    finally:
-        server.stop()
+def running_smtp() -> contextlib.closing[SmtpServer]:
+    return contextlib.closing(start_smtp())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -14,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from .kafka import KafkaBroker, running_kafka
+from .process import port_accepts
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,19 +22,13 @@ TOPIC = "flight-events"
 GROUP_TIMEOUTS = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
 
 
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def broker() -> AsyncIterator[KafkaBroker]:
     started = time.perf_counter()
     with running_kafka() as kafka:
         print(f"kafka start-up: {time.perf_counter() - started:.2f}s")
         yield kafka
-    assert not _port_open(kafka.host, kafka.port)
+    assert not port_accepts(kafka.host, kafka.port)
     assert not kafka.log_path.parent.exists()
 
 
@@ -116,7 +110,7 @@ async def test_stop_then_restart_on_same_port(broker: KafkaBroker) -> None:
 
         broker.stop()
         assert not broker.is_running
-        assert not _port_open(broker.host, port)
+        assert not port_accepts(broker.host, port)
         started = time.perf_counter()
         with pytest.raises(KafkaError):
             await asyncio.wait_for(producer.send_and_wait(TOPIC, b"lost", key=b"FD100"), 10)

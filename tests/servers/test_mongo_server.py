@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -12,14 +11,9 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from .mongo import MongoServer, running_mongo
+from .process import port_accepts
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -28,7 +22,7 @@ async def mongo() -> AsyncIterator[MongoServer]:
     with running_mongo() as server:
         print(f"mongo start-up: {time.perf_counter() - started:.2f}s")
         yield server
-    assert not _port_open(server.host, server.port)
+    assert not port_accepts(server.host, server.port)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

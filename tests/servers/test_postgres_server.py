@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import asyncpg
 
 from .postgres import PostgresServer, running_postgres
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
+from .process import port_accepts
 
 
 async def _round_trip(server: PostgresServer, database: str) -> tuple[str, list[str]]:
@@ -37,7 +31,7 @@ def test_postgres_server_lifecycle() -> None:
         startup = time.perf_counter() - started
         print(f"postgres start-up: {startup:.2f}s")  # visible with -s; useful in CI logs
         assert server.host == "127.0.0.1"
-        assert _port_open(server.host, server.port)
+        assert port_accepts(server.host, server.port)
         assert server.url() == f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/postgres"
 
         version, codes = asyncio.run(_round_trip(server, "postgres"))
@@ -52,6 +46,6 @@ def test_postgres_server_lifecycle() -> None:
         data_dir = server.data_dir
         assert data_dir.is_dir()
 
-    assert not _port_open(server.host, server.port)
+    assert not port_accepts(server.host, server.port)
     assert not data_dir.exists()
     server.stop()  # idempotent

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -12,15 +11,10 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from .process import port_accepts
 from .redis import RedisServer, running_redis
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +23,7 @@ def server() -> Iterator[RedisServer]:
     with running_redis() as redis_server:
         print(f"redis start-up: {time.perf_counter() - started:.2f}s")
         yield redis_server
-    assert not _port_open(redis_server.host, redis_server.port)
+    assert not port_accepts(redis_server.host, redis_server.port)
     assert not redis_server.log_path.parent.exists()
 
 
@@ -72,7 +66,7 @@ async def test_stop_then_restart_on_same_port(server: RedisServer, client: aiore
     await client.set("cached", "1")
     port = server.port
     server.stop()
-    assert not server.is_running and not _port_open(server.host, port)
+    assert not server.is_running and not port_accepts(server.host, port)
     with pytest.raises(RedisConnectionError):
         await client.get("cached")
 

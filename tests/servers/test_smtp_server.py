@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -11,15 +10,10 @@ from email.message import EmailMessage
 import aiosmtplib
 import pytest
 
+from .process import port_accepts
 from .smtp import SmtpServer, running_smtp
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +22,7 @@ def smtp() -> Iterator[SmtpServer]:
     with running_smtp() as server:
         print(f"smtp start-up: {time.perf_counter() - started:.2f}s")
         yield server
-    assert not _port_open(server.host, server.port)
+    assert not port_accepts(server.host, server.port)
     server.stop()  # idempotent
 
 

@@ -1,4 +1,4 @@
-"""The booking store interface, and the factory that picks the store from the settings.
+"""The booking store interface (`stores.py` picks the store the settings name).
 
 The bookings service talks only to `BookingRepository`: a SQL store (`repository_sql`, the
 default, writing in the request's transaction) or a MongoDB store (`repository_mongo`, when
@@ -18,14 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from flightdeck.bookings.records import BookingCursor, BookingRecord, BookingStatus
 from flightdeck.platform.money import Money
-from flightdeck.platform.settings import Settings
-
-# Key of the app's Settings in `AsyncSession.info` (see `bind_booking_store`).
-SETTINGS_INFO_KEY = "flightdeck.settings"
 
 
 class PnrTaken(Exception):
@@ -100,38 +94,3 @@ class BookingRepository(Protocol):
     async def mark_seats_released(self, booking_id: str, *, at: datetime) -> None:
         """Records that the booking's seats went back to inventory."""
         ...
-
-
-def get_booking_repository(session: AsyncSession, settings: Settings | None) -> BookingRepository:
-    """The store the settings name (`bookings_store_url`; empty or no settings: SQL), bound to
-    the request's SQL session."""
-    from flightdeck.bookings.mongo_client import is_mongo_url
-
-    if settings is not None and is_mongo_url(settings.bookings_store_url):
-        from flightdeck.bookings.mongo_client import bookings_collection
-        from flightdeck.bookings.repository_mongo import MongoBookingRepository
-
-        return MongoBookingRepository(bookings_collection(settings.bookings_store_url))
-    from flightdeck.bookings.repository_sql import SqlBookingRepository
-
-    return SqlBookingRepository(session)
-
-
-def booking_repository(session: AsyncSession) -> BookingRepository:
-    """The store for a session made by the app's sessionmaker (see `bind_booking_store`)."""
-    settings = session.info.get(SETTINGS_INFO_KEY)
-    return get_booking_repository(session, settings if isinstance(settings, Settings) else None)
-
-
-def bind_booking_store(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Makes every session of the app carry its settings, so code that has only a session
-    (the flight-cancellation hook, the payments domain) reaches the configured store.
-    Refuses a store URL it cannot serve, at startup rather than on the first request."""
-    from flightdeck.bookings.mongo_client import is_mongo_url
-
-    if settings.bookings_store_url and not is_mongo_url(settings.bookings_store_url):
-        raise RuntimeError(
-            f"FLIGHTDECK_BOOKINGS_STORE_URL={settings.bookings_store_url!r}: no such booking "
-            "store (leave it empty for the SQL database, or a mongodb:// URL)"
-        )
-    sessionmaker.configure(info={SETTINGS_INFO_KEY: settings})

@@ -4,42 +4,45 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import JSONResponse
 
 from flightdeck.bookings import service
+from flightdeck.bookings.errors import (
+    BookingNotCancellable,
+    BookingNotFound,
+    BookingStoreUnavailable,
+    InvalidSeatSelection,
+    MixedCurrencies,
+    SegmentsNotConsecutive,
+)
 from flightdeck.bookings.schemas import BookingCancellation, BookingCreate, BookingRead
+from flightdeck.flights.errors import (
+    CabinNotOffered,
+    DuplicateSeat,
+    DuplicateSegment,
+    FlightNotBookable,
+    InvalidSeat,
+    SeatsUnavailable,
+    SeatUnavailable,
+    UnknownFlight,
+)
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
 from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.idempotency import (
-    IDEMPOTENCY_KEY_HEADER,
+    IdempotencyKeyHeader,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
     request_fingerprint,
     run_idempotent,
 )
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import CurrentPrincipal
-from flightdeck.platform.settings import Settings
+from flightdeck.platform.settings import AppSettings
 
 router = APIRouter(tags=["bookings"])
 
-
-def app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(app_settings)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias=IDEMPOTENCY_KEY_HEADER,
-        min_length=1,
-        max_length=255,
-        description="Repeat the request safely: the same key and body replay the first "
-        "response (header `Idempotent-Replayed: true`); a different body is a 409",
-    ),
-]
 BookingReference = Annotated[str, Path(description="The booking's id, or its PNR (any case)")]
 
 
@@ -47,7 +50,25 @@ BookingReference = Annotated[str, Path(description="The booking's id, or its PNR
     "/bookings",
     status_code=status.HTTP_201_CREATED,
     response_model=BookingRead,
-    responses=error_responses(401, 409, 422, 429),
+    responses=error_responses(
+        Unauthorized,
+        SeatsUnavailable,
+        SeatUnavailable,
+        FlightNotBookable,
+        IdempotencyKeyReused,
+        IdempotencyRequestInProgress,
+        UnknownFlight,
+        CabinNotOffered,
+        InvalidSeat,
+        DuplicateSeat,
+        DuplicateSegment,
+        SegmentsNotConsecutive,
+        MixedCurrencies,
+        InvalidSeatSelection,
+        422,
+        TooManyRequests,
+        BookingStoreUnavailable,
+    ),
     dependencies=[rate_limit("create_booking")],
 )
 async def create_booking(
@@ -55,7 +76,7 @@ async def create_booking(
     session: DbSession,
     principal: CurrentPrincipal,
     settings: AppSettings,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Hold seats on every segment and create a booking pending payment."""
 
@@ -75,7 +96,7 @@ async def create_booking(
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
 
 
-@router.get("/bookings", responses=error_responses(401, 422))
+@router.get("/bookings", responses=error_responses(Unauthorized, 422))
 async def list_bookings(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -85,7 +106,7 @@ async def list_bookings(
     return await service.list_bookings(session, principal, params)
 
 
-@router.get("/bookings/{booking_id}", responses=error_responses(401, 404))
+@router.get("/bookings/{booking_id}", responses=error_responses(Unauthorized, BookingNotFound))
 async def get_booking(
     booking_id: BookingReference, session: DbSession, principal: CurrentPrincipal
 ) -> BookingRead:
@@ -93,7 +114,10 @@ async def get_booking(
     return await service.get_booking(session, principal, booking_id)
 
 
-@router.delete("/bookings/{booking_id}", responses=error_responses(401, 404, 409))
+@router.delete(
+    "/bookings/{booking_id}",
+    responses=error_responses(Unauthorized, BookingNotFound, BookingNotCancellable),
+)
 async def cancel_booking(
     booking_id: BookingReference, session: DbSession, principal: CurrentPrincipal
 ) -> BookingCancellation:

@@ -1,7 +1,7 @@
 """Bookings: hold seats and create a booking, read and list them, cancel, confirm, expire.
 
 Seats are held and released through the flights domain's inventory service; the booking
-itself lives in the configured store (`repository.booking_repository`). Every change writes
+itself lives in the configured store (`stores.booking_repository`). Every change writes
 its `booking.*` event to the outbox in the request's transaction.
 """
 
@@ -38,14 +38,15 @@ from flightdeck.bookings.records import (
     PassengerRecord,
     SegmentRecord,
 )
-from flightdeck.bookings.repository import BookingRepository, PnrTaken, booking_repository
+from flightdeck.bookings.repository import BookingRepository, PnrTaken
 from flightdeck.bookings.schemas import (
     BookingCancellation,
     BookingCreate,
     BookingRead,
     booking_to_read,
 )
-from flightdeck.flights.inventory_service import (
+from flightdeck.bookings.stores import booking_repository
+from flightdeck.flights.inventory.service import (
     HeldSegment,
     SegmentRequest,
     hold_inventory,

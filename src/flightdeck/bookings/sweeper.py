@@ -2,24 +2,24 @@
 
 Safe to run in any number of processes at once: each booking is expired by one conditional
 update in its own transaction, and only the transaction that changed the status releases the
-seats. `run_hold_sweeper` is the background task the app starts in its lifespan.
+seats. `build_hold_sweeper` makes the background worker a server runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.bookings import service
 from flightdeck.bookings.records import BookingRecord
-from flightdeck.bookings.repository import get_booking_repository
-from flightdeck.flights.inventory_service import release_inventory
+from flightdeck.bookings.stores import get_booking_repository
+from flightdeck.flights.inventory.service import release_inventory
 from flightdeck.platform.idempotency import purge_expired_keys
 from flightdeck.platform.settings import Settings
+from flightdeck.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 
@@ -125,32 +125,15 @@ async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], settings: S
         )
 
 
-async def run_hold_sweeper(
+def build_hold_sweeper(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> None:
-    """Runs `sweep_once` every `settings.hold_sweep_seconds` until cancelled; an error is
-    logged and the next round runs as usual."""
-    while True:
-        try:
-            await sweep_once(sessionmaker, settings)
-        except Exception:
-            log.exception("hold sweeper round failed")
-        await asyncio.sleep(settings.hold_sweep_seconds)
-
-
-def start_hold_sweeper(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> asyncio.Task[None] | None:
-    """Starts the sweeper task (None when `hold_sweep_seconds` is 0: disabled)."""
+) -> BackgroundWorker | None:
+    """The sweeper: `sweep_once` every `settings.hold_sweep_seconds`, an error logged and the
+    next round run as usual (None when `hold_sweep_seconds` is 0: disabled)."""
     if settings.hold_sweep_seconds <= 0:
         return None
-    return asyncio.create_task(run_hold_sweeper(sessionmaker, settings), name="hold-sweeper")
-
-
-async def stop_hold_sweeper(task: asyncio.Task[None] | None) -> None:
-    """Cancels the sweeper task and waits for it to finish."""
-    if task is None:
-        return
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
+    return BackgroundWorker(
+        "hold-sweeper",
+        partial(sweep_once, sessionmaker, settings),
+        interval=settings.hold_sweep_seconds,
+    )

@@ -1,4 +1,5 @@
-"""HTTP endpoints of airports, dated flights and their live status."""
+"""HTTP endpoints of airports and dated flights (status, seats and schedules have their own
+sub-packages)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from flightdeck.flights import inventory_service, service, status_service
+from flightdeck.flights import service
 from flightdeck.flights.airports import search_airports
-from flightdeck.flights.inventory_schemas import SeatMapRead
+from flightdeck.flights.errors import (
+    CapacityBelowSold,
+    DuplicateFlight,
+    FlightNotEditable,
+    FlightNotFound,
+    UnknownAirport,
+)
 from flightdeck.flights.schemas import (
     AirportRead,
     FlightCancelled,
@@ -18,21 +25,15 @@ from flightdeck.flights.schemas import (
     FlightUpdate,
     flight_to_read,
 )
-from flightdeck.flights.status_schemas import (
-    FlightStatusChangeRead,
-    FlightStatusRead,
-    FlightStatusUpdate,
-    status_to_read,
-)
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import StaffPrincipal
 
 router = APIRouter()
 
 MAX_AIRPORTS = 50
-STAFF_ERRORS = (401, 403)
+STAFF_ERRORS = (Unauthorized, Forbidden)
 
 
 @router.get("/airports", tags=["airports"], responses=error_responses(422))
@@ -48,7 +49,7 @@ async def list_airports(
     "/flights",
     status_code=status.HTTP_201_CREATED,
     tags=["flights"],
-    responses=error_responses(*STAFF_ERRORS, 409, 422),
+    responses=error_responses(*STAFF_ERRORS, DuplicateFlight, UnknownAirport, 422),
 )
 async def create_flight(
     data: FlightCreate, session: DbSession, principal: StaffPrincipal
@@ -57,7 +58,7 @@ async def create_flight(
     return flight_to_read(await service.create_flight(session, data))
 
 
-@router.get("/flights", tags=["flights"], responses=error_responses(422))
+@router.get("/flights", tags=["flights"], responses=error_responses(UnknownAirport, 422))
 async def list_flights(
     filters: Annotated[FlightFilters, Query()],
     page: Annotated[PageParams, Depends(page_params)],
@@ -67,7 +68,7 @@ async def list_flights(
     return await service.list_flights(session, filters, page)
 
 
-@router.get("/flights/{flight_id}", tags=["flights"], responses=error_responses(404))
+@router.get("/flights/{flight_id}", tags=["flights"], responses=error_responses(FlightNotFound))
 async def get_flight(flight_id: str, session: DbSession) -> FlightRead:
     """One flight with seats available per cabin."""
     return flight_to_read(await service.get_flight(session, flight_id))
@@ -76,7 +77,14 @@ async def get_flight(flight_id: str, session: DbSession) -> FlightRead:
 @router.put(
     "/flights/{flight_id}",
     tags=["flights"],
-    responses=error_responses(*STAFF_ERRORS, 404, 409, 422),
+    responses=error_responses(
+        *STAFF_ERRORS,
+        FlightNotFound,
+        CapacityBelowSold,
+        DuplicateFlight,
+        FlightNotEditable,
+        422,
+    ),
 )
 async def update_flight(
     flight_id: str, data: FlightUpdate, session: DbSession, principal: StaffPrincipal
@@ -92,7 +100,7 @@ async def update_flight(
     response_model=FlightCancelled,
     responses={
         204: {"description": "Removed: nothing was sold"},
-        **error_responses(*STAFF_ERRORS, 404, 409),
+        **error_responses(*STAFF_ERRORS, FlightNotFound, FlightNotEditable),
     },
 )
 async def delete_flight(
@@ -105,42 +113,3 @@ async def delete_flight(
     return FlightCancelled(
         flight=flight_to_read(outcome.flight), affected_bookings=outcome.affected_bookings
     )
-
-
-@router.get("/flights/{flight_id}/seats", tags=["flights"], responses=error_responses(404))
-async def get_seat_map(flight_id: str, session: DbSession) -> SeatMapRead:
-    """Seat map: each cabin's rows and seats, taken or available."""
-    return await inventory_service.seat_map_for_flight(session, flight_id)
-
-
-@router.get("/flights/{flight_id}/status", tags=["flight status"], responses=error_responses(404))
-async def get_flight_status(flight_id: str, session: DbSession) -> FlightStatusRead:
-    """Live status, every instant in the relevant airport's local offset."""
-    return await status_service.get_flight_status(session, flight_id)
-
-
-@router.put(
-    "/flights/{flight_id}/status",
-    tags=["flight status"],
-    responses=error_responses(*STAFF_ERRORS, 404, 409, 422),
-)
-async def update_flight_status(
-    flight_id: str, update: FlightStatusUpdate, session: DbSession, principal: StaffPrincipal
-) -> FlightStatusRead:
-    """Set the live status (transitions per `ALLOWED_TRANSITIONS`), estimates, gate."""
-    result = await status_service.update_flight_status(
-        session, flight_id, update, actor_id=principal.user_id, source="api"
-    )
-    return status_to_read(result.flight, update.remark)
-
-
-@router.get(
-    "/flights/{flight_id}/status/history",
-    tags=["flight status"],
-    responses=error_responses(*STAFF_ERRORS, 404),
-)
-async def list_flight_status_history(
-    flight_id: str, session: DbSession, principal: StaffPrincipal
-) -> list[FlightStatusChangeRead]:
-    """Status changes of the flight, newest first."""
-    return await status_service.list_status_history(session, flight_id)

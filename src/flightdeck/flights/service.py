@@ -21,7 +21,7 @@ from flightdeck.flights.errors import (
     FlightNotEditable,
     FlightNotFound,
 )
-from flightdeck.flights.itinerary_queries import invalidate_flight_searches
+from flightdeck.flights.itineraries.service import invalidate_flight_searches
 from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.flights.schemas import (
     CabinSpec,
@@ -31,8 +31,8 @@ from flightdeck.flights.schemas import (
     FlightUpdate,
     flight_to_read,
 )
-from flightdeck.flights.status_schemas import FlightStatusUpdate
-from flightdeck.flights.status_service import update_flight_status
+from flightdeck.flights.status.schemas import FlightStatusUpdate
+from flightdeck.flights.status.service import update_flight_status
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event

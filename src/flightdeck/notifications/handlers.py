@@ -1,6 +1,4 @@
-"""Events → notifications, and the wiring of the notifications domain to the bus.
-
-Subscriptions (`register_notification_handlers`):
+"""Events → notifications. `notifications/module.py` subscribes them to the bus:
 - group "notifications" (competing: one process handles each event), idempotent by event id:
   flight status changes and booking/payment events become inbox rows for the users concerned,
   with the `handle_once` marker in the same transaction;
@@ -13,29 +11,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.bookings import service as bookings_service
-from flightdeck.flights import status_service as flight_status_service
+from flightdeck.flights.status import service as flight_status_service
 from flightdeck.notifications import texts
 from flightdeck.notifications.email import Mailer
-from flightdeck.notifications.hub import WebSocketHub
 from flightdeck.notifications.models import Notification
 from flightdeck.notifications.service import (
-    NOTIFICATION_CREATED,
     NotificationContent,
     deliver_batch_emails,
     notify_users,
 )
 from flightdeck.platform.errors import NotFound
-from flightdeck.platform.events.bus import Event, EventBus
+from flightdeck.platform.events.bus import Event
 from flightdeck.platform.events.consumers import idempotent_handler
-from flightdeck.platform.settings import Settings
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -238,20 +230,3 @@ def email_handler(
             await deliver_batch_emails(sessionmaker, mailer, str(batch_id))
 
     return send_batch_emails
-
-
-def register_notification_handlers(
-    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> WebSocketHub:
-    """Creates the mailer and the WebSocket hub (`app.state.mailer`, `app.state.hub`) and
-    subscribes them to `app.state.bus`; call before the bus starts, then `hub.start()`."""
-    bus: EventBus = app.state.bus
-    mailer = Mailer(settings)
-    hub = WebSocketHub(heartbeat_seconds=settings.ws_heartbeat_seconds)
-    app.state.mailer, app.state.hub = mailer, hub
-    bus.subscribe(inbox_handler(sessionmaker, mailer), group=GROUP, event_types=list(PLANNERS))
-    bus.subscribe(
-        email_handler(sessionmaker, mailer), group=GROUP, event_types=[NOTIFICATION_CREATED]
-    )
-    bus.subscribe(hub.handle_event)  # broadcast: every instance's hub sees every event
-    return hub

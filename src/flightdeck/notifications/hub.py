@@ -140,6 +140,8 @@ class Connection:
 
 
 class WebSocketHub:
+    name = "ws-hub"  # as a worker of the server (see notifications/module.py)
+
     def __init__(self, *, heartbeat_seconds: float) -> None:
         self.heartbeat_seconds = heartbeat_seconds
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
@@ -149,9 +151,10 @@ class WebSocketHub:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def start(self) -> None:
+        """Starts the heartbeat (pings, and closes sockets whose token expired)."""
         if self._heartbeat is None:
-            self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat")
+            self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name=self.name)
 
     async def stop(self) -> None:
         """Stops the heartbeat and closes every socket (going away)."""

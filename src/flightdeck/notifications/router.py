@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from flightdeck.notifications import service
 from flightdeck.notifications.email import Mailer
+from flightdeck.notifications.errors import NotificationNotFound, RecipientNotFound
 from flightdeck.notifications.schemas import (
     NotificationCreate,
     NotificationRead,
@@ -15,7 +16,7 @@ from flightdeck.notifications.schemas import (
     ReadAllResult,
 )
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import CurrentPrincipal, StaffPrincipal
 
@@ -34,7 +35,7 @@ NotificationId = Annotated[str, Path(max_length=36)]
 @router.post(
     "/notifications",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(Unauthorized, Forbidden, RecipientNotFound, 422),
 )
 async def send_notification(
     data: NotificationCreate, session: DbSession, principal: StaffPrincipal, mailer: AppMailer
@@ -43,7 +44,7 @@ async def send_notification(
     return await service.send_notification(session, principal, data, email_enabled=mailer.enabled)
 
 
-@router.get("/notifications", responses=error_responses(401, 422))
+@router.get("/notifications", responses=error_responses(Unauthorized, 422))
 async def list_notifications(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -54,7 +55,7 @@ async def list_notifications(
     return await service.list_inbox(session, principal, params, unread_only=unread)
 
 
-@router.post("/notifications/read-all", responses=error_responses(401))
+@router.post("/notifications/read-all", responses=error_responses(Unauthorized))
 async def mark_all_notifications_read(
     session: DbSession, principal: CurrentPrincipal
 ) -> ReadAllResult:
@@ -62,7 +63,10 @@ async def mark_all_notifications_read(
     return await service.mark_all_read(session, principal)
 
 
-@router.post("/notifications/{notification_id}/read", responses=error_responses(401, 404))
+@router.post(
+    "/notifications/{notification_id}/read",
+    responses=error_responses(Unauthorized, NotificationNotFound),
+)
 async def mark_notification_read(
     notification_id: NotificationId, session: DbSession, principal: CurrentPrincipal
 ) -> NotificationRead:

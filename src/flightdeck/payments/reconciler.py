@@ -21,9 +21,7 @@ does. Several servers may reconcile at once: every change is a compare-and-set f
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +36,7 @@ from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Conflict
 from flightdeck.platform.idempotency import release_key
 from flightdeck.platform.settings import Settings
+from flightdeck.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -140,32 +139,17 @@ async def _settle(
     return Reconciled(payment.id, payment.status, detail)
 
 
-async def run_reconciler(
+def build_payment_reconciler(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> None:
-    """Reconciles every `payment_reconcile_seconds` until cancelled; an error is logged and
-    the next round runs as usual."""
-    while True:
-        try:
-            await reconcile_payments(sessionmaker, older_than=stale_after(settings))
-        except Exception:
-            log.exception("payment reconciler round failed")
-        await asyncio.sleep(settings.payment_reconcile_seconds)
-
-
-def start_reconciler(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> asyncio.Task[None] | None:
-    """Starts the reconciler task (None when `payment_reconcile_seconds` is 0: disabled)."""
+) -> BackgroundWorker | None:
+    """The reconciler: a pass every `payment_reconcile_seconds`, an error logged and the next
+    round run as usual (None when `payment_reconcile_seconds` is 0: disabled)."""
     if settings.payment_reconcile_seconds <= 0:
         return None
-    return asyncio.create_task(run_reconciler(sessionmaker, settings), name="payment-reconciler")
 
+    async def reconcile_round() -> None:
+        await reconcile_payments(sessionmaker, older_than=stale_after(settings))
 
-async def stop_reconciler(task: asyncio.Task[None] | None) -> None:
-    """Cancels the reconciler task and waits for it to finish."""
-    if task is None:
-        return
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
+    return BackgroundWorker(
+        "payment-reconciler", reconcile_round, interval=settings.payment_reconcile_seconds
+    )

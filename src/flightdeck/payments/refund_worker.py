@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,15 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flightdeck.payments.gateways import get_gateway
 from flightdeck.payments.gateways.base import GatewayUnavailable, RefundResult
 from flightdeck.payments.models import Payment, PaymentRefund
-from flightdeck.payments.refunds import add_refund_listener, complete_refund, remove_refund_listener
+from flightdeck.payments.refunds import REFUND_QUEUED, complete_refund
 from flightdeck.payments.repository import PaymentRepository
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.money import Money
 from flightdeck.platform.settings import Settings
-from flightdeck.platform.wakeup import Wakeup
+from flightdeck.platform.worker import BackgroundWorker, Backoff
 
 log = logging.getLogger(__name__)
-INITIAL_BACKOFF_SECONDS = 1.0
+INITIAL_BACKOFF_SECONDS = 1.0  # a refund the gateway failed waits this long, then doubled
 MAX_REFUNDS_PER_PASS = 500
 
 
@@ -52,7 +51,10 @@ class RefundOutcome:
     detail: str = ""
 
 
-class RefundWorker:
+class RefundWorker(BackgroundWorker):
+    """Makes due refunds: one pass (`refund_due`) per round of its background loop, every
+    `poll_seconds` or as soon as a commit queued a refund."""
+
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -61,15 +63,16 @@ class RefundWorker:
         max_backoff_seconds: float = 300.0,
         lease_seconds: float = 60.0,
     ) -> None:
+        super().__init__(
+            "refund-worker", self._refund_round, interval=poll_seconds, wake_on=REFUND_QUEUED
+        )
         self._sessionmaker = sessionmaker
-        self.poll_seconds = poll_seconds
-        self.max_backoff_seconds = max_backoff_seconds
+        # Per refund, not per round: a failed refund is due again after this backoff.
+        self.refund_backoff = Backoff(INITIAL_BACKOFF_SECONDS, max_backoff_seconds)
         self.lease = timedelta(seconds=lease_seconds)
         # One pass at a time in this process: `refund_due()` returns only after any pass
         # already under way has finished, so every refund due when it was called was tried.
         self._pass_lock = asyncio.Lock()
-        self._wakeup = Wakeup()
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -158,7 +161,7 @@ class RefundWorker:
         if isinstance(answer, RefundResult):
             done = await complete_refund(session, repo, refund, answer)
             return _outcome(refund, "succeeded" if done else "skipped")
-        delay = min(INITIAL_BACKOFF_SECONDS * 2**refund.attempts, self.max_backoff_seconds)
+        delay = self.refund_backoff.delay(refund.attempts + 1)
         await repo.record_refund_failure(
             refund, error=str(answer), next_attempt_at=utcnow() + timedelta(seconds=delay)
         )
@@ -171,37 +174,8 @@ class RefundWorker:
         )
         return _outcome(refund, "retrying", str(answer))
 
-    # --- the background loop -------------------------------------------------------------------
-
-    def notify(self) -> None:
-        """Wakes the worker now (called after a commit that queued a refund); thread-safe."""
-        self._wakeup.notify()
-
-    async def run(self) -> None:
-        """Makes due refunds until cancelled; an error is logged and the next round runs."""
-        while True:
-            self._wakeup.clear()  # a commit from now on wakes the next round
-            try:
-                await self.refund_due()
-            except Exception:
-                log.exception("refund worker round failed")
-            await self._wakeup.wait(self.poll_seconds)
-
-    def start(self) -> None:
-        if self._task is not None:
-            return
-        self._wakeup.bind()
-        add_refund_listener(self.notify)
-        self._task = asyncio.create_task(self.run(), name="refund-worker")
-
-    async def stop(self) -> None:
-        remove_refund_listener(self.notify)
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+    async def _refund_round(self) -> None:
+        await self.refund_due()
 
 
 def _outcome(refund: PaymentRefund, outcome: str, detail: str = "") -> RefundOutcome:
@@ -214,12 +188,10 @@ def _outcome(refund: PaymentRefund, outcome: str, detail: str = "") -> RefundOut
     )
 
 
-def start_refund_worker(
+def build_refund_worker(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> RefundWorker | None:
-    """The app's refund worker (None when `payment_refund_poll_seconds` is 0)."""
+    """The app's refund worker, not started (None when `payment_refund_poll_seconds` is 0)."""
     if settings.payment_refund_poll_seconds <= 0:
         return None
-    worker = RefundWorker.from_settings(sessionmaker, settings)
-    worker.start()
-    return worker
+    return RefundWorker.from_settings(sessionmaker, settings)

@@ -84,7 +84,7 @@ async def queue_refund(
             updated_at=now,
         )
     )
-    _COMMITTED.mark(session)
+    REFUND_QUEUED.mark(session)
     return refund
 
 
@@ -120,7 +120,7 @@ async def complete_refund(
 
 # --- waking the refund worker after a commit that queued a refund -------------------------
 
-_COMMITTED = CommitSignal("refunds")
+REFUND_QUEUED = CommitSignal("refunds")
 # Calls `listener()` after each commit of a session that queued a refund.
-add_refund_listener = _COMMITTED.add_listener
-remove_refund_listener = _COMMITTED.remove_listener
+add_refund_listener = REFUND_QUEUED.add_listener
+remove_refund_listener = REFUND_QUEUED.remove_listener

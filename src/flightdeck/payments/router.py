@@ -5,17 +5,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 
+from flightdeck.bookings.errors import BookingNotFound, BookingNotPayable, HoldExpired
 from flightdeck.payments import service, webhooks
+from flightdeck.payments.errors import (
+    AmountMismatch,
+    BookingAlreadyPaid,
+    InvalidSignature,
+    PaymentGatewayUnavailable,
+    PaymentInProgress,
+    PaymentNotConfirmable,
+    PaymentNotFound,
+    PaymentWebhooksDisabled,
+    StaleWebhook,
+    UnknownProvider,
+)
 from flightdeck.payments.gateways import get_gateway
 from flightdeck.payments.gateways.base import PaymentGateway
 from flightdeck.payments.schemas import PaymentCreate, PaymentRead, WebhookAck
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import Unauthorized, error_responses
 from flightdeck.platform.idempotency import (
-    IDEMPOTENCY_KEY_HEADER,
+    IdempotencyKeyHeader,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
     request_fingerprint,
     run_idempotent,
 )
@@ -24,16 +39,6 @@ from flightdeck.platform.security.auth import CurrentPrincipal
 router = APIRouter(tags=["payments"])
 
 Gateway = Annotated[PaymentGateway, Depends(get_gateway)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias=IDEMPOTENCY_KEY_HEADER,
-        min_length=1,
-        max_length=255,
-        description="Repeat the request safely: the same key and body replay the first "
-        "response and never charge twice; a different body is a 409",
-    ),
-]
 
 
 @router.post(
@@ -47,7 +52,19 @@ IdempotencyKey = Annotated[
             "shortly by the reconciler (read it with GET /payments/{id}); the booking cannot "
             "be paid again meanwhile (409 `payment_in_progress`)",
         },
-        **error_responses(401, 404, 409, 422, 503),
+        **error_responses(
+            Unauthorized,
+            BookingNotFound,
+            PaymentInProgress,
+            BookingAlreadyPaid,
+            BookingNotPayable,
+            HoldExpired,
+            IdempotencyKeyReused,
+            IdempotencyRequestInProgress,
+            AmountMismatch,
+            422,
+            PaymentGatewayUnavailable,
+        ),
     },
 )
 async def create_payment(
@@ -55,7 +72,7 @@ async def create_payment(
     session: DbSession,
     principal: CurrentPrincipal,
     gateway: Gateway,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Pay a booking on hold (201 also when declined: status `failed` with `failure_code`;
     202 `processing` when the outcome is not known yet)."""
@@ -80,7 +97,7 @@ async def create_payment(
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
 
 
-@router.get("/payments/{payment_id}", responses=error_responses(401, 404))
+@router.get("/payments/{payment_id}", responses=error_responses(Unauthorized, PaymentNotFound))
 async def get_payment(
     payment_id: str, session: DbSession, principal: CurrentPrincipal
 ) -> PaymentRead:
@@ -88,7 +105,12 @@ async def get_payment(
     return await service.get_payment(session, principal, payment_id)
 
 
-@router.post("/payments/{payment_id}/confirm", responses=error_responses(401, 404, 409, 503))
+@router.post(
+    "/payments/{payment_id}/confirm",
+    responses=error_responses(
+        Unauthorized, PaymentNotFound, PaymentNotConfirmable, PaymentGatewayUnavailable
+    ),
+)
 async def confirm_payment(
     payment_id: str, session: DbSession, principal: CurrentPrincipal, gateway: Gateway
 ) -> PaymentRead:
@@ -96,7 +118,12 @@ async def confirm_payment(
     return await service.confirm_payment(session, principal, payment_id, gateway=gateway)
 
 
-@router.post("/payments/webhooks/{provider}", responses=error_responses(400, 404, 503))
+@router.post(
+    "/payments/webhooks/{provider}",
+    responses=error_responses(
+        InvalidSignature, StaleWebhook, UnknownProvider, PaymentWebhooksDisabled
+    ),
+)
 async def payment_webhook(
     provider: str, request: Request, session: DbSession, gateway: Gateway
 ) -> WebhookAck:

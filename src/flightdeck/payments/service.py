@@ -43,7 +43,7 @@ from flightdeck.payments.schemas import (
     payment_to_read,
 )
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import new_id
+from flightdeck.platform.db import commit_mid_request, new_id
 from flightdeck.platform.errors import Conflict
 from flightdeck.platform.idempotency import release_key
 from flightdeck.platform.security.auth import Principal
@@ -87,7 +87,7 @@ async def create_payment(
     repo = PaymentRepository(session)
     payment = await _start_attempt(repo, booking, data.method, gateway.name, claim)
     # The attempt is durable before any call: a crash or retry finds it.
-    await session.commit()
+    await commit_mid_request(session)
     try:
         created = await gateway.create_charge(
             booking.total_price,
@@ -110,11 +110,11 @@ async def create_payment(
     ):
         # This request stalled past the reconciler's threshold and the attempt was settled
         # without it: never confirm that charge (nothing moved; it is left unconfirmed).
-        await session.commit()
+        await commit_mid_request(session)
         await session.refresh(payment)
         return payment_to_read(payment)
     # The charge's id is durable before money can move: the reconciler can always ask.
-    await session.commit()
+    await commit_mid_request(session)
     try:
         result = await gateway.confirm_charge(
             created.charge_id, idempotency_key=f"payment-{payment.id}-confirm"
@@ -215,7 +215,7 @@ async def complete_succeeded(
         from flightdeck.payments.refunds import refund_unconfirmable
 
         await refund_unconfirmable(session, repo, payment)
-        await session.commit()
+        await commit_mid_request(session)
         raise
     await record_payment_event(session, PAYMENT_SUCCEEDED, payment)
     return True
@@ -270,7 +270,7 @@ async def _apply_result(
         # the key is freed (the 409 is not kept for it).
         if claim is not None:
             await release_key(session, scope=claim.scope, key=claim.key)
-            await session.commit()
+            await commit_mid_request(session)
         raise
     return payment_to_read(payment)
 
@@ -287,7 +287,7 @@ async def _abandon(
     )
     if claim is not None:
         await release_key(session, scope=claim.scope, key=claim.key)
-    await session.commit()
+    await commit_mid_request(session)
 
 
 def _card_details(result: GatewayResult) -> dict[str, str]:

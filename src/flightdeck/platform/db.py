@@ -135,5 +135,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+async def commit_mid_request(session: AsyncSession) -> None:
+    """Commits the request's transaction before the request ends. Services only flush; this is
+    for the two documented exceptions (docs/ARCHITECTURE.md, "Transactions"): a payment attempt
+    made durable before the gateway is called (and each step after it), and a reused refresh
+    token's family revoked before its 401 rolls the request back. The session goes on in a
+    new transaction."""
+    await session.commit()
+
+
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -86,9 +87,31 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting the error shape for these statuses."""
-    return {status: {"model": ErrorResponse} for status in statuses}
+def error_responses(*errors: int | type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the errors a route can return: an `AppError` class
+    documents its status and its code (`seat_unavailable`); a bare status its generic code.
+    Every code of a status is listed in the description and given as an example."""
+    codes: dict[int, dict[str, str]] = {}
+    for error in errors:
+        if isinstance(error, int):
+            status, code, message = error, _HTTP_CODES.get(error, "http_error"), ""
+        else:
+            status, code, message = error.status_code, error.code, error.message
+        codes.setdefault(status, {}).setdefault(code, message)
+    return {status: _documented(status, by_code) for status, by_code in sorted(codes.items())}
+
+
+def _documented(status: int, by_code: dict[str, str]) -> dict[str, Any]:
+    listed = ", ".join(f"`{code}`" for code in by_code)
+    examples = {
+        code: {"summary": code, "value": error_payload(code, message or HTTPStatus(status).phrase)}
+        for code, message in by_code.items()
+    }
+    return {
+        "model": ErrorResponse,
+        "description": f"{HTTPStatus(status).phrase}: {listed}",
+        "content": {"application/json": {"examples": examples}},
+    }
 
 
 def error_payload(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,8 @@ WebSocket handshakes (the gateway limits connection rates).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,12 +219,16 @@ def rate_limit_storage(connection: HTTPConnection) -> Storage:
     return limits.storage
 
 
-def open_rate_limits(app: FastAPI, settings: Settings) -> RateLimits:
-    """Creates the app's limits and storage (Redis when configured) in its lifespan, as
-    `app.state.rate_limits`; the lifespan closes them with `await rate_limits.close()`."""
+@asynccontextmanager
+async def open_rate_limits(app: FastAPI, settings: Settings) -> AsyncIterator[RateLimits]:
+    """The app's limits and their storage (Redis when configured) for the server's lifetime,
+    as `app.state.rate_limits` (the sign-in throttle counts in the same storage)."""
     limits = RateLimits(settings, create_rate_limit_storage(settings))
     app.state.rate_limits = limits
-    return limits
+    try:
+        yield limits
+    finally:
+        await limits.close()
 
 
 def rate_limit_error(usage: Usage, headers: dict[str, str]) -> TooManyRequests:

@@ -17,8 +17,9 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
+from fastapi import Header
 from sqlalchemy import (
     CursorResult,
     Index,
@@ -41,6 +42,18 @@ from flightdeck.platform.security.encryption import EncryptedString
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_LIFETIME = timedelta(hours=24)
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        min_length=1,
+        max_length=255,
+        description="Repeat the request safely: the same key and body replay the first "
+        "response (header `Idempotent-Replayed: true`) and never act twice; the same key with "
+        "a different body is a 409",
+    ),
+]
 
 
 class IdempotencyKeyReused(Conflict):

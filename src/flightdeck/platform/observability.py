@@ -20,9 +20,10 @@ router = APIRouter(tags=["operations"])
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/healthz", summary="Liveness")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="Liveness, and the services this process runs")
+async def healthz(request: Request) -> dict[str, object]:
+    wiring = getattr(request.app.state, "wiring", None)
+    return {"status": "ok", "services": list(wiring.services) if wiring is not None else []}
 
 
 ReadinessCheck = Callable[[], Awaitable[object]]

@@ -208,11 +208,16 @@ def seconds_until(instant: float) -> int:
     return max(1, math.ceil(instant - time.time()))
 
 
-def too_many_attempts(retry_after: int, **details: int) -> TooManyRequests:
+class TooManyAttempts(TooManyRequests):
+    """Failed attempts (sign-in, current password) used up; a 429 of its own code."""
+
+    code = "too_many_attempts"
+    message = "Too many failed attempts; try again later"
+
+
+def too_many_attempts(retry_after: int, **details: int) -> TooManyAttempts:
     """429 `too_many_attempts` with `Retry-After` (and `details` beside the wait)."""
-    return TooManyRequests(
-        "Too many failed attempts; try again later",
-        code="too_many_attempts",
+    return TooManyAttempts(
         details={"retry_after_seconds": retry_after, **details},
         headers={"Retry-After": str(retry_after)},
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from ipaddress import ip_network
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -198,3 +199,12 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def app_settings(request: Request) -> Settings:
+    """The running app's settings (a FastAPI dependency)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]

@@ -1,4 +1,5 @@
-"""Waking a background loop (outbox relay, refund worker) when a commit gave it work.
+"""Waking a background loop (outbox relay, refund worker) when a commit gave it work; the
+loop itself is a `BackgroundWorker` (worker.py), which uses both classes.
 
 `CommitSignal`: a service marks its session when it writes work for the loop; after that
 session commits, the listeners run. `Wakeup`: a listener calls `notify()`, possibly from a

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flightdeck.flights.airports import get_airport
-from flightdeck.flights.itinerary_queries import BookableFlight
+from flightdeck.flights.itineraries.service import BookableFlight
 from flightdeck.platform.money import Money
 from flightdeck.platform.settings import Settings
 from flightdeck.search.schemas import SortOrder

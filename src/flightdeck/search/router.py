@@ -4,30 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
+from flightdeck.flights.errors import UnknownAirport
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import TooManyRequests, error_responses
 from flightdeck.platform.http_limits import rate_limit
-from flightdeck.platform.settings import Settings
+from flightdeck.platform.settings import AppSettings
 from flightdeck.search import service
 from flightdeck.search.schemas import SearchQuery, SearchResults
 
 router = APIRouter(tags=["search"])
 
 
-def app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(app_settings)]
-
-
 @router.get(
     "/search",
     response_model=SearchResults,
-    responses=error_responses(422, 429),
+    responses=error_responses(UnknownAirport, 422, TooManyRequests),
     dependencies=[rate_limit("search")],
 )
 async def search(

@@ -17,8 +17,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.flights import itinerary_queries
 from flightdeck.flights.airports import get_airport, to_local
+from flightdeck.flights.itineraries import service as itinerary_queries
 from flightdeck.platform.cache import get_cache
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.settings import Settings

@@ -11,12 +11,22 @@ from pydantic import ValidationError
 
 from flightdeck.platform.client_address import client_address
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
 from flightdeck.platform.http_limits import rate_limit, rate_limit_storage
+from flightdeck.platform.ratelimit import TooManyAttempts
 from flightdeck.platform.security.auth import CurrentPrincipal
-from flightdeck.platform.settings import Settings
+from flightdeck.platform.settings import AppSettings, app_settings
 from flightdeck.users import service
-from flightdeck.users.errors import UnsupportedLoginMediaType
+from flightdeck.users.errors import (
+    AccountUnavailable,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidCurrentPassword,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    UnsupportedLoginMediaType,
+    WeakPassword,
+)
 from flightdeck.users.login_throttle import LoginThrottles
 from flightdeck.users.schemas import (
     LoginForm,
@@ -45,17 +55,11 @@ LOGIN_OPENAPI: dict[str, Any] = {
 }
 
 
-def app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def login_throttles(request: Request) -> LoginThrottles:
     """The sign-in throttles, on the app's rate-limit storage (Redis when configured)."""
     return LoginThrottles(app_settings(request), rate_limit_storage(request))
 
 
-AppSettings = Annotated[Settings, Depends(app_settings)]
 Throttles = Annotated[LoginThrottles, Depends(login_throttles)]
 
 
@@ -83,7 +87,7 @@ async def read_login_request(request: Request) -> LoginRequest:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422, 429),
+    responses=error_responses(EmailTaken, WeakPassword, 422, TooManyRequests),
     dependencies=[rate_limit("register")],
 )
 async def register(body: RegisterRequest, session: DbSession) -> UserRead:
@@ -95,7 +99,9 @@ async def register(body: RegisterRequest, session: DbSession) -> UserRead:
 @router.post(
     "/login",
     openapi_extra=LOGIN_OPENAPI,
-    responses=error_responses(401, 415, 422, 429),
+    responses=error_responses(
+        InvalidCredentials, UnsupportedLoginMediaType, 422, TooManyAttempts, TooManyRequests
+    ),
     dependencies=[rate_limit("login")],
 )
 async def login(
@@ -106,20 +112,33 @@ async def login(
     return await service.login(session, settings, throttles, credentials, client_address(request))
 
 
-@router.post("/login/refresh", responses=error_responses(401, 422))
+@router.post(
+    "/login/refresh", responses=error_responses(InvalidRefreshToken, RefreshTokenReused, 422)
+)
 async def refresh(body: RefreshRequest, session: DbSession, settings: AppSettings) -> TokenPair:
     """Trade a refresh token for a new token pair (the old refresh token is used up)."""
     return await service.refresh_session(session, settings, body.refresh_token)
 
 
-@router.get("/profile", responses=error_responses(401))
+@router.get("/profile", responses=error_responses(Unauthorized, AccountUnavailable))
 async def get_profile(principal: CurrentPrincipal, session: DbSession) -> ProfileRead:
     """The signed-in user's profile."""
     user = await service.get_active_user(session, principal.user_id)
     return ProfileRead.model_validate(user)
 
 
-@router.patch("/profile", responses=error_responses(401, 403, 422, 429))
+@router.patch(
+    "/profile",
+    responses=error_responses(
+        Unauthorized,
+        AccountUnavailable,
+        InvalidCurrentPassword,
+        WeakPassword,
+        422,
+        TooManyAttempts,
+        TooManyRequests,
+    ),
+)
 async def update_profile(
     request: Request,
     body: ProfileUpdate,

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import new_id
+from flightdeck.platform.db import commit_mid_request, new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.security.auth import ROLES
 from flightdeck.platform.security.passwords import hash_password, needs_rehash, verify_password
@@ -180,7 +180,7 @@ async def _reject_reused_token(session: AsyncSession, token: RefreshToken) -> No
     await RefreshTokenRepository(session).revoke_family(family_id, utcnow())
     # Committed here rather than by the request: the 401 raised next rolls the request's
     # transaction back, and the revocation must survive it.
-    await session.commit()
+    await commit_mid_request(session)
     log.warning("refresh token reused: revoked family %s of user %s", family_id, user_id)
     raise RefreshTokenReused()
 

@@ -41,7 +41,7 @@ async def _clear_event_tables(maker: async_sessionmaker[AsyncSession]) -> None:
 @pytest_asyncio.fixture(loop_scope="session")
 async def maker(app: FastAPI) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """The app's sessionmaker, with empty event tables and the app's relay paused."""
-    relay = app.state.relay
+    relay = app.state.workers["outbox-relay"]
     if relay is not None:
         await relay.stop()
     sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker

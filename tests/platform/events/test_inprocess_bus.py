@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flightdeck.platform.events.bus import BusUnavailable, Event, create_bus
+from flightdeck.platform.events.bus import BusUnavailable, Event
+from flightdeck.platform.events.factory import create_bus
 from flightdeck.platform.events.inprocess import InProcessBus
 from flightdeck.platform.settings import Settings
 

@@ -9,7 +9,8 @@ import time
 import pytest
 from tests.servers.kafka import KafkaBroker
 
-from flightdeck.platform.events.bus import BusUnavailable, Event, create_bus
+from flightdeck.platform.events.bus import BusUnavailable, Event
+from flightdeck.platform.events.factory import create_bus
 from flightdeck.platform.events.kafka import KafkaBus
 from flightdeck.platform.settings import Settings
 

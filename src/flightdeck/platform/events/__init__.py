@@ -1,7 +1,7 @@
 """Domain events: written to the outbox in the producer's transaction, published after commit.
 
-`bus` is the publish/subscribe interface (in-process or Kafka); `relay` moves committed outbox
-rows onto the bus; `consumers` makes handlers idempotent by event id.
+`bus` is the publish/subscribe interface (in-process or Kafka: `factory.create_bus` picks);
+`relay` moves committed outbox rows onto the bus; `consumers` makes handlers idempotent by event id.
 """
 
 from flightdeck.platform.events.bus import (
@@ -9,7 +9,6 @@ from flightdeck.platform.events.bus import (
     Event,
     EventBus,
     EventHandler,
-    create_bus,
 )
 from flightdeck.platform.events.outbox import OutboxEvent, record_event
 
@@ -19,6 +18,5 @@ __all__ = [
     "EventBus",
     "EventHandler",
     "OutboxEvent",
-    "create_bus",
     "record_event",
 ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from prometheus_client import Counter
 
 if TYPE_CHECKING:
-    from flightdeck.platform.settings import Settings
+    pass
 
 # The topics a handler with event_types=None listens to. An event of another family still
 # gets a topic of its own, but reaches only handlers that name its type.
@@ -98,26 +98,6 @@ class EventBus(Protocol):
         event_types: only these types reach the handler (None: all).
         """
         ...
-
-
-def create_bus(settings: Settings) -> EventBus:
-    """The Kafka bus when `kafka_bootstrap_servers` is set, else the in-process bus."""
-    if settings.kafka_bootstrap_servers:
-        from flightdeck.platform.events.kafka import KafkaBus
-
-        return KafkaBus(
-            settings.kafka_bootstrap_servers,
-            topic_prefix=settings.kafka_topic_prefix,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-            topic_partitions=settings.kafka_topic_partitions,
-            replication_factor=settings.kafka_replication_factor,
-        )
-    from flightdeck.platform.events.inprocess import InProcessBus
-
-    return InProcessBus()
 
 
 # --- shared by the implementations -------------------------------------------------------

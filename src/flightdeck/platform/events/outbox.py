@@ -77,16 +77,14 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
-    _COMMITTED.mark(session)
+    EVENTS_COMMITTED.mark(session)
     return event
 
 
 # --- waking the relay after a commit that wrote events -----------------------------------
 
-_COMMITTED = CommitSignal("outbox")
-# Calls `listener()` after each commit of a session that recorded an event.
-add_commit_listener = _COMMITTED.add_listener
-remove_commit_listener = _COMMITTED.remove_listener
+# Fires after each commit of a session that recorded an event (it wakes the relay).
+EVENTS_COMMITTED = CommitSignal("outbox")
 
 
 # --- queries used by the relay ---------------------------------------------------------

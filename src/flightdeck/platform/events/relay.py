@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
@@ -28,7 +27,7 @@ from flightdeck.platform.events import outbox
 from flightdeck.platform.events.bus import BusUnavailable, Event, EventBus
 from flightdeck.platform.events.outbox import OutboxEvent
 from flightdeck.platform.settings import Settings
-from flightdeck.platform.wakeup import Wakeup
+from flightdeck.platform.worker import BackgroundWorker, Backoff
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,12 @@ class _Outcome:
     rejected: list[tuple[OutboxEvent, Exception]] = field(default_factory=list)
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundWorker):
+    """Publishes the outbox: one batch (`relay_once`) per round of its background loop, the
+    next at once while batches come back full, else after `interval` or as soon as a commit
+    wrote events; while the bus is unavailable, rounds back off from `initial_backoff` to
+    `max_backoff` seconds."""
+
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -121,16 +125,19 @@ class OutboxRelay:
         max_attempts: int = MAX_ATTEMPTS,
         publish_deadline: float = 10.0,
     ) -> None:
+        super().__init__(
+            "outbox-relay",
+            self._relay_round,
+            interval=interval,
+            backoff=Backoff(initial_backoff, max_backoff),
+            wake_on=outbox.EVENTS_COMMITTED,
+            expected_failures=(BusUnavailable,),
+        )
         self._sessionmaker = sessionmaker
         self.publish_deadline = publish_deadline
         self._bus = bus
-        self.interval = interval
         self.batch_size = batch_size
-        self.initial_backoff = initial_backoff
-        self.max_backoff = max_backoff
         self.max_attempts = max_attempts
-        self._wakeup = Wakeup()
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -229,63 +236,16 @@ class OutboxRelay:
                 session, [row.id], repr(error), failed_at=now if give_up else None
             )
 
-    # --- the background loop ----------------------------------------------------------------
-
-    def notify(self) -> None:
-        """Wakes the relay now (called after a commit that wrote events); thread-safe."""
-        self._wakeup.notify()
-
-    async def run(self) -> None:
-        """Relays until cancelled; backs off while the bus is unavailable."""
-        backoff = self.initial_backoff
-        while True:
-            self._wakeup.clear()  # a commit from now on wakes the next round
-            try:
-                claimed = await self.relay_once()
-            except BusUnavailable as exc:
-                if backoff == self.initial_backoff:
-                    log.warning("event bus unavailable, outbox events wait: %s", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            except Exception:
-                log.exception("outbox relay round failed")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            if backoff != self.initial_backoff:
-                log.info("event bus available again, outbox relay resumed")
-            backoff = self.initial_backoff
-            if claimed < self.batch_size:
-                await self._idle()
-
-    async def _idle(self) -> None:
-        await self._wakeup.wait(self.interval)
-
-    def start(self) -> None:
-        """Starts the loop as a task of the running event loop."""
-        if self._task is not None:
-            return
-        self._wakeup.bind()
-        outbox.add_commit_listener(self.notify)
-        self._task = asyncio.create_task(self.run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        outbox.remove_commit_listener(self.notify)
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+    async def _relay_round(self) -> bool:
+        # A full batch: more rows are likely pending, so the next round starts at once.
+        return await self.relay_once() >= self.batch_size
 
 
-def start_relay(
-    sessionmaker: async_sessionmaker[AsyncSession], bus: EventBus, settings: Settings
+def build_outbox_relay(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, bus: EventBus
 ) -> OutboxRelay | None:
-    """The app's relay task (None when `relay_interval_seconds` is 0: not in this process)."""
+    """The app's relay, not started (None when `relay_interval_seconds` is 0: not in this
+    process)."""
     if settings.relay_interval_seconds <= 0:
         return None
-    relay = OutboxRelay.from_settings(sessionmaker, bus, settings)
-    relay.start()
-    return relay
+    return OutboxRelay.from_settings(sessionmaker, bus, settings)

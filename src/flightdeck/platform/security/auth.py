@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from flightdeck.platform.errors import Forbidden, Unauthorized
 from flightdeck.platform.security.tokens import InvalidToken, decode_access_token
-from flightdeck.platform.settings import Settings
+from flightdeck.platform.settings import Settings, app_settings
 
 ROLES = ("passenger", "agent", "admin")
 
@@ -26,11 +26,6 @@ class Principal:
     @property
     def is_staff(self) -> bool:
         return self.role in ("agent", "admin")
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def principal_from_token(settings: Settings, token: str | None) -> Principal:
@@ -50,13 +45,13 @@ def principal_from_token(settings: Settings, token: str | None) -> Principal:
 async def current_principal(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    return principal_from_token(_settings(request), token)
+    return principal_from_token(app_settings(request), token)
 
 
 async def optional_principal(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal | None:
-    return principal_from_token(_settings(request), token) if token else None
+    return principal_from_token(app_settings(request), token) if token else None
 
 
 def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:

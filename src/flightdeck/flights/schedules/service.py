@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository as flights_repo
-from flightdeck.flights import schedule_repository as repo
 from flightdeck.flights.airports import get_airport, local_to_utc
 from flightdeck.flights.errors import DuplicateFlight, ScheduleNotFound
-from flightdeck.flights.itinerary_queries import invalidate_flight_searches
+from flightdeck.flights.itineraries.service import invalidate_flight_searches
 from flightdeck.flights.models import Flight, Schedule
-from flightdeck.flights.schedule_schemas import (
+from flightdeck.flights.schedules import repository as repo
+from flightdeck.flights.schedules.schemas import (
     KeptFlight,
     ScheduleChanged,
     ScheduleCreate,

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from flightdeck.flights.airports import to_local
-from flightdeck.flights.status_feed import signed_headers
+from flightdeck.flights.status.feed import signed_headers
 from flightdeck.platform.clock import utcnow
 
 PLAYABLE_STATUSES = frozenset({"scheduled", "on_time"})

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 
-from flightdeck.flights import schedule_import, schedule_service
-from flightdeck.flights.schedule_import import MAX_IMPORT_BYTES
-from flightdeck.flights.schedule_schemas import (
+from flightdeck.flights.errors import DuplicateFlight, ScheduleNotFound, UnknownAirport
+from flightdeck.flights.schedules import importer as schedule_import
+from flightdeck.flights.schedules import service as schedule_service
+from flightdeck.flights.schedules.importer import MAX_IMPORT_BYTES
+from flightdeck.flights.schedules.schemas import (
     ScheduleChanged,
     ScheduleCreate,
     ScheduleCreated,
@@ -18,20 +20,24 @@ from flightdeck.flights.schedule_schemas import (
     ScheduleRead,
     ScheduleUpdate,
 )
+from flightdeck.flights.schedules.service import ArrivalNotAfterDeparture
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import StaffPrincipal
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
-_STAFF_ERRORS = error_responses(401, 403)
+_STAFF = (Unauthorized, Forbidden)
+_STAFF_ERRORS = error_responses(*_STAFF)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(
+        *_STAFF, UnknownAirport, ArrivalNotAfterDeparture, DuplicateFlight, 422
+    ),
 )
 async def create_schedule(
     body: ScheduleCreate, session: DbSession, principal: StaffPrincipal
@@ -59,7 +65,13 @@ async def list_schedules(
     "/import",
     responses={
         201: {"description": "Schedules or flights were created"},
-        **error_responses(401, 403, 413, 422),
+        **error_responses(
+            *_STAFF,
+            schedule_import.PayloadTooLargeError,
+            schedule_import.NotSsim,
+            schedule_import.ImportTooLarge,
+            422,
+        ),
     },
 )
 async def import_ssim(
@@ -80,13 +92,18 @@ async def import_ssim(
     return result
 
 
-@router.get("/{schedule_id}", responses=error_responses(401, 403, 404))
+@router.get("/{schedule_id}", responses=error_responses(*_STAFF, ScheduleNotFound))
 async def get_schedule(schedule_id: str, session: DbSession, _: StaffPrincipal) -> ScheduleDetail:
     """The schedule with counts of its future flights."""
     return await schedule_service.get_schedule(session, schedule_id)
 
 
-@router.put("/{schedule_id}", responses=error_responses(401, 403, 404, 422))
+@router.put(
+    "/{schedule_id}",
+    responses=error_responses(
+        *_STAFF, ScheduleNotFound, UnknownAirport, ArrivalNotAfterDeparture, DuplicateFlight, 422
+    ),
+)
 async def update_schedule(
     schedule_id: str, body: ScheduleUpdate, session: DbSession, principal: StaffPrincipal
 ) -> ScheduleChanged:
@@ -94,7 +111,7 @@ async def update_schedule(
     return await schedule_service.update_schedule(session, schedule_id, body, principal)
 
 
-@router.delete("/{schedule_id}", responses=error_responses(401, 403, 404))
+@router.delete("/{schedule_id}", responses=error_responses(*_STAFF, ScheduleNotFound))
 async def delete_schedule(
     schedule_id: str, session: DbSession, principal: StaffPrincipal
 ) -> ScheduleDeleted:

@@ -25,16 +25,16 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository as flights_repo
-from flightdeck.flights import schedule_repository as repo
 from flightdeck.flights.airports import find_airport, get_airport
 from flightdeck.flights.models import Flight, Schedule
-from flightdeck.flights.schedule_schemas import (
+from flightdeck.flights.schedules import repository as repo
+from flightdeck.flights.schedules.schemas import (
     ImportRejection,
     ImportWarning,
     ScheduleCreate,
     ScheduleImportResult,
 )
-from flightdeck.flights.schedule_service import (
+from flightdeck.flights.schedules.service import (
     SCHEDULE_CHANGED,
     ArrivalNotAfterDeparture,
     DatedTimes,
@@ -43,7 +43,7 @@ from flightdeck.flights.schedule_service import (
     plan_flights,
     store_flights,
 )
-from flightdeck.flights.ssim import SsimLeg, parse_ssim
+from flightdeck.flights.schedules.ssim import SsimLeg, parse_ssim
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import AppError, Unprocessable

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightdeck.flights import repository
 from flightdeck.flights.airports import get_airport, to_local
 from flightdeck.flights.errors import FlightNotFound, InvalidStatusTransition
-from flightdeck.flights.itinerary_queries import invalidate_flight_searches
+from flightdeck.flights.itineraries.service import invalidate_flight_searches
 from flightdeck.flights.models import Flight, FlightStatusChange
-from flightdeck.flights.status_schemas import (
+from flightdeck.flights.status.schemas import (
     FlightStatusChangeRead,
     FlightStatusRead,
     FlightStatusUpdate,

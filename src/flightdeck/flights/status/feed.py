@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightdeck.flights import repository
 from flightdeck.flights.errors import FlightNotFound
 from flightdeck.flights.schemas import FlightNumber, FlightStatus
-from flightdeck.flights.status_schemas import MAX_DELAY_MINUTES, FlightStatusUpdate, GateCode
-from flightdeck.flights.status_service import StatusUpdateResult, update_flight_status
+from flightdeck.flights.status.schemas import MAX_DELAY_MINUTES, FlightStatusUpdate, GateCode
+from flightdeck.flights.status.service import StatusUpdateResult, update_flight_status
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import AppError, Unprocessable
 

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.flights import inventory_repository, repository
+from flightdeck.flights import repository
 from flightdeck.flights.errors import (
     CabinNotOffered,
     DuplicateSeat,
@@ -34,18 +34,24 @@ from flightdeck.flights.errors import (
     SeatUnavailable,
     UnknownFlight,
 )
-from flightdeck.flights.inventory_schemas import (
+from flightdeck.flights.inventory import repository as inventory_repository
+from flightdeck.flights.inventory.schemas import (
     CabinSeatMapRead,
     SeatMapRead,
     SeatRead,
     SeatRowRead,
 )
-from flightdeck.flights.itinerary_queries import (
+from flightdeck.flights.inventory.seat_layouts import (
+    CabinLayout,
+    normalise_seat,
+    seat_cabin,
+    seat_map,
+)
+from flightdeck.flights.itineraries.service import (
     invalidate_flight_searches,
     invalidate_searches_for_flights,
 )
 from flightdeck.flights.models import Flight, FlightCabin, InventoryHold, SeatAssignment
-from flightdeck.flights.seat_layouts import CabinLayout, normalise_seat, seat_cabin, seat_map
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.money import Money

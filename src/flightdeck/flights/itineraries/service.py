@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.flights import itinerary_repository as repository
 from flightdeck.flights.airports import local_to_utc
+from flightdeck.flights.itineraries import repository
 from flightdeck.flights.models import Flight
 from flightdeck.flights.schemas import FlightRead, flight_to_read
 from flightdeck.platform.cache import invalidate_tags

@@ -17,7 +17,7 @@ from contextlib import suppress
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flightdeck.flights.status_feed import apply_feed_update, parse_update
+from flightdeck.flights.status.feed import apply_feed_update, parse_update
 from flightdeck.platform.errors import AppError
 from flightdeck.platform.events.kafka_admin import close_client
 from flightdeck.platform.settings import Settings
@@ -32,6 +32,8 @@ STOP_TIMEOUT_SECONDS = 5.0
 
 
 class StatusFeedConsumer:
+    name = "status-feed-consumer"  # as a worker of the server (see flights/module.py)
+
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
@@ -44,7 +46,7 @@ class StatusFeedConsumer:
         """Consumes in the background (connecting, and reconnecting, as the broker allows)."""
         if self._task is None:
             self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="status-feed-consumer")
+            self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         if self._task is None:
@@ -132,12 +134,10 @@ class StatusFeedConsumer:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
 
-def start_status_feed_consumer(
+def status_feed_consumer(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> StatusFeedConsumer | None:
-    """The running consumer when Kafka is configured, else None (webhook only)."""
+    """The consumer (not started) when Kafka is configured, else None (webhook only)."""
     if not settings.kafka_bootstrap_servers:
         return None
-    consumer = StatusFeedConsumer(sessionmaker, settings)
-    consumer.start()
-    return consumer
+    return StatusFeedConsumer(sessionmaker, settings)

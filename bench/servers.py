@@ -1,0 +1,107 @@
+"""The servers a benchmark measures, each on a free port of 127.0.0.1 and stopped afterwards.
+
+- ``running_flightdeck(settings, workers=N)``: ``flightdeck serve`` with those ``FLIGHTDECK_*``
+  settings (and no other), ready when ``/healthz`` answers.
+- ``running_floor(workers=N)``: the floor, a FastAPI hello-world (floor_app.py) served by the
+  same uvicorn with the same workers; it answers any GET path. Measure it in the same run and
+  report FlightDeck's figures as a ratio to it. Run one server at a time: on 2 cores the two
+  would compete for the CPU.
+- ``run_cli("migrate", settings=..., cwd=...)``: a ``flightdeck`` command (migrate, seed,
+  create-user, …) against the same database.
+
+A bench script beside this file imports it by name::
+
+    from servers import run_cli, running_flightdeck, running_floor, sqlite_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = sqlite_settings(Path(tmp)) | {"FLIGHTDECK_REDIS_URL": ""}
+        run_cli("migrate", settings=settings, cwd=Path(tmp))
+        with running_floor(workers=2) as floor:
+            floor_rate = measure(floor.base_url)
+        with running_flightdeck(settings, workers=2) as server:
+            rate = measure(server.base_url)
+
+Both yield an ``AppProcess`` (tests/servers/flightdeck_app.py: ``base_url``, ``ws_url``,
+``port``, ``log_tail()``): the start-up is the suite's, one implementation for both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+# Bench scripts run as files (`python bench/x.py`), so the repository root, where `tests`
+# lives, is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.servers.flightdeck_app import AppProcess, settings_environment, start_app
+
+BENCH_DIR = Path(__file__).resolve().parent
+FLIGHTDECK_SERVE = (sys.executable, "-m", "flightdeck", "serve")
+FLOOR_APP = (sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH_DIR))
+
+
+# A bench sends everything from one address: limits it never reaches (still counted, so
+# their cost is in the figures).
+UNREACHED_RATE_LIMITS = {
+    f"FLIGHTDECK_RATE_LIMIT_{name}": "1000000000/minute"
+    for name in ("PER_ADDRESS", "PER_USER", "REGISTER", "LOGIN", "SEARCH", "CREATE_BOOKING")
+}
+
+
+def sqlite_settings(workdir: Path) -> dict[str, str]:
+    """Settings for a throwaway SQLite database in ``workdir``, logging warnings only."""
+    return {
+        "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        "FLIGHTDECK_LOG_LEVEL": "WARNING",
+        **UNREACHED_RATE_LIMITS,
+    }
+
+
+def run_cli(*args: str, settings: Mapping[str, str], cwd: Path) -> str:
+    """Runs ``flightdeck <args>`` with ``settings``; its output, or SystemExit if it fails."""
+    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "flightdeck", *args],
+        cwd=cwd,  # a throwaway directory: no developer's .env is read
+        env=settings_environment(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"flightdeck {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@contextlib.contextmanager
+def _running(
+    argv: Sequence[str], settings: Mapping[str, str], workers: int, name: str
+) -> Iterator[AppProcess]:
+    try:
+        server = start_app(settings, argv=argv, workers=workers, name=name)
+    except RuntimeError as exc:  # the message has the server's log
+        raise SystemExit(str(exc)) from exc
+    try:
+        yield server
+    finally:
+        server.stop()
+        if server.exit_code not in (0, -signal.SIGTERM):  # it failed before we stopped it
+            print(f"{name} exited with {server.exit_code}:\n{server.log_tail(60)}")
+        server.close()
+
+
+def running_flightdeck(
+    settings: Mapping[str, str], *, workers: int = 1, serve_args: Sequence[str] = ()
+) -> contextlib.AbstractContextManager[AppProcess]:
+    """``flightdeck serve --workers N [serve_args]`` with ``settings``; SystemExit if it
+    does not answer ``/healthz``."""
+    return _running([*FLIGHTDECK_SERVE, *serve_args], settings, workers, "flightdeck serve")
+
+
+def running_floor(*, workers: int = 1) -> contextlib.AbstractContextManager[AppProcess]:
+    """The hello-world floor (floor_app.py) under uvicorn with ``workers`` processes."""
+    return _running(FLOOR_APP, {}, workers, "floor app")

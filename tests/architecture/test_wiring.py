@@ -1,0 +1,115 @@
+"""Everything a running server does comes from a domain module (flightdeck/modules.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from starlette.routing import Route
+
+from flightdeck.app import create_app
+from flightdeck.modules import MODULES, SERVICES, UnknownService, select_modules
+from flightdeck.platform.events.inprocess import InProcessBus
+from flightdeck.platform.settings import Settings
+
+ASYNC = pytest.mark.asyncio(loop_scope="session")
+
+FASTAPI_OWN = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _declared_routers(services: list[str] | None = None) -> set[int]:
+    return {id(router) for module in select_modules(services) for router in module.routers}
+
+
+def _app_routers(app: FastAPI) -> set[int]:
+    """The routers included in the app; fails on a route added to the app by hand."""
+    included = set()
+    for route in app.routes:
+        router = getattr(route, "original_router", None)  # an included APIRouter
+        if router is not None:
+            included.add(id(router))
+        else:
+            assert isinstance(route, Route) and route.path in FASTAPI_OWN, route
+    return included
+
+
+def _worker_settings(settings: Settings) -> Settings:
+    # Every worker on: sweeper, reconciler, refund worker, relay, hub heartbeat.
+    return settings.model_copy(update={"hold_sweep_seconds": 30, "payment_reconcile_seconds": 30})
+
+
+@ASYNC
+async def test_every_route_subscription_and_worker_comes_from_a_module(
+    settings: Settings,
+) -> None:
+    app = create_app(_worker_settings(settings))
+    assert _app_routers(app) == _declared_routers()
+    before = asyncio.all_tasks()
+    async with LifespanManager(app):
+        wiring = app.state.wiring
+        declared_subscriptions = {
+            m.name: [s.name for s in m.subscriptions] for m in MODULES if m.subscriptions
+        }
+        assert wiring.subscriptions == declared_subscriptions
+        bus = app.state.bus
+        assert isinstance(bus, InProcessBus)
+        subscribed = sum(len(g.subscriptions) for g in bus._groups.values())
+        assert subscribed == sum(len(names) for names in declared_subscriptions.values())
+        workers = {name for names in wiring.workers.values() for name in names}
+        assert workers == {
+            "outbox-relay",
+            "status-feed-consumer",
+            "hold-sweeper",
+            "payment-reconciler",
+            "refund-worker",
+            "ws-hub",
+        } - {"status-feed-consumer"}  # Kafka only
+        started = {
+            t.get_name()
+            for t in asyncio.all_tasks() - before
+            if "asgi_lifespan" not in t.get_coro().cr_code.co_filename  # type: ignore[union-attr]
+        }
+        # Long-lived tasks the lifespan started: the workers and the bus's own lanes.
+        assert {n for n in started if not n.startswith("bus-")} <= workers | {"lifespan"}
+        worker_tasks = [t for t in asyncio.all_tasks() - before if t.get_name() in workers]
+    assert worker_tasks and all(task.done() for task in worker_tasks)
+
+
+@ASYNC
+async def test_stopping_the_app_stops_every_worker_within_a_second(settings: Settings) -> None:
+    app = create_app(_worker_settings(settings))
+    others = asyncio.all_tasks()  # other apps of the session run workers of the same names
+    async with LifespanManager(app):
+        workers = dict(app.state.workers)
+        tasks = [t for t in asyncio.all_tasks() - others if t.get_name() in workers]
+        assert len(tasks) == len(workers) >= 5
+        for worker in workers.values():
+            async with asyncio.timeout(1.0):  # the lifespan's shutdown stops them this way
+                await worker.stop()
+        assert all(task.done() for task in tasks)
+
+
+@ASYNC
+async def test_a_server_with_some_services_runs_only_theirs(settings: Settings) -> None:
+    app = create_app(_worker_settings(settings), services=["flights", "search"])
+    assert _app_routers(app) == _declared_routers(["flights", "search"])
+    paths = set(app.openapi()["paths"])
+    assert "/search" in paths and "/bookings" not in paths and "/healthz" in paths
+    async with LifespanManager(app):
+        assert app.state.wiring.services == ["flights", "search"]
+        assert set(app.state.workers) == {"outbox-relay"}
+
+
+def test_an_unknown_service_is_refused_by_name() -> None:
+    with pytest.raises(UnknownService, match="bookngs"):
+        select_modules(["bookngs"])
+    assert SERVICES == ("users", "flights", "search", "bookings", "payments", "notifications")
+
+
+def test_create_app_registers_nothing_by_hand() -> None:
+    source = (Path(__file__).resolve().parents[2] / "src/flightdeck/app.py").read_text()
+    for by_hand in ("include_router(", "subscribe(", "create_task(", ".start()"):
+        assert source.count(by_hand) <= (1 if by_hand == "include_router(" else 0), by_hand
