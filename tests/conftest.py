@@ -49,6 +49,16 @@ def postgres_root_url() -> Iterator[str]:
         yield server.create_database("flightdeck_test")
 
 
+GENEROUS_RATE_LIMITS = {
+    "rate_limit_per_address": "100000/minute",
+    "rate_limit_per_user": "100000/minute",
+    "rate_limit_register": "100000/minute",
+    "rate_limit_login": "100000/minute",
+    "rate_limit_search": "100000/minute",
+    "rate_limit_create_booking": "100000/minute",
+}
+
+
 def make_settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
@@ -58,6 +68,9 @@ def make_settings(database_url: str) -> Settings:
         login_failure_window_seconds=900,
         # Tests run the hold sweeper themselves (tests/bookings), not on a timer.
         hold_sweep_seconds=0,
+        # The suite sends many requests from one address: limits that it never reaches
+        # (tests/platform/test_http_limits.py tests the limits with small ones).
+        **GENEROUS_RATE_LIMITS,
     )
 
 
@@ -126,7 +139,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
     clock.reset()
-    await app.state.login_throttle.limiter.storage.reset()
+    await app.state.rate_limits.storage.reset()
     await _empty_tables(app)
 
 

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from flightdeck import __version__
 from flightdeck.modules import MODULES, select_modules
 from flightdeck.platform.errors import install_error_handlers
+from flightdeck.platform.http_limits import install_rate_limiting
 from flightdeck.platform.lifespan import run_modules
 from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
@@ -44,6 +45,7 @@ def create_app(
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
     install_error_handlers(app)
+    install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
     app.middleware("http")(metrics_middleware)
     if settings.cors_origins:
         app.add_middleware(

@@ -28,7 +28,8 @@ from flightdeck.flights.errors import (
     UnknownFlight,
 )
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import Unauthorized, error_responses
+from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
+from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.idempotency import (
     IdempotencyKeyHeader,
     IdempotencyKeyReused,
@@ -65,8 +66,10 @@ BookingReference = Annotated[str, Path(description="The booking's id, or its PNR
         MixedCurrencies,
         InvalidSeatSelection,
         422,
+        TooManyRequests,
         BookingStoreUnavailable,
     ),
+    dependencies=[rate_limit("create_booking")],
 )
 async def create_booking(
     data: BookingCreate,
