@@ -19,7 +19,7 @@ from flightdeck.payments.module import module as payments
 from flightdeck.platform.module import module as platform
 from flightdeck.platform.modules import DomainModule
 from flightdeck.search.module import module as search
-from flightdeck.ui.module import module as ui
+from flightdeck.ui.server.module import module as ui
 from flightdeck.users.module import module as users
 
 MODULES: tuple[DomainModule, ...] = (

@@ -151,7 +151,7 @@ async def test_anything_else_is_a_404_in_the_error_shape(
 
 
 async def test_api_routes_keep_their_answers(http: httpx.AsyncClient) -> None:
-    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    assert (await http.get("/healthz")).json()["status"] == "ok"
     wrong_method = await http.post("/healthz")
     assert_error(wrong_method, 405, "method_not_allowed")
     assert wrong_method.headers["allow"] == "GET"
@@ -165,7 +165,7 @@ async def test_the_server_serves_the_app_at_its_root(client: httpx.AsyncClient) 
     page = await client.get("/")
     assert page.status_code == 200
     assert f"/_flet/{client_version()}/" in page.text
-    assert (await client.get("/healthz")).json() == {"status": "ok"}  # the API's own answers
+    assert (await client.get("/healthz")).json()["status"] == "ok"  # the API answers
     assert_error(await client.get("/no-such-thing"), 404, "not_found")
 
 

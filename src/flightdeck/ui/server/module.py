@@ -1,6 +1,7 @@
 """What the app (flightdeck.ui) adds to a running server: the Flet app mounted at `/` (after
 every API router, so API paths are unchanged), and Flet's session manager for the server's
-lifetime. The app itself is a client of the HTTP API and /ws."""
+lifetime. It lives in ui/server/ with the rest of the server side; the app itself is a client
+of the HTTP API and /ws."""
 
 from __future__ import annotations
 
