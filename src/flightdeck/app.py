@@ -28,11 +28,12 @@ Authenticate with `Authorization: Bearer <access token>` from `POST /login`."""
 def create_app(
     settings: Settings | None = None, services: Collection[str] | None = None
 ) -> FastAPI:
-    """The app of every module, or of the platform and the named `services` only."""
+    """The app of every module, or of the platform and the named `services` only (by default
+    those of the `services` setting, FLIGHTDECK_SERVICES: all when empty)."""
     settings = settings or get_settings()
     install_log_redaction()  # WebSocket handshakes carry ?token= in the URL
     configure_logging(settings.log_level)
-    modules = select_modules(services)
+    modules = select_modules(services if services is not None else settings.service_names)
     for module in MODULES:  # every domain's hooks, whatever this process serves
         for hook in module.hooks:
             hook()
@@ -41,7 +42,7 @@ def create_app(
         title="FlightDeck",
         version=__version__,
         description=DESCRIPTION,
-        lifespan=partial(run_modules, settings=settings, modules=modules),
+        lifespan=partial(run_modules, settings=settings, modules=modules, shared=MODULES),
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
     install_error_handlers(app)

@@ -9,8 +9,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from starlette.routing import Mount, Route
+from typer.testing import CliRunner
 
 from flightdeck.app import create_app
+from flightdeck.cli import app as cli
 from flightdeck.modules import MODULES, SERVICES, UnknownService, select_modules
 from flightdeck.platform.events.inprocess import InProcessBus
 from flightdeck.platform.settings import Settings
@@ -111,6 +113,32 @@ async def test_a_server_with_some_services_runs_only_theirs(settings: Settings) 
     async with LifespanManager(app):
         assert app.state.wiring.services == ["flights", "search"]
         assert set(app.state.workers) == {"outbox-relay"}
+
+
+@ASYNC
+async def test_the_services_setting_picks_them_for_uvicorns_factory(settings: Settings) -> None:
+    app = create_app(_worker_settings(settings).model_copy(update={"services": "bookings, users"}))
+    async with LifespanManager(app):
+        assert app.state.wiring.services == ["users", "bookings"]
+        assert "hold-sweeper" in app.state.workers
+
+
+@ASYNC
+async def test_the_app_alone_needs_the_address_of_the_api(settings: Settings) -> None:
+    alone = create_app(_worker_settings(settings), services=["ui"])
+    with pytest.raises(RuntimeError, match="FLIGHTDECK_UI_API_URL"):
+        async with LifespanManager(alone):
+            pass
+    pointed = _worker_settings(settings).model_copy(update={"ui_api_url": "http://gateway:8080"})
+    app = create_app(pointed, services=["ui"])
+    async with LifespanManager(app):
+        assert app.state.wiring.services == ["ui"]
+
+
+def test_serve_refuses_an_unknown_service_by_name() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--services", "flights,bookngs"])
+    assert result.exit_code == 2
+    assert "bookngs" in result.output
 
 
 def test_an_unknown_service_is_refused_by_name() -> None:

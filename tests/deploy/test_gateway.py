@@ -128,7 +128,10 @@ def _concrete(path: str) -> str:
 
 
 def test_each_path_of_the_api_goes_to_its_service(app_url: str, tmp_path: Path) -> None:
-    paths = [*sorted(httpx.get(f"{app_url}/openapi.json").json()["paths"]), "/", "/app/page"]
+    paths = [
+        *sorted(httpx.get(f"{app_url}/openapi.json").json()["paths"]),
+        *("/", "/app/page", "/_flet/0.1-abc/main.dart.js", "/_flet/ws"),
+    ]
     for service in SERVICES:
         run_dir = tmp_path / service
         config, port = _gateway_to(app_url, run_dir, service)
@@ -203,6 +206,31 @@ def test_a_browser_is_kept_on_one_ui_instance(app_url: str, tmp_path: Path) -> N
     assert "HttpOnly" in first.headers["Set-Cookie"]
     assert "set-cookie" not in again.headers  # the browser keeps its instance
     assert "hash $ui_affinity consistent;" in config
+
+
+def test_the_apps_session_socket_is_upgraded_on_the_browsers_ui_instance(
+    app_url: str, tmp_path: Path
+) -> None:
+    config, port = _gateway_to(app_url, tmp_path, *SERVICES)
+    session_socket = f"ws://127.0.0.1:{port}/_flet/ws"
+
+    async def handshake(cookie: str | None) -> tuple[int, str | None]:
+        headers = {"Cookie": f"flightdeck_ui={cookie}"} if cookie else {}
+        async with websockets.connect(session_socket, additional_headers=headers) as socket_:
+            response = socket_.response
+            assert response is not None
+            return response.status_code, response.headers.get("Set-Cookie")
+
+    with running_gateway(config, tmp_path, port) as gateway:
+        cookie = httpx.get(f"{gateway}/").cookies["flightdeck_ui"]
+        with_cookie = asyncio.run(handshake(cookie))
+        without = asyncio.run(handshake(None))
+    # Upgraded by Flet on the ui upstream (hashed on the cookie the page set), which the
+    # handshake keeps; a browser without one gets one, as on the page.
+    assert with_cookie == (101, None)
+    assert without[0] == 101 and without[1] is not None and "flightdeck_ui=" in without[1]
+    ui_locations = re.findall(r"location (?:= )?(/_flet/\S*) \{[^}]*proxy_pass http://ui;", config)
+    assert ui_locations == ["/_flet/ws", "/_flet/"]
 
 
 def test_big_bodies_are_refused_in_the_error_shape(app_url: str, tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ from starlette.types import ASGIApp
 
 from .process import HOST, ServerProcess, start_on_free_port
 
+# Proxy headers off, as `flightdeck serve` runs it: the app alone decides whom to believe
+# about the client's address (platform/client_address.py), never uvicorn.
 FLIGHTDECK_APP = (
     sys.executable, "-m", "uvicorn", "flightdeck.app:create_app", "--factory",
-    "--log-level", "warning",
+    "--log-level", "warning", "--no-proxy-headers",
 )  # fmt: skip
 
 

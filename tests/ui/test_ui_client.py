@@ -11,8 +11,12 @@ import flet as ft
 import httpx
 import pytest
 import pytest_asyncio
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from flightdeck.app import create_app
+from flightdeck.platform.client_address import signed_address_headers
+from flightdeck.platform.settings import Settings
 from flightdeck.ui.api import ApiClient, ApiError
 from flightdeck.ui.formatting import (
     day_offset,
@@ -167,3 +171,37 @@ def test_the_phone_app_finds_its_server_in_the_environment_or_beside_it(
     (tmp_path / "api_url.txt").unlink()
     with pytest.raises(SystemExit):
         configured_api_url()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_each_browser_is_its_own_client_to_the_api(settings: Settings) -> None:
+    # The server side hands the app a factory of signed headers; every call carries them,
+    # so two browsers behind one app server have a per-address limit each.
+    limited = settings.model_copy(update={"rate_limit_per_address": "2/minute"})
+    app = create_app(limited)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    sign = signed_address_headers(limited)
+    browsers = [
+        ApiClient("http://testserver", identity_headers=lambda a=a: sign(a), transport=transport)
+        for a in ("198.51.100.1", "198.51.100.2")
+    ]
+
+    async def answers(api: ApiClient) -> list[str]:
+        results = []
+        for _ in range(3):
+            try:
+                await api.airports("JFK")
+                results.append("ok")
+            except ApiError as exc:
+                results.append(exc.code)
+        return results
+
+    async with LifespanManager(app):
+        await app.state.rate_limits.storage.reset()
+        try:
+            assert await answers(browsers[0]) == ["ok", "ok", "rate_limited"]
+            assert await answers(browsers[1]) == ["ok", "ok", "rate_limited"]
+        finally:
+            await app.state.rate_limits.storage.reset()
+            for api in browsers:
+                await api.aclose()

@@ -1,9 +1,11 @@
 """What the bookings domain adds to a running server.
 
 Router: `/bookings`. Hook: a flight cancelled by the airline cancels its bookings in the same
-transaction (registered with the flights domain's status service). Resource: the booking store
-the settings name (MongoDB opened and closed here; every session carries the settings so code
-holding only a session reaches that store). Worker: the hold sweeper. Readiness: the MongoDB
+transaction (registered with the flights domain's status service). Shared resource (opened in
+every process, since flights, payments and notifications call the bookings service in-process
+even where bookings is not served): the booking store the settings name (MongoDB opened and
+closed here; every session carries the settings so code holding only a session reaches that
+store). Worker: the hold sweeper. Readiness: the MongoDB
 store, when configured.
 """
 
@@ -56,7 +58,7 @@ module = DomainModule(
     name="bookings",
     routers=(router,),
     hooks=(_cancel_bookings_with_flights,),
-    resources=(booking_store,),
+    shared_resources=(booking_store,),
     workers=(_hold_sweeper,),
     readiness=(_store_readiness,),
 )

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
-from flightdeck.cli.common import console
+from flightdeck.cli.common import console, err_console
+
+
+def _service_names(services: str | None) -> list[str] | None:
+    """The names of `--services` ("flights,search"), checked against the modules; None: all."""
+    from flightdeck.modules import UnknownService, select_modules
+
+    names = [part.strip() for part in (services or "").split(",") if part.strip()]
+    if not names:
+        return None
+    try:
+        select_modules(names)
+    except UnknownService as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    return names
 
 
 def serve(
@@ -14,11 +30,29 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+    services: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these services, comma-separated (e.g. flights,search): their routes, "
+            "workers and event subscriptions. Default: all (or FLIGHTDECK_SERVICES)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and /docs)."""
     import uvicorn
 
-    console.print(f"FlightDeck on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    from flightdeck.platform.settings import get_settings
+
+    names = _service_names(services)
+    if names is not None:
+        # uvicorn's factory takes no arguments, and --workers/--reload start new processes:
+        # the choice travels as the setting every process reads.
+        os.environ["FLIGHTDECK_SERVICES"] = ",".join(names)
+        get_settings.cache_clear()
+    running = ", ".join(names) if names else "all services"
+    console.print(
+        f"FlightDeck ({running}) on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
+    )
     uvicorn.run(
         "flightdeck.app:create_app",
         factory=True,

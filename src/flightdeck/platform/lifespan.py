@@ -1,7 +1,8 @@
 """The server's lifespan: the shared machinery, then every domain module's part of it.
 
 Opened in this order and closed in reverse: keys, the database engine, the cache, the event
-bus (created), each module's resources, the bus subscriptions, the bus (started), each
+bus (created), the shared resources of every module (`shared`, whatever this process serves),
+each running module's resources, the bus subscriptions, the bus (started), each
 module's workers. So workers stop before the bus (nothing is published into a closed bus) and
 the bus stops before the resources its handlers use.
 """
@@ -25,15 +26,22 @@ from flightdeck.platform.settings import Settings
 
 @asynccontextmanager
 async def run_modules(
-    app: FastAPI, settings: Settings, modules: Sequence[DomainModule]
+    app: FastAPI,
+    settings: Settings,
+    modules: Sequence[DomainModule],
+    shared: Sequence[DomainModule] = (),
 ) -> AsyncIterator[None]:
-    """Runs the server's shared machinery and `modules` for the lifetime of the app."""
+    """Runs the server's shared machinery and `modules` for the lifetime of the app, with the
+    shared resources of `shared` (every module, in a server)."""
     configure_keyring(load_keyring(settings))
     jwt_secret(settings)  # fail fast in production when unset
     wiring: Wiring = app.state.wiring
     app.state.workers = {}
     async with AsyncExitStack() as stack:
         runtime = await _open_platform(app, settings, stack)
+        for module in shared:
+            for resource in module.shared_resources:
+                await stack.enter_async_context(resource(runtime))
         for module in modules:
             for resource in module.resources:
                 await stack.enter_async_context(resource(runtime))
@@ -57,6 +65,7 @@ async def run_modules(
                 app.state.workers[worker.name] = worker
                 wiring.workers.setdefault(module.name, []).append(worker.name)
         app.state.readiness_checks = _readiness_checks(runtime, modules)
+        app.state.optional_checks = _optional_checks(runtime)
         yield
 
 
@@ -84,11 +93,18 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
 def _readiness_checks(
     runtime: Runtime, modules: Sequence[DomainModule]
 ) -> dict[str, ReadinessCheck]:
-    """What /readyz checks: the database, the shared cache, and what each module adds."""
+    """What /readyz requires: the database, and what each module cannot serve without."""
     checks: dict[str, ReadinessCheck] = {"database": database_check(runtime.engine)}
-    if isinstance(runtime.cache, RedisCache):
-        checks["cache"] = runtime.cache.ping
     for module in modules:
         for readiness in module.readiness:
             checks.update(readiness(runtime))
+    return checks
+
+
+def _optional_checks(runtime: Runtime) -> dict[str, ReadinessCheck]:
+    """What /readyz reports without requiring it: the process copes while these are down
+    (the cache falls through to the database, rate limits count in-process)."""
+    checks: dict[str, ReadinessCheck] = {}
+    if isinstance(runtime.cache, RedisCache):
+        checks["cache"] = runtime.cache.ping
     return checks

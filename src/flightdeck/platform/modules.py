@@ -56,11 +56,17 @@ Mount = tuple[str, Callable[[Settings], ASGIApp]]
 @dataclass(frozen=True)
 class DomainModule:
     """One domain's contribution to a server. Resources open in order before anything else
-    of the module runs and close in reverse; `hooks` run once when the app is built."""
+    of the module runs and close in reverse; `hooks` run once when the app is built.
+
+    `shared_resources` are what the domain's service layer needs wherever it is called: they
+    open in every process, whatever services it runs, since other domains call that service
+    in-process (a flights-only process cancelling a flight cancels its bookings in the
+    configured booking store). `resources` open only where the domain itself runs."""
 
     name: str
     routers: tuple[APIRouter, ...] = ()
     hooks: tuple[Callable[[], None], ...] = ()
+    shared_resources: tuple[Resource, ...] = ()
     resources: tuple[Resource, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     workers: tuple[WorkerFactory, ...] = ()

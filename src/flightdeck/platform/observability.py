@@ -37,22 +37,31 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return check
 
 
-@router.get("/readyz", summary="Readiness of each dependency")
-async def readyz(request: Request) -> JSONResponse:
-    """Runs every check the app registered (`app.state.readiness_checks`, name → coroutine)."""
-    registered: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
-    checks: dict[str, str] = {}
-    for name, check in registered.items():
+async def _run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, str]:
+    results: dict[str, str] = {}
+    for name, check in checks.items():
         try:
             await asyncio.wait_for(check(), timeout=READINESS_TIMEOUT_SECONDS)
-            checks[name] = "ok"
+            results[name] = "ok"
         except Exception as exc:  # readiness reports the failure instead of raising it
-            checks[name] = f"error: {type(exc).__name__}"
+            results[name] = f"error: {type(exc).__name__}"
+    return results
+
+
+@router.get("/readyz", summary="Readiness of each dependency")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready = every dependency this process cannot serve without answers
+    (`app.state.readiness_checks`: the database, a MongoDB booking store). What it copes
+    without (`app.state.optional_checks`: Redis, the read replica) is reported under
+    `degraded` when down, and does not take the instance out of its load balancer: a Redis
+    outage must not empty every service at once."""
+    state = request.app.state
+    checks = await _run_checks(getattr(state, "readiness_checks", {}))
+    optional = await _run_checks(getattr(state, "optional_checks", {}))
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    body["degraded"] = {name: result for name, result in optional.items() if result != "ok"}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)

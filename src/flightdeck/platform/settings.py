@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLIGHTDECK_", env_file=".env", extra="ignore")
 
     environment: str = "development"
+    # The services this process runs ("flights,search"; "" = all of them): what
+    # `flightdeck serve --services` sets, for uvicorn's factory, which takes no arguments.
+    services: str = ""
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
     database_pool_size: int = 10
@@ -191,6 +194,12 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
+
+    @property
+    def service_names(self) -> list[str] | None:
+        """The services named by `services`; None when it names none (run them all)."""
+        names = [part.strip() for part in self.services.split(",") if part.strip()]
+        return names or None
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,7 +7,7 @@ server's `{"error": {"code", "message", "details"}}` as it came (shown to the us
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -70,24 +70,24 @@ class ApiClient:
         self,
         base_url: str,
         *,
-        forwarded_for: str | None = None,
+        identity_headers: Callable[[], Mapping[str, str]] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        # The server behind the app sees the browser's address, not ours (it trusts this
-        # header from loopback only: uvicorn's proxy headers).
-        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        # Served by a FlightDeck server, the app calls the API on its user's behalf: the
+        # server side gives it headers naming the browser's address (signed, fresh for each
+        # call), so that the API counts limits per browser, not per app server.
         self.base_url = base_url.rstrip("/")
-        self.forwarded_for = forwarded_for
+        self._identity_headers = identity_headers
         # trust_env off: the server calling itself must not go through a proxy from the env.
         self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=TIMEOUT,
-            headers=headers,
-            transport=transport,
-            trust_env=False,
+            base_url=self.base_url, timeout=TIMEOUT, transport=transport, trust_env=False
         )
         self.access_token: str | None = None
         self.refresh_token: str | None = None
+
+    def identity_headers(self) -> dict[str, str]:
+        """The headers that name the app's user to the API (none on a phone)."""
+        return dict(self._identity_headers()) if self._identity_headers is not None else {}
 
     @property
     def websocket_url(self) -> str:
@@ -129,7 +129,7 @@ class ApiClient:
         files: Mapping[str, tuple[str, bytes, str]] | None,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
-        sent = dict(headers or {})
+        sent = self.identity_headers() | dict(headers or {})
         if self.access_token:
             sent["Authorization"] = f"Bearer {self.access_token}"
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import flet as ft
 
@@ -13,13 +13,24 @@ from flightdeck.ui.shell import Shell
 Main = Callable[[ft.Page], Awaitable[None]]
 
 
-def make_main(api_url: Callable[[], str]) -> Main:
-    """`main(page)` for Flet; `api_url()` names the API's base URL when a session starts."""
+# The server side's header factory: the browser's address → headers the API believes.
+ClientHeaders = Callable[[str], Mapping[str, str]]
+
+
+def make_main(api_url: Callable[[], str], client_headers: ClientHeaders | None = None) -> Main:
+    """`main(page)` for Flet; `api_url()` names the API's base URL when a session starts.
+    Served in a browser, each API call carries `client_headers(<the browser's address>)`, so
+    the API sees the browser, not the server the app runs on."""
 
     async def main(page: ft.Page) -> None:
-        # Served by the FlightDeck server, the API sees the browser's address, not ours.
-        forwarded_for = page.client_ip if page.web else None
-        state = SessionState(ApiClient(api_url(), forwarded_for=forwarded_for))
+        identity: Callable[[], Mapping[str, str]] | None = None
+        if page.web and client_headers is not None:
+            factory = client_headers
+
+            def identity() -> Mapping[str, str]:
+                return factory(page.client_ip or "")  # read each time: a session may resume
+
+        state = SessionState(ApiClient(api_url(), identity_headers=identity))
         await Shell(page, state).start()
 
     return main

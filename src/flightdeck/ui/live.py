@@ -83,7 +83,7 @@ class LiveFeed:
 
     async def _listen(self) -> None:
         token = self._api.access_token or ""
-        headers = {"X-Forwarded-For": self._api.forwarded_for} if self._api.forwarded_for else {}
+        headers = self._api.identity_headers()
         async with connect(
             self._api.websocket_url,
             subprotocols=[Subprotocol("bearer"), Subprotocol(token)],

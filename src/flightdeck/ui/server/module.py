@@ -5,14 +5,32 @@ of the HTTP API and /ws."""
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from flightdeck.platform.modules import DomainModule, Runtime
+from flightdeck.platform.modules import DomainModule, Runtime, Wiring
 from flightdeck.ui.server import build_ui_app, ui_running
 
+# The services whose routes the app calls (its API client, flightdeck/ui/api.py).
+API_SERVICES = ("users", "flights", "search", "bookings", "payments", "notifications")
 
-def _flet_sessions(runtime: Runtime) -> AbstractAsyncContextManager[None]:
-    return ui_running()
+
+def check_api_reachable(wiring: Wiring, ui_api_url: str) -> None:
+    """Without `ui_api_url` the app calls the API of its own process: that process must serve
+    it. `flightdeck serve --services ui` alone needs FLIGHTDECK_UI_API_URL (the gateway)."""
+    missing = [name for name in API_SERVICES if name not in wiring.services]
+    if missing and not ui_api_url:
+        raise RuntimeError(
+            f"the app calls the API, but this process does not serve {', '.join(missing)}: "
+            "set FLIGHTDECK_UI_API_URL to the gateway's address (e.g. http://gateway:8080)"
+        )
+
+
+@asynccontextmanager
+async def _flet_sessions(runtime: Runtime) -> AsyncIterator[None]:
+    check_api_reachable(runtime.app.state.wiring, runtime.settings.ui_api_url)
+    async with ui_running():
+        yield
 
 
 module = DomainModule(name="ui", resources=(_flet_sessions,), mounts=(("/", build_ui_app),))

@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from flightdeck.platform.client_address import resolve_connection_address, signed_address_headers
 from flightdeck.platform.errors import error_payload
 from flightdeck.platform.settings import Settings
 from flightdeck.ui.app import make_main
@@ -181,7 +182,9 @@ def build_ui_app(settings: Settings) -> ASGIApp:
     page = generated.pop("index.html")
     files = ClientFiles(web_dir, generated, Path(settings.ui_asset_cache_dir), version)
     served_from = ServedFrom()
-    main = make_main(lambda: settings.ui_api_url or served_from.url or "")
+    main = make_main(
+        lambda: settings.ui_api_url or served_from.url or "", signed_address_headers(settings)
+    )
 
     async def index(request: Request) -> Response:
         return page.response(request, REVALIDATE, PAGE_HEADERS)
@@ -196,6 +199,11 @@ def build_ui_app(settings: Settings) -> ASGIApp:
 
     async def flet_session(websocket: WebSocket) -> None:
         served_from.remember(websocket.scope)
+        # The session's client is the browser as the platform sees it (through a trusted
+        # gateway, its X-Forwarded-For): Flet takes `page.client_ip` from the scope.
+        browser = resolve_connection_address(websocket, settings)
+        client = websocket.scope.get("client") or (browser, 0)
+        websocket.scope["client"] = (browser, client[1])
         await FletApp(
             loop=asyncio.get_running_loop(),
             executor=app_manager.executor,
