@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -32,6 +33,9 @@ from flightdeck.platform.security.tokens import issue_access_token
 from flightdeck.platform.settings import Settings
 from flightdeck.users.models import User
 
+if TYPE_CHECKING:
+    from tests.servers.postgres import PostgresServer
+
 BACKENDS = ["sqlite", "postgres"]
 TEST_PASSWORD = "correct-horse-battery"
 
@@ -47,6 +51,16 @@ def postgres_root_url() -> Iterator[str]:
 
     with running_postgres() as server:
         yield server.create_database("flightdeck_test")
+
+
+@pytest.fixture(scope="session")
+def replicated_postgres() -> Iterator[tuple[PostgresServer, PostgresServer]]:
+    """A PostgreSQL primary of its own and its streaming read replica (pg_basebackup), for
+    the read-replica and multi-process tests; the suite's other tests never touch it."""
+    from tests.servers.postgres import running_postgres, running_standby
+
+    with running_postgres() as primary, running_standby(primary) as standby:
+        yield primary, standby
 
 
 GENEROUS_RATE_LIMITS = {

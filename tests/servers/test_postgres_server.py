@@ -6,8 +6,9 @@ import asyncio
 import time
 
 import asyncpg
+import pytest
 
-from .postgres import PostgresServer, running_postgres
+from .postgres import PostgresServer, running_postgres, running_standby, wait_for_replica
 from .process import port_accepts
 
 
@@ -49,3 +50,24 @@ def test_postgres_server_lifecycle() -> None:
     assert not port_accepts(server.host, server.port)
     assert not data_dir.exists()
     server.stop()  # idempotent
+
+
+def test_a_standby_follows_its_primary_and_refuses_writes() -> None:
+    async def scenario(primary: PostgresServer, standby: PostgresServer) -> None:
+        primary_conn = await asyncpg.connect(host=primary.host, port=primary.port, user="postgres")
+        standby_conn = await asyncpg.connect(host=standby.host, port=standby.port, user="postgres")
+        try:
+            assert await standby_conn.fetchval("SELECT pg_is_in_recovery()") is True
+            await primary_conn.execute("CREATE TABLE replicated (n int)")
+            await primary_conn.execute("INSERT INTO replicated VALUES (7)")
+            await wait_for_replica(primary.url(), standby.url())
+            assert await standby_conn.fetchval("SELECT n FROM replicated") == 7
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+                await standby_conn.execute("INSERT INTO replicated VALUES (8)")
+        finally:
+            await primary_conn.close()
+            await standby_conn.close()
+
+    with running_postgres() as primary, running_standby(primary) as standby:
+        assert standby.port != primary.port
+        asyncio.run(scenario(primary, standby))

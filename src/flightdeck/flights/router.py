@@ -28,6 +28,7 @@ from flightdeck.flights.schemas import (
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
+from flightdeck.platform.replica import ReadSession
 from flightdeck.platform.security.auth import StaffPrincipal
 
 router = APIRouter()
@@ -62,9 +63,10 @@ async def create_flight(
 async def list_flights(
     filters: Annotated[FlightFilters, Query()],
     page: Annotated[PageParams, Depends(page_params)],
-    session: DbSession,
+    session: ReadSession,
 ) -> Page[FlightRead]:
-    """Flights by departure; `date` is the local date at the origin."""
+    """Flights by departure; `date` is the local date at the origin. Read from the replica
+    when there is one (a listing may be a moment old)."""
     return await service.list_flights(session, filters, page)
 
 

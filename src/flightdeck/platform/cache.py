@@ -309,6 +309,24 @@ def get_cache() -> Cache:
 # Invalidations scheduled after a commit; referenced until done so they are not collected.
 _pending: set[asyncio.Task[None]] = set()
 _SESSION_TAGS = "flightdeck.cache.invalidate_after_commit"
+# With a read replica, the invalidation after a commit is repeated this many seconds later
+# (the longest lag reads from the replica tolerate): a search that read the replica before it
+# replayed the change, and cached that answer, cannot keep it longer (0: no repeat).
+_repeat_after_seconds = 0.0
+
+
+def invalidate_again_after(seconds: float) -> float:
+    """Sets the repeat delay of after-commit invalidations; returns the previous one."""
+    global _repeat_after_seconds
+    previous, _repeat_after_seconds = _repeat_after_seconds, seconds
+    return previous
+
+
+async def _invalidate(tags: list[str], delay: float) -> None:
+    await get_cache().invalidate_tags(tags)
+    if delay > 0:
+        await asyncio.sleep(delay)
+        await get_cache().invalidate_tags(tags)
 
 
 def _after_commit(session: Any) -> None:
@@ -317,7 +335,8 @@ def _after_commit(session: Any) -> None:
     tags: set[str] = session.info.pop(_SESSION_TAGS, set())
     if not tags:
         return
-    task = asyncio.get_running_loop().create_task(get_cache().invalidate_tags(sorted(tags)))
+    work = _invalidate(sorted(tags), _repeat_after_seconds)
+    task = asyncio.get_running_loop().create_task(work)
     _pending.add(task)
     task.add_done_callback(_pending.discard)
 

@@ -14,11 +14,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from flightdeck.platform.cache import RedisCache, configure_cache, create_cache
+from flightdeck.platform.cache import (
+    RedisCache,
+    configure_cache,
+    create_cache,
+    invalidate_again_after,
+)
 from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.events.factory import create_bus
 from flightdeck.platform.modules import DomainModule, Runtime, Wiring
 from flightdeck.platform.observability import ReadinessCheck, database_check
+from flightdeck.platform.replica import ReadDatabase, create_replica_engine
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings
@@ -72,6 +78,16 @@ async def run_modules(
 async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Runtime:
     engine = create_engine(settings)
     stack.push_async_callback(engine.dispose)
+    replica = create_replica_engine(settings) if settings.database_replica_url else None
+    if replica is not None:
+        stack.push_async_callback(replica.dispose)
+    reads = ReadDatabase(settings, engine, replica)
+    # Entries a search cached from a replica that had not replayed a change yet are dropped
+    # once more after the longest lag reads tolerate.
+    stack.callback(
+        invalidate_again_after,
+        invalidate_again_after(settings.database_replica_max_lag_seconds if replica else 0.0),
+    )
     # Search results and the like (Redis when configured); domains use get_cache().
     cache = create_cache(settings)
     stack.push_async_callback(cache.close)
@@ -83,10 +99,11 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
         sessionmaker=create_sessionmaker(engine),
         cache=cache,
         bus=create_bus(settings),  # handlers subscribe before it starts
+        reads=reads,
     )
     state = app.state
     state.settings, state.engine, state.sessionmaker = settings, engine, runtime.sessionmaker
-    state.cache, state.bus = cache, runtime.bus
+    state.cache, state.bus, state.reads = cache, runtime.bus, reads
     return runtime
 
 
@@ -107,4 +124,6 @@ def _optional_checks(runtime: Runtime) -> dict[str, ReadinessCheck]:
     checks: dict[str, ReadinessCheck] = {}
     if isinstance(runtime.cache, RedisCache):
         checks["cache"] = runtime.cache.ping
+    if runtime.reads.replica is not None:
+        checks["replica"] = database_check(runtime.reads.replica)
     return checks

@@ -1,6 +1,7 @@
 """What every server runs whatever its services: `/healthz`, `/readyz`, `/metrics`, the rate
 limits of every request (and their storage, which the sign-in throttle shares), and the outbox
-relay (every service writes events to the outbox in its transactions)."""
+relay (every service writes events to the outbox in its transactions), and the monitor of the
+read replica's lag when one is configured."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from flightdeck.platform.events.relay import build_outbox_relay
 from flightdeck.platform.http_limits import RateLimits, open_rate_limits
 from flightdeck.platform.modules import DomainModule, Runtime, Worker
 from flightdeck.platform.observability import router as ops_router
+from flightdeck.platform.replica import build_replica_monitor
 
 
 def _outbox_relay(runtime: Runtime) -> Worker | None:
     return build_outbox_relay(runtime.sessionmaker, runtime.settings, runtime.bus)
+
+
+def _replica_monitor(runtime: Runtime) -> Worker | None:
+    return build_replica_monitor(runtime.reads)
 
 
 def _rate_limits(runtime: Runtime) -> AbstractAsyncContextManager[RateLimits]:
@@ -24,5 +30,5 @@ module = DomainModule(
     name="platform",
     routers=(ops_router,),
     resources=(_rate_limits,),
-    workers=(_outbox_relay,),
+    workers=(_outbox_relay, _replica_monitor),
 )

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from flightdeck.platform.cache import Cache
 from flightdeck.platform.events.bus import EventBus, EventHandler
 from flightdeck.platform.observability import ReadinessCheck
+from flightdeck.platform.replica import ReadDatabase
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import Worker as Worker
 
@@ -34,6 +35,7 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     cache: Cache
     bus: EventBus
+    reads: ReadDatabase  # lag-tolerant reads: the replica when configured, else the primary
 
 
 @dataclass(frozen=True)

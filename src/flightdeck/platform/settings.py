@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/flightdeck.db"
@@ -24,6 +24,15 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
     database_pool_size: int = 10
+    # A streaming read replica of the PostgreSQL primary ("" = none): search, flight listings
+    # and seat maps read from it (platform/replica.py). While it is unreachable, or further
+    # than `database_replica_max_lag_seconds` behind (checked every
+    # `database_replica_check_seconds`), those reads go to the primary; after a failure it is
+    # tried again `database_replica_retry_seconds` later.
+    database_replica_url: str = ""
+    database_replica_max_lag_seconds: float = Field(default=5.0, gt=0)
+    database_replica_check_seconds: float = Field(default=1.0, gt=0)
+    database_replica_retry_seconds: float = Field(default=5.0, ge=0)
 
     # Tokens. An empty secret in development is generated once into `jwt_secret_file`.
     jwt_secret: str = ""
@@ -184,7 +193,7 @@ class Settings(BaseSettings):
             raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_replica_url")
     @classmethod
     def _normalise_database_url(cls, url: str) -> str:
         # Operators paste plain libpq URLs; the app needs the async driver.
@@ -194,6 +203,14 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
+
+    @model_validator(mode="after")
+    def _replica_of_postgresql_only(self) -> Settings:
+        if self.database_replica_url and (
+            self.is_sqlite or not self.database_replica_url.startswith("postgresql")
+        ):
+            raise ValueError("database_replica_url: a read replica needs PostgreSQL (both URLs)")
+        return self
 
     @property
     def service_names(self) -> list[str] | None:

@@ -7,13 +7,14 @@ from fastapi import APIRouter
 from flightdeck.flights.errors import FlightNotFound
 from flightdeck.flights.inventory import service
 from flightdeck.flights.inventory.schemas import SeatMapRead
-from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import error_responses
+from flightdeck.platform.replica import ReadSession
 
 router = APIRouter(tags=["flights"])
 
 
 @router.get("/flights/{flight_id}/seats", responses=error_responses(FlightNotFound))
-async def get_seat_map(flight_id: str, session: DbSession) -> SeatMapRead:
-    """Seat map: each cabin's rows and seats, taken or available."""
+async def get_seat_map(flight_id: str, session: ReadSession) -> SeatMapRead:
+    """Seat map: each cabin's rows and seats, taken or available (from the replica when
+    there is one: a seat taken a moment ago may still show; booking it is refused)."""
     return await service.seat_map_for_flight(session, flight_id)

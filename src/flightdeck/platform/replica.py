@@ -1,0 +1,237 @@
+"""Reads that may lag the primary a little go to the read replica; everything else to the primary.
+
+`FLIGHTDECK_DATABASE_REPLICA_URL` names a PostgreSQL streaming standby. Routes whose answer may
+be a moment old (search, flight listings, seat maps, reports) take a `ReadSession` (or open
+`ReadDatabase.connect()` for Core reads); everything that writes, and a read that must see the
+caller's own write (a booking just made), keeps the request's `DbSession` on the primary.
+
+The replica is an optimisation, never a dependency. A read goes to the primary instead, counted
+in `flightdeck_replica_reads_total{target="primary",reason}`, when:
+- `unreachable`: connecting to the replica failed just now (then it is left alone for
+  `database_replica_retry_seconds`, reason `down`);
+- `lagging`: the monitor (a background worker in every process with a replica) found it more
+  than `database_replica_max_lag_seconds` behind.
+
+The monitor measures the lag as the primary sees it: every check it notes the primary's WAL
+position and when it read it, and a position is replayed once the replica's replay position
+passes it; the lag is the age of the oldest position not yet replayed (zero when the replica
+has caught up, however idle the primary). `flightdeck_replica_lag_seconds` and
+`flightdeck_replica_lag_bytes` publish it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from prometheus_client import Counter, Gauge
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from flightdeck.platform.db import READ_ONLY, create_sessionmaker
+from flightdeck.platform.settings import Settings
+from flightdeck.platform.worker import BackgroundWorker
+
+log = logging.getLogger(__name__)
+
+REPLICA_READS = Counter(
+    "flightdeck_replica_reads_total",
+    "Reads meant for the replica, by where they went and why",
+    ["target", "reason"],
+)
+REPLICA_LAG_SECONDS = Gauge(
+    "flightdeck_replica_lag_seconds", "How far the read replica is behind the primary (seconds)"
+)
+REPLICA_LAG_BYTES = Gauge(
+    "flightdeck_replica_lag_bytes", "WAL the read replica has yet to replay (bytes)"
+)
+REPLICA_IN_USE = Gauge("flightdeck_replica_in_use", "1 while reads go to the read replica")
+
+# What may go wrong reaching a server: refused, reset, timed out, or the driver's own errors.
+CONNECTION_FAILURES = (OSError, TimeoutError, SQLAlchemyError)
+CONNECT_TIMEOUT_SECONDS = 2.0
+
+
+def parse_lsn(lsn: str) -> int:
+    """A PostgreSQL WAL position ("16/B374D848") as a byte offset."""
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+def create_replica_engine(settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_replica_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size * 2,
+        pool_pre_ping=True,  # a pooled connection to a replica that went away is noticed
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+    )
+
+
+class ReadDatabase:
+    """Where lag-tolerant reads go: the replica while it is usable, else the primary."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        primary: AsyncEngine,
+        replica: AsyncEngine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.primary = primary
+        self.replica = replica
+        self._primary_sessions = create_sessionmaker(primary)
+        self._replica_sessions: async_sessionmaker[AsyncSession] | None = (
+            create_sessionmaker(replica) if replica is not None else None
+        )
+        self._down_until = 0.0
+        self.lagging = False
+        # (primary WAL position, when it was read) not yet replayed by the replica.
+        self._unreplayed: deque[tuple[int, float]] = deque()
+        REPLICA_IN_USE.set(1 if replica is not None else 0)
+
+    def _avoid_reason(self) -> str | None:
+        """Why the replica is not to be used now (None: use it)."""
+        if self.lagging:
+            return "lagging"
+        if time.monotonic() < self._down_until:
+            return "down"
+        return None
+
+    def mark_unreachable(self, exc: BaseException) -> None:
+        if time.monotonic() >= self._down_until:
+            log.warning("read replica unreachable (%s); reading from the primary", exc)
+        self._down_until = time.monotonic() + self.settings.database_replica_retry_seconds
+        REPLICA_IN_USE.set(0)
+
+    def _went_to_primary(self, reason: str) -> None:
+        if self.replica is not None:
+            REPLICA_READS.labels("primary", reason).inc()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session on the replica or, when it cannot serve, the primary."""
+        session = await self._open_session()
+        try:
+            yield session
+        finally:
+            await session.close()  # nothing was written: closing ends the transaction
+
+    async def _open_session(self) -> AsyncSession:
+        reason = self._avoid_reason()
+        if self._replica_sessions is not None and reason is None:
+            session = self._replica_sessions()
+            try:
+                await session.connection()
+            except CONNECTION_FAILURES as exc:
+                await session.close()
+                self.mark_unreachable(exc)
+                reason = "unreachable"
+            else:
+                REPLICA_READS.labels("replica", "ok").inc()
+                return session
+        self._went_to_primary(reason or "none")
+        session = self._primary_sessions()
+        await session.connection(execution_options={READ_ONLY: True})
+        return session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core reads (autocommit: each statement its own snapshot), on the
+        replica or, when it cannot serve, the primary."""
+        engine = await self._pick_engine()
+        async with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.execution_options(**{READ_ONLY: True})  # a plain BEGIN, not IMMEDIATE
+            else:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    async def _pick_engine(self) -> AsyncEngine:
+        reason = self._avoid_reason()
+        if self.replica is not None and reason is None:
+            try:
+                async with self.replica.connect():
+                    pass  # the pool keeps the connection for the caller's checkout
+            except CONNECTION_FAILURES as exc:
+                self.mark_unreachable(exc)
+                reason = "unreachable"
+            else:
+                REPLICA_READS.labels("replica", "ok").inc()
+                return self.replica
+        self._went_to_primary(reason or "none")
+        return self.primary
+
+    async def check(self) -> None:
+        """One round of the monitor: the replica's lag, and whether reads may go there."""
+        if self.replica is None:
+            return
+        try:  # the replica first: read after it, the primary's position can only be ahead
+            async with self.replica.connect() as conn:
+                replayed = await conn.scalar(text("SELECT pg_last_wal_replay_lsn()::text"))
+        except CONNECTION_FAILURES as exc:
+            self.mark_unreachable(exc)
+            raise
+        async with self.primary.connect() as conn:
+            primary_lsn = parse_lsn(
+                str(await conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text")))
+            )
+        now = time.monotonic()
+        self._unreplayed.append((primary_lsn, now))
+        replayed_lsn = parse_lsn(str(replayed)) if replayed is not None else 0
+        while self._unreplayed and self._unreplayed[0][0] <= replayed_lsn:
+            self._unreplayed.popleft()
+        lag = now - self._unreplayed[0][1] if self._unreplayed else 0.0
+        REPLICA_LAG_SECONDS.set(lag)
+        REPLICA_LAG_BYTES.set(max(0, primary_lsn - replayed_lsn))
+        lagging = lag > self.settings.database_replica_max_lag_seconds
+        if lagging != self.lagging:
+            log.warning("read replica %s (lag %.1f s)", "lagging" if lagging else "caught up", lag)
+        self.lagging = lagging
+        self._down_until = 0.0  # it answered: usable again at once, unless lagging
+        REPLICA_IN_USE.set(0 if lagging else 1)
+
+
+def build_replica_monitor(reads: ReadDatabase) -> BackgroundWorker | None:
+    """The monitor of the replica's lag and health, when one is configured."""
+    if reads.replica is None:
+        return None
+    interval = reads.settings.database_replica_check_seconds
+    return BackgroundWorker(
+        "replica-monitor",
+        reads.check,
+        interval=interval,
+        expected_failures=CONNECTION_FAILURES,
+    )
+
+
+def app_reads(request: Request) -> ReadDatabase:
+    """The running app's `ReadDatabase` (a FastAPI dependency)."""
+    reads: ReadDatabase = request.app.state.reads
+    return reads
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session for a request whose answer may lag the primary slightly."""
+    async with app_reads(request).session() as session:
+        yield session
+
+
+# The replica's session (or the primary's, when the replica cannot serve): for GET routes whose
+# answer may be a moment old. Nothing written through it is kept.
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+# The app's ReadDatabase, for routes that read with Core statements (`reads.connect()`).
+ReadDb = Annotated[ReadDatabase, Depends(app_reads)]
