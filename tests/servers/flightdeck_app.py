@@ -58,8 +58,9 @@ class AppProcess(ServerProcess):
         argv: Sequence[str] = FLIGHTDECK_APP,
         workers: int = 1,
         name: str | None = None,
+        ready_timeout: float | None = None,
     ) -> None:
-        super().__init__(port, workdir)
+        super().__init__(port, workdir, ready_timeout=ready_timeout)
         self.env = dict(env)
         self.argv = list(argv)
         self.workers = workers
@@ -96,12 +97,17 @@ def start_app(
     argv: Sequence[str] = FLIGHTDECK_APP,
     workers: int = 1,
     name: str | None = None,
+    ready_timeout: float | None = None,
 ) -> AppProcess:
-    """Starts one server with ``env`` (FLIGHTDECK_* settings) and waits until it answers."""
+    """Starts one server with ``env`` (FLIGHTDECK_* settings) and waits until it answers
+    (``ready_timeout`` seconds at most; default 30)."""
     workdir = Path(tempfile.mkdtemp(prefix="flightdeck-app-"))
     return start_on_free_port(
-        lambda port: AppProcess(port, workdir, env=env, argv=argv, workers=workers, name=name)
-    )
+        lambda port: AppProcess(
+            port, workdir, env=env, argv=argv, workers=workers, name=name,
+            ready_timeout=ready_timeout,
+        )
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

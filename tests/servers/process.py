@@ -172,6 +172,13 @@ class ServerProcess(ThrowawayServer):
         self.stop()
         return f"not ready after {self.ready_timeout}s\n{self.log_tail()}"
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would end it: no shutdown of any kind; then stopped."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait()
+        self.stop()
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:

@@ -66,6 +66,7 @@ def test_serving_the_app_uses_only_the_platform_and_the_app() -> None:
         "flightdeck.platform.settings",
         "flightdeck.platform.errors",
         "flightdeck.platform.modules",  # module.py: what the ui service adds to a server
+        "flightdeck.platform.client_address",  # the browser's address, signed for the API
     )
     for path in SERVER_SIDE.rglob("*.py"):
         for name in flightdeck_imports(path):

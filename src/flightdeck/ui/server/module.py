@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from starlette.types import ASGIApp
+
 from flightdeck.platform.modules import DomainModule, Runtime, Wiring
-from flightdeck.ui.server import build_ui_app, ui_running
+from flightdeck.platform.settings import Settings
 
 # The services whose routes the app calls (its API client, flightdeck/ui/api.py).
 API_SERVICES = ("users", "flights", "search", "bookings", "payments", "notifications")
@@ -26,11 +28,22 @@ def check_api_reachable(wiring: Wiring, ui_api_url: str) -> None:
         )
 
 
+# Flet is imported only where the app is served (it is most of a process's start-up).
+
+
 @asynccontextmanager
 async def _flet_sessions(runtime: Runtime) -> AsyncIterator[None]:
+    from flightdeck.ui.server import ui_running
+
     check_api_reachable(runtime.app.state.wiring, runtime.settings.ui_api_url)
     async with ui_running():
         yield
 
 
-module = DomainModule(name="ui", resources=(_flet_sessions,), mounts=(("/", build_ui_app),))
+def _the_app(settings: Settings) -> ASGIApp:
+    from flightdeck.ui.server import build_ui_app
+
+    return build_ui_app(settings)
+
+
+module = DomainModule(name="ui", resources=(_flet_sessions,), mounts=(("/", _the_app),))
