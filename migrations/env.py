@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from flightdeck.model_registry import Base
 from flightdeck.platform.db import create_engine
+from flightdeck.platform.partitions import partition_names
 from flightdeck.platform.settings import Settings, get_settings
 
 config = context.config
@@ -21,12 +22,32 @@ def _settings() -> Settings:
 
 
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # SQLite rebuilds a table to change its constraints (batch mode); dropping the old copy
+        # of a table others reference would fire their ON DELETE actions. SQLite's documented
+        # procedure: foreign keys off, outside any transaction (a raw cursor, before the
+        # connection begins one), and `PRAGMA foreign_key_check` after the rebuild (the
+        # migration does it). The connection is disposed of after the migrations.
+        cursor = connection.connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
+    partitions: list[set[str]] = []  # read when autogenerate first asks, inside its transaction
+
+    def include_name(name: str | None, type_: str, _: object) -> bool:
+        # A partition is part of its partitioned table (platform/partitions.py), not a model.
+        if type_ != "table":
+            return True
+        if not partitions:
+            partitions.append(partition_names(connection))
+        return name not in partitions[0]
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place: batch mode rebuilds the table.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -25,7 +25,8 @@ class Booking(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    pnr: Mapped[str] = mapped_column(String(6), unique=True)
+    # Unique through `booking_references` (keyed by PNR, so it can be distributed by it).
+    pnr: Mapped[str] = mapped_column(String(6), index=True)
     user_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
     cabin: Mapped[str] = mapped_column(String(16))
@@ -56,7 +57,9 @@ class BookingSegment(IdMixin, Base):
     __tablename__ = "booking_segments"
     __table_args__ = (UniqueConstraint("booking_id", "position"),)
 
-    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    booking_id: Mapped[str] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     flight_id: Mapped[str] = mapped_column(String(36), index=True)
     flight_number: Mapped[str] = mapped_column(String(8))
@@ -74,10 +77,24 @@ class BookingPassenger(IdMixin, Base):
     __tablename__ = "booking_passengers"
     __table_args__ = (UniqueConstraint("booking_id", "position"),)
 
-    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    booking_id: Mapped[str] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     # Personal data: encrypted at rest (AES-256-GCM, key id in the stored value).
     date_of_birth: Mapped[str] = mapped_column(EncryptedString())  # ISO date
     passport_number: Mapped[str | None] = mapped_column(EncryptedString(), default=None)
+
+
+class BookingReference(Base):
+    """A PNR and its booking: what makes a PNR unique among all bookings. Keyed by the PNR
+    alone, so a sharded database can spread it by PNR while bookings are spread by their id
+    (flightdeck/data_layout.py); a look-up by PNR reads here first."""
+
+    __tablename__ = "booking_references"
+
+    pnr: Mapped[str] = mapped_column(String(6), primary_key=True)
+    # No foreign key: a sharded database places the two tables apart.
+    booking_id: Mapped[str] = mapped_column(String(36))

@@ -15,7 +15,12 @@ from sqlalchemy import CursorResult, Select, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.bookings.models import Booking, BookingPassenger, BookingSegment
+from flightdeck.bookings.models import (
+    Booking,
+    BookingPassenger,
+    BookingReference,
+    BookingSegment,
+)
 from flightdeck.bookings.records import (
     ACTIVE_STATUSES,
     CANCELLED,
@@ -128,21 +133,29 @@ class SqlBookingRepository:
 
     async def add(self, booking: BookingRecord) -> None:
         row = _to_row(booking)
+        reference = BookingReference(pnr=booking.pnr, booking_id=booking.id)
         try:
             # A savepoint, so a PNR collision leaves the transaction usable for the retry.
             async with self.session.begin_nested():
+                self.session.add(reference)
+                await self.session.flush()  # the PNR first: a taken one costs no booking rows
                 self.session.add(row)
                 await self.session.flush()
         except IntegrityError as exc:
             # The savepoint's rollback already took the new rows out of the session.
             raise PnrTaken(booking.pnr) from exc
         self.session.expunge(row)
+        self.session.expunge(reference)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
         return await self._one(select(Booking).where(Booking.id == booking_id))
 
     async def get_by_pnr(self, pnr: str) -> BookingRecord | None:
-        return await self._one(select(Booking).where(Booking.pnr == pnr))
+        # Through the PNR's own row (keyed by PNR), then the booking by id: each a look-up by
+        # the key its table is distributed by, once the database is sharded.
+        reference = select(BookingReference.booking_id).where(BookingReference.pnr == pnr)
+        booking_id = await self.session.scalar(reference)
+        return None if booking_id is None else await self.get(booking_id)
 
     async def list_for_user(
         self, user_id: str, *, limit: int, after: BookingCursor | None = None

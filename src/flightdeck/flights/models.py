@@ -115,7 +115,10 @@ class FlightCabin(IdMixin, Base):
         CheckConstraint("fare_amount >= 0", name="fare_not_negative"),
     )
 
-    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    # In the primary key: the distribution column of a flight's rows (flightdeck/data_layout.py).
+    flight_id: Mapped[str] = mapped_column(
+        ForeignKey("flights.id", ondelete="CASCADE"), primary_key=True
+    )
     cabin: Mapped[str] = mapped_column(String(16))
     capacity: Mapped[int] = mapped_column(Integer)
     sold: Mapped[int] = mapped_column(Integer, default=0)
@@ -129,9 +132,13 @@ class FlightStatusChange(IdMixin, Base):
     """History: one row per status update, who made it and what it said."""
 
     __tablename__ = "flight_status_changes"
-    __table_args__ = (Index("ix_flight_status_changes_flight", "flight_id", "changed_at"),)
 
-    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    # The primary key (flight_id, changed_at, id) is also the history's index: by flight, in
+    # time order. It holds the distribution column and, on PostgreSQL, the partition key
+    # (flightdeck/data_layout.py: the table is partitioned by month of `changed_at`).
+    flight_id: Mapped[str] = mapped_column(
+        ForeignKey("flights.id", ondelete="CASCADE"), primary_key=True
+    )
     from_status: Mapped[str | None] = mapped_column(String(16), default=None)
     status: Mapped[str] = mapped_column(String(16))
     estimated_departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -144,7 +151,7 @@ class FlightStatusChange(IdMixin, Base):
     remark: Mapped[str | None] = mapped_column(String(500), default=None)
     source: Mapped[str] = mapped_column(String(32), default="api")
     changed_by: Mapped[str | None] = mapped_column(String(36), default=None)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
 
 
 class SeatAssignment(IdMixin, Base):
@@ -154,7 +161,9 @@ class SeatAssignment(IdMixin, Base):
     __tablename__ = "seat_assignments"
     __table_args__ = (UniqueConstraint("flight_id", "seat"),)
 
-    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    flight_id: Mapped[str] = mapped_column(
+        ForeignKey("flights.id", ondelete="CASCADE"), primary_key=True
+    )
     seat: Mapped[str] = mapped_column(String(4))
     cabin: Mapped[str] = mapped_column(String(16))
     # No foreign key: bookings may live in MongoDB.
@@ -175,7 +184,9 @@ class InventoryHold(IdMixin, Base):
     )
 
     booking_id: Mapped[str] = mapped_column(String(36))
-    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id", ondelete="CASCADE"))
+    flight_id: Mapped[str] = mapped_column(
+        ForeignKey("flights.id", ondelete="CASCADE"), primary_key=True
+    )
     cabin: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

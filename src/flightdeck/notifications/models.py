@@ -31,7 +31,8 @@ class Notification(IdMixin, Base):
         Index("ix_notifications_batch", "batch_id"),
     )
 
-    user_id: Mapped[str] = mapped_column(String(36))
+    # In the primary key: a user's inbox is distributed by user (flightdeck/data_layout.py).
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)

@@ -33,7 +33,8 @@ class Payment(IdMixin, TimestampMixin, Base):
         Index("ix_payments_status_updated_at", "status", "updated_at"),
     )
 
-    booking_id: Mapped[str] = mapped_column(String(36))
+    # In the primary key: payments are distributed with their booking (data_layout.py).
+    booking_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(36))
     pnr: Mapped[str] = mapped_column(String(6))
     amount: Mapped[int] = mapped_column(Integer)
@@ -65,7 +66,7 @@ class PaymentRefund(IdMixin, TimestampMixin, Base):
         Index("ix_payment_refunds_due", "status", "next_attempt_at"),
     )
 
-    payment_id: Mapped[str] = mapped_column(String(36))
+    payment_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(40))
@@ -83,7 +84,7 @@ class PaymentWebhookEvent(IdMixin, Base):
     __table_args__ = (UniqueConstraint("provider", "event_id"),)
 
     provider: Mapped[str] = mapped_column(String(16))
-    event_id: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
     payment_id: Mapped[str | None] = mapped_column(String(36), default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())

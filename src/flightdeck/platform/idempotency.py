@@ -74,7 +74,8 @@ class IdempotencyKey(IdMixin, Base):
     )
 
     # What the key is unique within: the caller and the operation, e.g. "<user id>:bookings".
-    scope: Mapped[str] = mapped_column(String(100))
+    # In the primary key too: keys are distributed by scope (flightdeck/data_layout.py).
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -134,6 +134,14 @@ class Settings(BaseSettings):
     payment_refund_poll_seconds: float = Field(default=1.0, ge=0)
     payment_refund_max_backoff_seconds: float = Field(default=300, gt=0)
 
+    # Monthly partitions of the tables that only grow (PostgreSQL; `flightdeck partitions`):
+    # a month is dropped once it ended more than this many days ago (0 = kept for ever).
+    # Published outbox events and consumers' markers only guard against redelivery (keep them
+    # longer than the broker keeps messages); the status history feeds punctuality reports.
+    retention_outbox_days: int = Field(default=30, ge=0)
+    retention_processed_events_days: int = Field(default=30, ge=0)
+    retention_status_history_days: int = Field(default=0, ge=0)
+
     cors_origins: list[str] = []
     log_level: str = "INFO"
 

@@ -36,7 +36,8 @@ class RefreshToken(IdMixin, Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     family_id: Mapped[str] = mapped_column(String(36), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Also in the primary key: tokens are distributed by hash, what a refresh looks up.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, primary_key=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

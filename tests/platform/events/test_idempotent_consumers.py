@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flightdeck.platform.clock import clock
 from flightdeck.platform.events.bus import Event
 from flightdeck.platform.events.consumers import ProcessedEvent, handle_once, idempotent_handler
 
@@ -21,16 +24,34 @@ async def _markers(maker: Maker) -> int:
         return int(await session.scalar(select(func.count()).select_from(ProcessedEvent)) or 0)
 
 
+OCCURRED = datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
 async def test_handle_once_is_false_the_second_time(maker: Maker) -> None:
     async with maker() as session, session.begin():
-        assert await handle_once(session, "emails", "event-1") is True
+        assert await handle_once(session, "emails", "event-1", occurred_at=OCCURRED) is True
     async with maker() as session, session.begin():
-        assert await handle_once(session, "emails", "event-1") is False
+        assert await handle_once(session, "emails", "event-1", occurred_at=OCCURRED) is False
         # another consumer handles the same event on its own account
-        assert await handle_once(session, "inbox", "event-1") is True
+        assert await handle_once(session, "inbox", "event-1", occurred_at=OCCURRED) is True
         # and the caller's transaction is still usable after the refused insert
-        assert await handle_once(session, "inbox", "event-2") is True
+        assert await handle_once(session, "inbox", "event-2", occurred_at=OCCURRED) is True
     assert await _markers(maker) == 3
+
+
+async def test_a_marker_stays_unique_whenever_the_event_is_handled(maker: Maker) -> None:
+    # The key holds the event's own time (PostgreSQL partitions by its month), never the time
+    # of handling: a redelivery handled a month later still finds the first marker.
+    event = make_event()
+    async with maker() as session, session.begin():
+        assert await handle_once(session, "emails", event.id, occurred_at=event.occurred_at)
+    clock.advance(timedelta(days=40))
+    try:
+        async with maker() as session, session.begin():
+            again = await handle_once(session, "emails", event.id, occurred_at=event.occurred_at)
+    finally:
+        clock.reset()
+    assert again is False
 
 
 async def test_a_duplicate_delivery_runs_the_handler_once(maker: Maker) -> None:

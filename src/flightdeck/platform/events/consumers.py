@@ -33,22 +33,36 @@ SessionHandler = Callable[[AsyncSession, Event], Awaitable[None]]
 
 
 class ProcessedEvent(Base):
-    """One row per (consumer, event) handled; the primary key makes the pair unique."""
+    """One row per (consumer, event) handled; the primary key makes the pair unique.
+
+    The event's own time is in the key too: on PostgreSQL the table is partitioned by month of
+    it (flightdeck/data_layout.py), and a partition key must be in every unique key. An event
+    always carries the same time, so (consumer, event, its time) is as unique as the pair;
+    `processed_at`, which differs between deliveries, could not be the key."""
 
     __tablename__ = "processed_events"
 
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-async def handle_once(session: AsyncSession, consumer: str, event_id: str) -> bool:
-    """Marks `event_id` handled by `consumer` in the session's transaction.
+async def handle_once(
+    session: AsyncSession, consumer: str, event_id: str, *, occurred_at: datetime
+) -> bool:
+    """Marks `event_id` (which occurred at `occurred_at`) handled by `consumer` in the
+    session's transaction.
 
     Returns True the first time, False when the marker is already there (committed by an
     earlier delivery). Concurrent callers on PostgreSQL wait for each other: one gets True.
     """
-    values = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
+    values = {
+        "consumer": consumer,
+        "event_id": event_id,
+        "event_occurred_at": occurred_at,
+        "processed_at": utcnow(),
+    }
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         module = postgresql if dialect == "postgresql" else sqlite
@@ -76,7 +90,9 @@ def idempotent_handler(
 
     async def handler(event: Event) -> None:
         async with sessionmaker() as session, session.begin():
-            if not await handle_once(session, consumer_name, event.id):
+            if not await handle_once(
+                session, consumer_name, event.id, occurred_at=event.occurred_at
+            ):
                 DUPLICATES.labels(consumer_name).inc()
                 log.debug("%s: event %s already handled", consumer_name, event.id)
                 return

@@ -46,7 +46,8 @@ class OutboxEvent(IdMixin, Base):
     aggregate_id: Mapped[str] = mapped_column(String(64), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     actor_id: Mapped[str | None] = mapped_column(String(36), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # In the primary key: the partition key on PostgreSQL (monthly, flightdeck/data_layout.py).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, primary_key=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Insertion order, filled by the database: a sequence default on PostgreSQL; NULL on
