@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 API_URL  ?= http://127.0.0.1:8000
 
 .PHONY: run test lint install nginx migrate seed serve clean bench-search bench-ws browser \
-	bench-ui mobile-src
+	bench-ui mobile-src bench-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ browser:
 ## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
 bench-search: install
 	$(BIN)/python bench/search.py
+
+## Scale-out behind the real nginx (PostgreSQL primary + streaming replica, Redis): searches/s
+## and holds/s with 1 and 2 instances each of search and bookings, then with search on the
+## replica; rows and bytes per flight, booking and user (docs/SCALING.md).
+bench-scale: install nginx
+	$(BIN)/python bench/scale.py
 
 ## WebSocket fan-out: N clients (CLIENTS, default 1000, up to 5000) following one flight,
 ## one status change per round: p50/p99/max delivery latency.
