@@ -2,7 +2,8 @@
 real PostgreSQL: the migration partitions them, a row no month covers waits in the default
 partition and moves into its month when that is created, expired months are dropped but never one
 holding an unpublished event, and `flightdeck partitions` does it with a summary (a dry run
-changes nothing). SQLite keeps plain tables."""
+changes nothing). SQLite keeps plain tables. The migration goes down and up again keeping the
+rows, on both databases."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from click.testing import Result
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from tests.conftest import make_settings
 from typer.testing import CliRunner
 
 from flightdeck.cli import app as cli
 from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import create_engine
+from flightdeck.platform.migrations import alembic_config
 from flightdeck.platform.partitions import (
     Maintenance,
     add_months,
@@ -173,3 +179,73 @@ async def test_on_sqlite_there_is_nothing_to_partition(cli_env: None) -> None:
     result = await _invoke()
     assert result.exit_code == 0, result.output
     assert "nothing to partition" in result.output
+
+
+# --- the migration both ways ------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_settings(settings: Settings, backend: str, tmp_path: Path) -> Iterator[Settings]:
+    """A database of its own (the round trip would disturb the session's)."""
+    if backend == "sqlite":
+        yield make_settings(f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}")
+        return
+    name = f"roundtrip_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield make_settings(settings.database_url.rsplit("/", 1)[0] + f"/{name}")
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _rows(settings: Settings) -> tuple[int, int]:
+    async def count() -> tuple[int, int]:
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as conn:
+                outbox = await conn.scalar(text("SELECT count(*) FROM outbox_events"))
+                markers = await conn.scalar(text("SELECT count(*) FROM processed_events"))
+        finally:
+            await engine.dispose()
+        return int(outbox or 0), int(markers or 0)
+
+    return asyncio.run(count())
+
+
+def _some_rows(settings: Settings) -> None:
+    async def insert() -> None:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_outbox_row, utcnow() - timedelta(days=40), published=True)
+                await conn.execute(
+                    text(
+                        "INSERT INTO processed_events (consumer, event_id, event_occurred_at, "
+                        "processed_at) VALUES ('emails', 'e-1', :at, :at)"
+                    ),
+                    {"at": utcnow()},
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(insert())
+
+
+def test_the_migration_goes_down_and_up_again_keeping_the_rows(fresh_settings: Settings) -> None:
+    config = alembic_config(fresh_settings)
+    before_0012 = ScriptDirectory.from_config(config).get_revision("0012").down_revision
+    assert isinstance(before_0012, str)
+    command.upgrade(config, "head")
+    _some_rows(fresh_settings)
+    command.downgrade(config, before_0012)
+    assert _rows(fresh_settings) == (1, 1)
+    command.upgrade(config, "head")
+    assert _rows(fresh_settings) == (1, 1)
