@@ -16,7 +16,12 @@ from flightdeck.bookings.errors import (
     MixedCurrencies,
     SegmentsNotConsecutive,
 )
-from flightdeck.bookings.schemas import BookingCancellation, BookingCreate, BookingRead
+from flightdeck.bookings.schemas import (
+    BookingCancellation,
+    BookingCreate,
+    BookingRead,
+    CancellationQuote,
+)
 from flightdeck.flights.errors import (
     CabinNotOffered,
     DuplicateSeat,
@@ -112,6 +117,17 @@ async def get_booking(
 ) -> BookingRead:
     """One booking, by id or PNR: its owner, agents and admins."""
     return await service.get_booking(session, principal, booking_id)
+
+
+@router.get(
+    "/bookings/{booking_id}/cancellation",
+    responses=error_responses(Unauthorized, BookingNotFound),
+)
+async def quote_cancellation(
+    booking_id: BookingReference, session: DbSession, principal: CurrentPrincipal
+) -> CancellationQuote:
+    """What cancelling now would pay back, by the fare rules (nothing changes)."""
+    return await service.quote_cancellation(session, principal, booking_id)
 
 
 @router.delete(

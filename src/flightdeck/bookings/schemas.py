@@ -139,6 +139,17 @@ class BookingCancellation(BaseModel):
     booking: BookingRead
 
 
+class CancellationQuote(BaseModel):
+    """`GET /bookings/{id}/cancellation`: what cancelling now would pay back (nothing changes)."""
+
+    cancellable: bool = Field(description="False once cancelled or expired")
+    refund: Money | None = Field(description="Paid back if cancelled now; null if unpaid")
+    full_refund_until: datetime | None = Field(
+        description="Until when a cancellation is refunded in full (UTC); null if unpaid"
+    )
+    rule: str = Field(description="The fare rule that applies, in words")
+
+
 def mask_passport(number: str | None) -> str | None:
     return None if number is None else PASSPORT_MASK + number[-4:]
 

@@ -24,6 +24,8 @@ from flightdeck.bookings.errors import (
     SegmentsNotConsecutive,
 )
 from flightdeck.bookings.fare_rules import (
+    describe_refund_rule,
+    full_refund_deadline,
     refund_for_airline_cancellation,
     refund_for_cancellation,
 )
@@ -43,6 +45,7 @@ from flightdeck.bookings.schemas import (
     BookingCancellation,
     BookingCreate,
     BookingRead,
+    CancellationQuote,
     booking_to_read,
 )
 from flightdeck.bookings.stores import booking_repository
@@ -240,6 +243,22 @@ async def _visible_booking(
 
 
 # --- cancel ------------------------------------------------------------------------------
+
+
+async def quote_cancellation(
+    session: AsyncSession, principal: Principal, reference: str
+) -> CancellationQuote:
+    """What `cancel_booking` would pay back now, by the same fare rules; changes nothing.
+    404 as `get_booking`."""
+    booking = await _visible_booking(booking_repository(session), principal, reference)
+    now = booking_now()
+    paid = booking.status == CONFIRMED
+    return CancellationQuote(
+        cancellable=booking.status in ACTIVE_STATUSES,
+        refund=refund_for_cancellation(booking, now),
+        full_refund_until=full_refund_deadline(booking) if paid else None,
+        rule=describe_refund_rule(booking, now),
+    )
 
 
 async def cancel_booking(
