@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from flightdeck.app import create_app
 from flightdeck.modules import MODULES, SERVICES, UnknownService, select_modules
@@ -25,12 +25,15 @@ def _declared_routers(services: list[str] | None = None) -> set[int]:
 
 
 def _app_routers(app: FastAPI) -> set[int]:
-    """The routers included in the app; fails on a route added to the app by hand."""
+    """The routers included in the app; fails on a route or mount added to the app by hand."""
+    declared_mounts = {path for module in MODULES for path, _ in module.mounts}
     included = set()
     for route in app.routes:
         router = getattr(route, "original_router", None)  # an included APIRouter
         if router is not None:
             included.add(id(router))
+        elif isinstance(route, Mount):
+            assert route.path in declared_mounts, route
         else:
             assert isinstance(route, Route) and route.path in FASTAPI_OWN, route
     return included

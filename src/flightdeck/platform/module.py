@@ -1,8 +1,11 @@
-"""What every server runs whatever its services: `/healthz`, `/readyz`, `/metrics`, and the
-outbox relay (every service writes events to the outbox in its transactions)."""
+"""What every server runs whatever its services: `/healthz`, `/readyz`, `/metrics`, the API
+docs (`/docs`, `/redoc`, served offline), and the outbox relay (every service writes events to
+the outbox in its transactions)."""
 
 from __future__ import annotations
 
+from flightdeck.platform.api_docs import ASSETS_PATH, docs_assets
+from flightdeck.platform.api_docs import router as docs_router
 from flightdeck.platform.events.relay import build_outbox_relay
 from flightdeck.platform.modules import DomainModule, Runtime, Worker
 from flightdeck.platform.observability import router as ops_router
@@ -12,4 +15,9 @@ def _outbox_relay(runtime: Runtime) -> Worker | None:
     return build_outbox_relay(runtime.sessionmaker, runtime.settings, runtime.bus)
 
 
-module = DomainModule(name="platform", routers=(ops_router,), workers=(_outbox_relay,))
+module = DomainModule(
+    name="platform",
+    routers=(ops_router, docs_router),
+    workers=(_outbox_relay,),
+    mounts=((ASSETS_PATH, docs_assets),),
+)
