@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from fastapi import FastAPI
 from flightdeck.platform.settings import Settings
 from tests.conftest import create_user
 from tests.fuzz.harness import ALL_PHASES, FuzzRun, Identity, run_schemathesis
-from tests.servers.flightdeck_app import start_app
+from tests.servers.flightdeck_app import AppProcess
+from tests.servers.process import start_on_free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -79,6 +81,16 @@ def server_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+class FuzzTarget(AppProcess):
+    name = "FlightDeck server under fuzzing"
+    ready_timeout = 120.0  # start-up while the suite (or `make fuzz`) loads both cores
+
+
+def start_fuzz_target(env: dict[str, str]) -> FuzzTarget:
+    workdir = Path(tempfile.mkdtemp(prefix="flightdeck-fuzz-"))
+    return start_on_free_port(lambda port: FuzzTarget(port, workdir, env=env))
+
+
 async def test_fuzzing_the_openapi_document_finds_no_5xx_and_no_schema_contradiction(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -93,7 +105,7 @@ async def test_fuzzing_the_openapi_document_finds_no_5xx_and_no_schema_contradic
         Identity("passenger", passenger.headers),
         Identity("anonymous", {}),
     ]
-    server = await asyncio.to_thread(start_app, server_environment(settings))
+    server = await asyncio.to_thread(start_fuzz_target, server_environment(settings))
     runs: list[FuzzRun] = []
     with contextlib.closing(server):
         for identity in identities:
