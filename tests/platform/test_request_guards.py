@@ -20,6 +20,7 @@ from tests.conftest import TestUser, assert_error, make_settings
 from tests.servers.flightdeck_app import serving
 
 from flightdeck.flights.status.feed import signed_headers
+from flightdeck.notifications.ws import handle_client_message
 from flightdeck.payments.gateways import configure_gateway
 from flightdeck.payments.gateways.base import InvalidWebhook
 from flightdeck.payments.gateways.sandbox import SIGNATURE_HEADER, SandboxGateway, sign_webhook
@@ -292,3 +293,12 @@ async def test_a_405_names_every_method_the_path_serves(client: httpx.AsyncClien
 
     assert_error(response, 405, "method_not_allowed")
     assert set(response.headers["allow"].split(", ")) == {"GET", "PUT", "DELETE"}
+
+
+async def test_a_deeply_nested_websocket_message_gets_an_error_reply() -> None:
+    deep = "[" * 2000 + "]" * 2000  # within the 4,096-character cap, past the recursion limit
+
+    # Answered before the connection, hub or database is looked at.
+    reply = await handle_client_message(deep, None, None, None)  # type: ignore[arg-type]
+
+    assert reply is not None and reply["code"] == "invalid_message"
