@@ -5,6 +5,7 @@ error shape (FastAPI's default `HTTPValidationError` is not what the handlers se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -22,22 +23,25 @@ BODY_ERRORS = (
 )
 VALIDATION_ERROR = (422, "validation_error", "Invalid input")
 
+SharedError = tuple[int, str, str]  # status, code, message
 
-def document_shared_errors(app: FastAPI) -> None:
-    """Replaces `app.openapi` with one that adds the shared errors to the generated document."""
+
+def document_shared_errors(app: FastAPI, every_operation: Sequence[SharedError] = ()) -> None:
+    """Replaces `app.openapi` with one that adds the shared errors to the generated document;
+    `every_operation` adds more that any route may answer (e.g. a rate limit's 429)."""
 
     generate = app.openapi  # FastAPI's own: builds and caches `app.openapi_schema`
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            add_shared_errors(generate())
+            add_shared_errors(generate(), every_operation)
         assert app.openapi_schema is not None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def add_shared_errors(schema: dict[str, Any]) -> None:
+def add_shared_errors(schema: dict[str, Any], every_operation: Sequence[SharedError] = ()) -> None:
     for operations in schema.get("paths", {}).values():
         for method, operation in operations.items():
             if method not in _HTTP_METHODS:
@@ -46,9 +50,9 @@ def add_shared_errors(schema: dict[str, Any]) -> None:
             if _is_fastapi_validation_error(responses.get("422")):
                 del responses["422"]
                 _add_code(responses, *VALIDATION_ERROR)
-            if "requestBody" in operation:
-                for status, code, message in BODY_ERRORS:
-                    _add_code(responses, status, code, message)
+            shared = [*every_operation, *(BODY_ERRORS if "requestBody" in operation else ())]
+            for status, code, message in shared:
+                _add_code(responses, status, code, message)
     components = schema.get("components", {}).get("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         components.pop(name, None)
