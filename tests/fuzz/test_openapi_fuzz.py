@@ -21,8 +21,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from flightdeck.platform.security.tokens import issue_access_token
 from flightdeck.platform.settings import Settings
-from tests.conftest import create_user
+from tests.conftest import TestUser, create_user
 from tests.fuzz.harness import ALL_PHASES, FuzzRun, Identity, run_schemathesis
 from tests.servers.flightdeck_app import AppProcess
 from tests.servers.process import start_on_free_port
@@ -81,6 +82,14 @@ def server_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+def fresh_bearer(settings: Settings, user: TestUser) -> dict[str, str]:
+    """An access token good for the longest lifetime the settings allow (an hour), issued
+    just before the run: a long run must not go on as anonymous once a token expires."""
+    longest = settings.model_copy(update={"access_token_minutes": 60})
+    token, _ = issue_access_token(longest, user.id, user.role)
+    return {"Authorization": f"Bearer {token}"}
+
+
 class FuzzTarget(AppProcess):
     name = "FlightDeck server under fuzzing"
     ready_timeout = 120.0  # start-up while the suite (or `make fuzz`) loads both cores
@@ -98,17 +107,13 @@ async def test_fuzzing_the_openapi_document_finds_no_5xx_and_no_schema_contradic
     backend: str,
     tmp_path: Path,
 ) -> None:
-    admin = await create_user(app, "admin")
-    passenger = await create_user(app, "passenger")
-    identities = [
-        Identity("admin", admin.headers),
-        Identity("passenger", passenger.headers),
-        Identity("anonymous", {}),
-    ]
+    users = {role: await create_user(app, role) for role in ("admin", "passenger")}
     server = await asyncio.to_thread(start_fuzz_target, server_environment(settings))
     runs: list[FuzzRun] = []
     with contextlib.closing(server):
-        for identity in identities:
+        for name in ("admin", "passenger", "anonymous"):
+            user = users.get(name)
+            identity = Identity(name, fresh_bearer(settings, user) if user else {})
             runs.append(
                 await asyncio.to_thread(
                     run_schemathesis,
