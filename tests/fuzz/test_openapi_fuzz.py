@@ -123,6 +123,7 @@ async def test_fuzzing_the_openapi_document_finds_no_5xx_and_no_schema_contradic
                     max_examples=plan_for(backend, identity.name).max_examples,
                     phases=plan_for(backend, identity.name).phases,
                     deterministic=not LONG,
+                    workers=2 if LONG else 1,
                 )
             )
     by_phase: Counter[str] = sum((run.requests_by_phase for run in runs), Counter())
