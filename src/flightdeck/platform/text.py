@@ -63,9 +63,10 @@ def _multi_line(value: str) -> str:
 SingleLineText = Annotated[str, AfterValidator(_single_line)]
 MultiLineText = Annotated[str, AfterValidator(_multi_line)]
 
-# Ids in paths: UUIDs, or a booking's PNR. Anything else cannot name a resource, so it is a
-# 422 before any query runs (a NUL would otherwise reach PostgreSQL as an error).
-RESOURCE_ID_PATTERN = r"^[A-Za-z0-9-]{1,36}$"
+# Ids in paths: UUIDs, or a booking's PNR (letters, digits, hyphens; a longer clean string is
+# simply not found). Anything else cannot name a resource, so it is a 422 before any query
+# runs (a NUL would otherwise reach PostgreSQL as an error).
+RESOURCE_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 ResourceId = Annotated[
     str, Path(pattern=RESOURCE_ID_PATTERN, examples=["0b7d5c2e-8f4a-4e1b-9a53-2f6d1c9e7a10"])
 ]
