@@ -28,6 +28,9 @@ class Money(BaseModel):
 
 
 class Fare(Money):
-    """One price per passenger (a cabin's fare): at most `MAX_AMOUNT` minor units."""
+    """One price per passenger (a cabin's fare): at most `MAX_AMOUNT` minor units. A `Money`
+    is accepted where a Fare is expected (and checked against the cap)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     amount: Amount = Field(description=f"Integer minor units, at most {MAX_AMOUNT:,}")
