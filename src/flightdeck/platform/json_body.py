@@ -19,8 +19,9 @@ def parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
+        message = f"The body is not valid JSON: {exc.msg} at character {exc.pos}"
         raise RequestValidationError(
-            [{"loc": ("body", exc.pos), "msg": "JSON decode error", "type": "json_invalid"}]
+            [{"loc": ("body",), "msg": message, "type": "json_invalid"}]
         ) from exc
     except (UnicodeDecodeError, RecursionError) as exc:
         raise InvalidBody() from exc
