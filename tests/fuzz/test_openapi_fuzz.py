@@ -3,7 +3,7 @@ as an admin, a passenger and anonymous: no response is a 5xx, none contradicts t
 
 In `make test` the run is bounded (deterministic cases, a few examples per operation, about
 2,300 requests over both databases, see BOUNDED); `make fuzz` (FLIGHTDECK_FUZZ=long) runs every
-phase for every identity on both, with many more examples (FLIGHTDECK_FUZZ_EXAMPLES, 60) and a
+phase for every identity on both, with many more examples (FLIGHTDECK_FUZZ_EXAMPLES, 45) and a
 fixed seed.
 """
 
@@ -31,7 +31,7 @@ from tests.servers.process import start_on_free_port
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 LONG = os.environ.get("FLIGHTDECK_FUZZ") == "long"
-LONG_EXAMPLES = int(os.environ.get("FLIGHTDECK_FUZZ_EXAMPLES", "60"))
+LONG_EXAMPLES = int(os.environ.get("FLIGHTDECK_FUZZ_EXAMPLES", "45"))
 BOUNDED_RUN = ("examples", "fuzzing", "stateful")
 
 
