@@ -15,8 +15,11 @@ from flightdeck.platform.http_limits import install_rate_limiting
 from flightdeck.platform.lifespan import run_modules
 from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
+from flightdeck.platform.middleware import install_request_guards
 from flightdeck.platform.modules import DomainModule, Wiring
 from flightdeck.platform.observability import metrics_middleware
+from flightdeck.platform.openapi import document_shared_errors
+from flightdeck.platform.security.auth import rejection_before_body
 from flightdeck.platform.settings import Settings, get_settings
 
 DESCRIPTION = """FlightDeck: flight schedules, live status, search, bookings and payments.
@@ -42,10 +45,14 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=partial(run_modules, settings=settings, modules=modules),
+        # The platform module serves /docs and /redoc with local assets (platform/api_docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
-    install_error_handlers(app)
+    install_error_handlers(app, auth_rejection=rejection_before_body)
     install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
+    install_request_guards(app, settings)  # body caps, and one answer to unexpected errors
     app.middleware("http")(metrics_middleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -55,6 +62,7 @@ def create_app(
             allow_headers=["*"],
         )
     _include(app, settings, modules)
+    document_shared_errors(app)
     return app
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flightdeck.platform.db import Base, IdMixin, UTCDateTime
+from flightdeck.platform.db import AmountColumn, Base, IdMixin, UTCDateTime
 from flightdeck.platform.security.encryption import EncryptedString
 
 
@@ -29,14 +29,14 @@ class Booking(Base):
     user_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
     cabin: Mapped[str] = mapped_column(String(16))
-    total_amount: Mapped[int] = mapped_column(Integer)
+    total_amount: Mapped[int] = mapped_column(AmountColumn)
     currency: Mapped[str] = mapped_column(String(3))
     hold_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancellation_reason: Mapped[str | None] = mapped_column(String(200), default=None)
-    refund_amount: Mapped[int | None] = mapped_column(Integer, default=None)
+    refund_amount: Mapped[int | None] = mapped_column(AmountColumn, default=None)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     seats_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -64,7 +64,7 @@ class BookingSegment(IdMixin, Base):
     destination: Mapped[str] = mapped_column(String(3))
     departure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     arrival_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    fare_amount: Mapped[int] = mapped_column(Integer)
+    fare_amount: Mapped[int] = mapped_column(AmountColumn)
     fare_currency: Mapped[str] = mapped_column(String(3))
     # One seat (or null) per passenger, in passenger order.
     seats: Mapped[list[str | None]] = mapped_column(JSON)

@@ -45,10 +45,14 @@ from flightdeck.platform.idempotency import (
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import CurrentPrincipal
 from flightdeck.platform.settings import AppSettings
+from flightdeck.platform.text import RESOURCE_ID_PATTERN
 
 router = APIRouter(tags=["bookings"])
 
-BookingReference = Annotated[str, Path(description="The booking's id, or its PNR (any case)")]
+BookingReference = Annotated[
+    str,
+    Path(description="The booking's id, or its PNR (any case)", pattern=RESOURCE_ID_PATTERN),
+]
 
 
 @router.post(

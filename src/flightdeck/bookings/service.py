@@ -60,7 +60,7 @@ from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
 from flightdeck.platform.money import Money
-from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 from flightdeck.platform.security.auth import Principal
 
 BOOKING_CREATED = "booking.created"
@@ -224,7 +224,7 @@ def _decode_cursor(values: list[Any] | None) -> BookingCursor | None:
         return None
     try:
         created_at, booking_id = values
-        return BookingCursor(created_at=datetime.fromisoformat(created_at), id=str(booking_id))
+        return BookingCursor(created_at=cursor_instant(created_at), id=str(booking_id))
     except (TypeError, ValueError) as exc:
         raise Unprocessable(
             "cursor: not a cursor this server issued", code="invalid_cursor"

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
+from flightdeck.platform.db import AmountColumn, Base, IdMixin, TimestampMixin, UTCDateTime
 
 CABINS = ("economy", "premium_economy", "business", "first")
 
@@ -119,7 +119,7 @@ class FlightCabin(IdMixin, Base):
     cabin: Mapped[str] = mapped_column(String(16))
     capacity: Mapped[int] = mapped_column(Integer)
     sold: Mapped[int] = mapped_column(Integer, default=0)
-    fare_amount: Mapped[int] = mapped_column(Integer)
+    fare_amount: Mapped[int] = mapped_column(AmountColumn)
     fare_currency: Mapped[str] = mapped_column(String(3))
 
     flight: Mapped[Flight] = relationship(back_populates="cabins")

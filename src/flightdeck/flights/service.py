@@ -29,6 +29,7 @@ from flightdeck.flights.schemas import (
     FlightFilters,
     FlightRead,
     FlightUpdate,
+    block_time_problem,
     flight_to_read,
 )
 from flightdeck.flights.status.schemas import FlightStatusUpdate
@@ -36,7 +37,7 @@ from flightdeck.flights.status.service import update_flight_status
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
-from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 
 FLIGHT_UPDATED = "flight.updated"
 # Once a flight is off the ground (or cancelled) its schedule is history.
@@ -183,13 +184,7 @@ def _decode_flight_cursor(values: list[Any] | None) -> tuple[datetime, str] | No
         return None
     if len(values) != 2 or not all(isinstance(value, str) for value in values):
         raise _invalid_cursor()
-    try:
-        departure_at = datetime.fromisoformat(values[0])
-    except ValueError as exc:
-        raise _invalid_cursor() from exc
-    if departure_at.tzinfo is None:
-        raise _invalid_cursor()
-    return departure_at.astimezone(UTC), values[1]
+    return cursor_instant(values[0]), values[1]
 
 
 async def list_flights(
@@ -225,10 +220,9 @@ def _apply_time_changes(flight: Flight, data: FlightUpdate) -> dict[str, Any]:
             f"The times of a {flight.status} flight cannot change",
             details={"status": flight.status},
         )
-    if arrival_at <= departure_at:
-        raise Unprocessable(
-            "arrival_time: must be after departure_time", details={"field": "arrival_time"}
-        )
+    problem = block_time_problem(departure_at, arrival_at)
+    if problem is not None:
+        raise Unprocessable(f"arrival_time: {problem}", details={"field": "arrival_time"})
     changes: dict[str, Any] = {}
     if departure_at != flight.departure_at:
         changes["departure_time"] = {

@@ -41,7 +41,7 @@ from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
-from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 from flightdeck.platform.security.auth import Principal
 from flightdeck.users.service import UserContact, contacts_for
 
@@ -172,7 +172,7 @@ def _decode_cursor(values: list[Any] | None) -> tuple[datetime, str] | None:
         return None
     try:
         created_at, notification_id = values
-        return datetime.fromisoformat(created_at), str(notification_id)
+        return cursor_instant(created_at), str(notification_id)
     except (TypeError, ValueError) as exc:
         raise Unprocessable(
             "cursor: not a cursor this server issued", code="invalid_cursor"

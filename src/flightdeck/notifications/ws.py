@@ -136,7 +136,7 @@ async def handle_client_message(
         )
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return _error("invalid_message", "Messages are JSON objects")
     if not isinstance(data, dict):
         return _error("invalid_message", "Messages are JSON objects")

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
+from flightdeck.platform.db import AmountColumn, Base, IdMixin, TimestampMixin, UTCDateTime
 
 # At most one attempt per booking that is not `failed`: two concurrent payments for one
 # booking cannot both reach the gateway (the second insert violates this index).
@@ -36,7 +36,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     booking_id: Mapped[str] = mapped_column(String(36))
     user_id: Mapped[str] = mapped_column(String(36))
     pnr: Mapped[str] = mapped_column(String(6))
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(AmountColumn)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(24))
     method_type: Mapped[str] = mapped_column(String(16))
@@ -48,7 +48,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     failure_code: Mapped[str | None] = mapped_column(String(40), default=None)
     gateway: Mapped[str] = mapped_column(String(16))
     charge_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[int] = mapped_column(AmountColumn, default=0)
     refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
     # The request's `Idempotency-Key`, released if the reconciler finds nothing was charged.
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -66,7 +66,7 @@ class PaymentRefund(IdMixin, TimestampMixin, Base):
     )
 
     payment_id: Mapped[str] = mapped_column(String(36))
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(AmountColumn)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16))

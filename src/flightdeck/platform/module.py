@@ -1,11 +1,14 @@
-"""What every server runs whatever its services: `/healthz`, `/readyz`, `/metrics`, the rate
-limits of every request (and their storage, which the sign-in throttle shares), and the outbox
-relay (every service writes events to the outbox in its transactions)."""
+"""What every server runs whatever its services: `/healthz`, `/readyz`, `/metrics`, the API
+docs (`/docs`, `/redoc`, served offline), the rate limits of every request (and their storage,
+which the sign-in throttle shares), and the outbox relay (every service writes events to the
+outbox in its transactions)."""
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
+from flightdeck.platform.api_docs import ASSETS_PATH, docs_assets
+from flightdeck.platform.api_docs import router as docs_router
 from flightdeck.platform.events.relay import build_outbox_relay
 from flightdeck.platform.http_limits import RateLimits, open_rate_limits
 from flightdeck.platform.modules import DomainModule, Runtime, Worker
@@ -22,7 +25,8 @@ def _rate_limits(runtime: Runtime) -> AbstractAsyncContextManager[RateLimits]:
 
 module = DomainModule(
     name="platform",
-    routers=(ops_router,),
+    routers=(ops_router, docs_router),
     resources=(_rate_limits,),
     workers=(_outbox_relay,),
+    mounts=((ASSETS_PATH, docs_assets),),
 )

@@ -172,6 +172,17 @@ class Settings(BaseSettings):
     # browser's session reached) and where its compressed web files are kept.
     ui_api_url: str = ""
     ui_asset_cache_dir: str = "var/ui-cache"
+    # Request bodies: JSON and forms at most `max_body_bytes`; multipart uploads (the SSIM
+    # import: a file of at most 5 MB plus the form's framing) at most `max_upload_bytes`.
+    # Larger bodies are refused with 413 while they stream in, never held in memory.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+
+    # Keyed digests (HMAC-SHA256) of personal data, e.g. the request bodies kept for
+    # Idempotency-Key replays: "kid:base64key,kid2:base64key"; the first keys new digests,
+    # every one still verifies (rotation). Empty: derived from each encryption key (HKDF,
+    # same key ids), so they rotate with `encryption_keys`.
+    digest_keys: str = ""
 
     @field_validator("log_level")
     @classmethod

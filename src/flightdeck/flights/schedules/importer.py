@@ -37,6 +37,7 @@ from flightdeck.flights.schedules.schemas import (
 from flightdeck.flights.schedules.service import (
     SCHEDULE_CHANGED,
     ArrivalNotAfterDeparture,
+    BlockTimeTooLong,
     DatedTimes,
     dated_times,
     new_schedule,
@@ -162,7 +163,7 @@ def _read_leg(
     except _RejectedLegError as rejection:
         batch.rejected.append(ImportRejection(line_number=leg.line_number, reason=str(rejection)))
         return
-    except ArrivalNotAfterDeparture as error:
+    except (ArrivalNotAfterDeparture, BlockTimeTooLong) as error:
         batch.rejected.append(ImportRejection(line_number=leg.line_number, reason=error.message))
         return
     for warning in _variation_warnings(leg, definition):

@@ -37,7 +37,7 @@ from flightdeck.flights.schedules.schemas import (
     SkippedDate,
     schedule_to_read,
 )
-from flightdeck.flights.schemas import flight_to_read
+from flightdeck.flights.schemas import MAX_BLOCK_TIME, block_time_problem, flight_to_read
 from flightdeck.flights.service import build_flight
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
@@ -51,6 +51,10 @@ SCHEDULE_CHANGED = "schedule.changed"
 
 class ArrivalNotAfterDeparture(Unprocessable):
     code = "arrival_before_departure"
+
+
+class BlockTimeTooLong(Unprocessable):
+    code = "block_time_too_long"
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,14 @@ def dated_times(definition: ScheduleCreate) -> list[DatedTimes]:
                 f"arrival {definition.arrival_local:%H:%M} {definition.destination} "
                 f"(day offset {definition.arrival_day_offset}) is not after departure "
                 f"{definition.departure_local:%H:%M} {definition.origin} on {day.isoformat()}",
+                details={"service_date": day.isoformat()},
+            )
+        if arrival_at - departure_at > MAX_BLOCK_TIME:
+            raise BlockTimeTooLong(
+                f"departure {definition.departure_local:%H:%M} {definition.origin} to arrival "
+                f"{definition.arrival_local:%H:%M} {definition.destination} (day offset "
+                f"{definition.arrival_day_offset}) on {day.isoformat()}: "
+                + str(block_time_problem(departure_at, arrival_at)),
                 details={"service_date": day.isoformat()},
             )
         dated.append(DatedTimes(day, departure_at, arrival_at))
