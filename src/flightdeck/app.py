@@ -50,6 +50,16 @@ def create_app(
         redoc_url=None,
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
+    _install_middleware(app, settings)
+    _include(app, settings, modules)
+    # Any route may answer the rate limits' 429 (platform/http_limits.py) when they are on.
+    limited = [(429, "rate_limited", "Too many requests")] if settings.rate_limits_enabled else []
+    document_shared_errors(app, every_operation=limited)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Error handlers and middleware, innermost first."""
     install_error_handlers(app, auth_rejection=rejection_before_body)
     install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
     install_request_guards(app, settings)  # body caps, and one answer to unexpected errors
@@ -61,9 +71,6 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    _include(app, settings, modules)
-    document_shared_errors(app)
-    return app
 
 
 def _include(app: FastAPI, settings: Settings, modules: Sequence[DomainModule]) -> None:

@@ -20,6 +20,7 @@ from tests.conftest import TestUser, assert_error, make_settings
 from tests.servers.flightdeck_app import serving
 
 from flightdeck.app import create_app
+from flightdeck.modules import SERVICES
 from flightdeck.flights.status.feed import signed_headers
 from flightdeck.notifications.ws import handle_client_message
 from flightdeck.payments.gateways import configure_gateway
@@ -39,8 +40,9 @@ SMALL_LIMIT = 64 * 1024
 
 def guarded_app(settings: Settings) -> FastAPI:
     """The app as `create_app` builds it (every middleware and handler), plus routes that
-    misbehave; served without its lifespan, so nothing here touches a database."""
-    app = create_app(settings)
+    misbehave; served without its lifespan, so nothing here touches a database. The app at `/`
+    (the ui service) is left out: its mount would answer the routes added here."""
+    app = create_app(settings, services=[s for s in SERVICES if s != "ui"])
     app.state.settings = settings
 
     @app.get("/boom")
