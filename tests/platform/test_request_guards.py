@@ -20,8 +20,8 @@ from tests.conftest import TestUser, assert_error, make_settings
 from tests.servers.flightdeck_app import serving
 
 from flightdeck.app import create_app
-from flightdeck.modules import SERVICES
 from flightdeck.flights.status.feed import signed_headers
+from flightdeck.modules import SERVICES
 from flightdeck.notifications.ws import handle_client_message
 from flightdeck.payments.gateways import configure_gateway
 from flightdeck.payments.gateways.base import InvalidWebhook
