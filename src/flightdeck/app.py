@@ -16,6 +16,7 @@ from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
 from flightdeck.platform.modules import DomainModule, Wiring
 from flightdeck.platform.observability import metrics_middleware
+from flightdeck.platform.request_context import RequestContextMiddleware
 from flightdeck.platform.settings import Settings, get_settings
 
 DESCRIPTION = """FlightDeck: flight schedules, live status, search, bookings and payments.
@@ -52,6 +53,8 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    # Outermost: each request gets a fresh context (client address, then the signed-in actor).
+    app.add_middleware(RequestContextMiddleware)
     _include(app, settings, modules)
     return app
 

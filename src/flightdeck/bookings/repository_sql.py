@@ -101,6 +101,7 @@ def _to_row(record: BookingRecord) -> Booking:
                 destination=s.destination,
                 departure_at=s.departure_at,
                 arrival_at=s.arrival_at,
+                service_date=s.service_date,
                 fare_amount=s.fare.amount,
                 fare_currency=s.fare.currency,
                 seats=list(s.seats),

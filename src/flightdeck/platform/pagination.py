@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -49,3 +50,27 @@ def page_params(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
+
+
+def invalid_cursor() -> Unprocessable:
+    return Unprocessable("cursor: not a cursor this server issued", code="invalid_cursor")
+
+
+def decode_instant_cursor(values: list[Any] | None) -> tuple[datetime, str] | None:
+    """A cursor of `[ISO instant with offset, id]` (what `instant_cursor` encodes), or None;
+    422 `invalid_cursor` for anything else."""
+    if values is None:
+        return None
+    if len(values) != 2 or not all(isinstance(value, str) for value in values):
+        raise invalid_cursor()
+    try:
+        at = datetime.fromisoformat(values[0])
+    except ValueError as exc:
+        raise invalid_cursor() from exc
+    if at.tzinfo is None:
+        raise invalid_cursor()
+    return at.astimezone(UTC), values[1]
+
+
+def instant_cursor(at: datetime, item_id: str) -> str:
+    return encode_cursor([at.isoformat(), item_id])

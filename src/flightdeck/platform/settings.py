@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     encryption_key_file: str = "var/encryption.keys"
 
+    # Each request's token is checked against its user (exists, active, role, token version),
+    # cached this long per process; a change to the user evicts it on every instance at once
+    # (through the bus), so this only bounds the staleness if that event were lost.
+    identity_cache_seconds: float = Field(default=15, ge=0, le=3600)
+
     # Failed-login throttling.
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900
@@ -44,7 +49,7 @@ class Settings(BaseSettings):
     bookings_store_url: str = ""
 
     # Event bus: "" = in-process; else Kafka bootstrap servers ("host:port,host:port").
-    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification).
+    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification, user).
     # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process).
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "flightdeck"

@@ -1,5 +1,6 @@
-"""What the users domain adds to a running server: sign-up, sign-in and profiles, and the
-failed sign-in throttle (`app.state.login_throttle`)."""
+"""What the users domain adds to a running server: sign-up, sign-in and profiles, the
+failed sign-in throttle (`app.state.login_throttle`), and (a hook) how the platform's auth
+check reads a token's user on every request."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from contextlib import asynccontextmanager
 
 from flightdeck.platform.modules import DomainModule, Runtime
 from flightdeck.platform.ratelimit import FailureThrottle
+from flightdeck.platform.security.identity import register_identity_loader
 from flightdeck.users.router import router
+from flightdeck.users.service import load_identity
 
 
 @asynccontextmanager
@@ -20,4 +23,10 @@ async def login_throttle(runtime: Runtime) -> AsyncIterator[None]:
     yield
 
 
-module = DomainModule(name="users", routers=(router,), resources=(login_throttle,))
+def _identity_loader() -> None:
+    register_identity_loader(load_identity)
+
+
+module = DomainModule(
+    name="users", routers=(router,), hooks=(_identity_loader,), resources=(login_throttle,)
+)
