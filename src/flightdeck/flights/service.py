@@ -273,6 +273,14 @@ def _apply_time_changes(flight: Flight, data: FlightUpdate) -> dict[str, Any]:
     return changes
 
 
+def _side(changes: dict[str, Any], side: str) -> dict[str, Any]:
+    """One side ("from" or "to") of {field: {from, to}} (cabins: {cabin: {from, to}})."""
+    return {
+        name: change[side] if "from" in change else _side(change, side)
+        for name, change in changes.items()
+    }
+
+
 def _cabin_state(cabin: FlightCabin) -> dict[str, Any]:
     return {
         "seats": cabin.capacity,
@@ -363,8 +371,8 @@ async def update_flight(
         action="update",
         entity="flight",
         entity_id=flight.id,
-        before={name: change["from"] for name, change in changes.items()},
-        after={name: change["to"] for name, change in changes.items()},
+        before=_side(changes, "from"),
+        after=_side(changes, "to"),
     )
     reloaded = await repository.reload_flight(session, flight.id)
     assert reloaded is not None  # locked by this transaction
