@@ -13,8 +13,6 @@ Role = Literal["passenger", "agent", "admin"]
 class UserAccountFilters(BaseModel):
     """`GET /admin/users` filters; `email` is an exact address (any case)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     role: Role | None = None
     email: Annotated[
         str | None, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)
