@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search bench-ws
+.PHONY: run test lint install migrate seed serve clean bench-search bench-ws bench-admin
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-search: install
 CLIENTS ?= 1000
 bench-ws: install
 	$(BIN)/python bench/ws.py --clients $(CLIENTS)
+
+## Admin reports at scale: 50,000 flights and 500,000 bookings with payments on a throwaway
+## PostgreSQL; times every report and grouping, and the CSV download of every booking (RSS).
+bench-admin: install
+	$(BIN)/python bench/admin.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

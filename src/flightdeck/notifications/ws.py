@@ -59,8 +59,8 @@ async def _authenticate(state: State, token: str | None) -> tuple[AccessClaims, 
     if not token:
         raise InvalidToken("no access token")
     claims = decode_access_token(state.settings, token)
-    await principal_for_token(state, state.settings, token)
     async with state.sessionmaker() as session:
+        await principal_for_token(state, state.settings, token, session)
         flight_ids = await bookings_service.flight_ids_for_user(session, claims.user_id)
     return claims, flight_ids
 

@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import Forbidden, Unauthorized
 from flightdeck.platform.request_context import set_actor
-from flightdeck.platform.security.identity import IdentityCache
+from flightdeck.platform.security.identity import IdentityCache, load_identity
 from flightdeck.platform.security.tokens import AccessClaims, InvalidToken, decode_access_token
 from flightdeck.platform.settings import Settings, app_settings
 
@@ -50,12 +52,15 @@ def claims_from_token(settings: Settings, token: str | None) -> AccessClaims:
         raise _invalid_token("Invalid or expired access token") from exc
 
 
-async def principal_for_token(state: State, settings: Settings, token: str | None) -> Principal:
+async def principal_for_token(
+    state: State, settings: Settings, token: str | None, session: AsyncSession
+) -> Principal:
     """The principal behind a valid token whose user still exists, is active and has not
-    moved its token version on since; the role is the user's current one. 401 otherwise."""
+    moved its token version on since; the role is the user's current one. 401 otherwise.
+    A user not in this process's cache is read in `session` (the request's own)."""
     claims = claims_from_token(settings, token)
     cache: IdentityCache = state.identity_cache
-    identity = await cache.get(claims.user_id, state.sessionmaker)
+    identity = await cache.get(claims.user_id, lambda: load_identity(session, claims.user_id))
     if identity is None or not identity.is_active:
         raise _invalid_token("The account for this token is no longer active")
     if identity.token_version != claims.token_version:
@@ -64,17 +69,18 @@ async def principal_for_token(state: State, settings: Settings, token: str | Non
 
 
 async def current_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], session: DbSession
 ) -> Principal:
-    principal = await principal_for_token(request.app.state, app_settings(request), token)
+    state, settings = request.app.state, app_settings(request)
+    principal = await principal_for_token(state, settings, token, session)
     set_actor(principal.user_id, principal.role)
     return principal
 
 
 async def optional_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], session: DbSession
 ) -> Principal | None:
-    return await current_principal(request, token) if token else None
+    return await current_principal(request, token, session) if token else None
 
 
 def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:

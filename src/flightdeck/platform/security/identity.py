@@ -23,10 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from flightdeck.platform.db import READ_ONLY
 from flightdeck.platform.events.bus import Event
 
 USER_CHANGED = "user.changed"
@@ -82,16 +81,15 @@ class IdentityCache:
         return len(self._entries)
 
     async def get(
-        self, user_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+        self, user_id: str, load: Callable[[], Awaitable[Identity | None]]
     ) -> Identity | None:
-        """The user's identity (None when there is no such user), from the cache or loaded
-        in a short read-only session of its own."""
+        """The user's identity (None when there is no such user), from the cache or `load`."""
         entry = self._entries.get(user_id)
         if entry is not None and entry[0] > self._timer():
             self._entries.move_to_end(user_id)
             return entry[1]
         evictions = self._evictions
-        identity = await load_identity(sessionmaker, user_id)
+        identity = await load()
         if self.ttl > 0 and evictions == self._evictions:
             self._entries[user_id] = (self._timer() + self.ttl, identity)
             self._entries.move_to_end(user_id)
@@ -108,14 +106,12 @@ class IdentityCache:
         self._entries.clear()
 
 
-async def load_identity(
-    sessionmaker: async_sessionmaker[AsyncSession], user_id: str
-) -> Identity | None:
+async def load_identity(session: AsyncSession, user_id: str) -> Identity | None:
+    """Reads the identity with the registered loader, in the caller's session (a request's
+    own: no second connection)."""
     if _loader is None:
         raise RuntimeError("no identity loader registered (the users module's hook)")
-    async with sessionmaker() as session:
-        await session.connection(execution_options={READ_ONLY: True})
-        return await _loader(session, user_id)
+    return await _loader(session, user_id)
 
 
 def forget_identity(user_id: str) -> None:
