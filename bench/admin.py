@@ -51,7 +51,7 @@ REPORTS = {
     "on_time": ("day", "week", "month", "route", "flight"),
     "cancellations": ("day", "week", "month", "route", "flight"),
 }
-ADMIN_EMAIL, ADMIN_PASSWORD = "admin@bench.example", "bench-Admin-passphrase-1"
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@bench.example", "orbit-Harbor-lights-2026"
 
 
 def _settings(database_url: str) -> dict[str, str]:

@@ -15,13 +15,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flightdeck.flights.airports import great_circle_km, to_local
+from flightdeck.flights.airports import great_circle_km, local_to_utc
 from flightdeck.platform.security.encryption import KeyRing
 
 SEED = 20261202
@@ -83,15 +83,14 @@ def plan_flights(rng: random.Random, total: int, now: datetime) -> DataSet:
     per_day = total // DAYS
     routes = _routes(rng, 140)
     services = [
-        (f"FD{1000 + n}", routes[n % len(routes)], rng.randint(5 * 60, 22 * 60))
+        (f"FD{1000 + n}", routes[n % len(routes)], rng.randint(6 * 60, 22 * 60))
         for n in range(per_day)
     ]
     for offset in range(DAYS):
         day = data.first_day + timedelta(days=offset)
         for number, (origin, destination), minute in services:
-            departure = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-                minutes=minute
-            )
+            # Local time at the origin, as airlines publish it: one flight per local day.
+            departure = local_to_utc(day, time(minute // 60, minute % 60), origin)
             km = great_circle_km(origin, destination)
             block = timedelta(minutes=45 + km * 60 // 800)
             currency = "EUR" if origin in EUROPE and destination in EUROPE else "USD"
@@ -104,7 +103,7 @@ def plan_flights(rng: random.Random, total: int, now: datetime) -> DataSet:
                     number=number,
                     origin=origin,
                     destination=destination,
-                    service_date=to_local(departure, origin).date(),
+                    service_date=day,
                     departure_at=departure,
                     arrival_at=departure + block,
                     currency=currency,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 from flightdeck.admin.reports import report_columns
-from flightdeck.admin.schemas import AdminBookingRead, AuditEntryRead, ReportRow
+from flightdeck.admin.schemas import AuditEntryRead, ReportRow
 from flightdeck.flights.reports.schemas import FlightOperationsRead
 from flightdeck.platform.money import Money
 from flightdeck.users.accounts.schemas import UserAccountRead
@@ -70,22 +70,21 @@ def flight_csv(flight: FlightOperationsRead) -> dict[str, Any]:
     return row
 
 
-def segments_text(booking: AdminBookingRead) -> str:
+def segments_text(segments: list[dict[str, Any]]) -> str:
     return "|".join(
-        f"{s.flight_number} {s.origin}-{s.destination} {s.service_date.isoformat()}"
-        for s in booking.segments
+        f"{s['flight_number']} {s['origin']}-{s['destination']} {s['service_date'].isoformat()}"
+        for s in segments
     )
 
 
-def booking_csv(booking: AdminBookingRead) -> dict[str, Any]:
-    row = booking.model_dump(
-        mode="json", exclude={"segments", "total_price", "amount_paid", "amount_refunded"}
-    )
-    row["segments"] = segments_text(booking)
-    row["total_price_amount"] = booking.total_price.amount
-    row["total_price_currency"] = booking.total_price.currency
-    row["amount_paid_amount"] = booking.amount_paid.amount
-    row["amount_refunded_amount"] = booking.amount_refunded.amount
+def booking_csv(booking: dict[str, Any]) -> dict[str, Any]:
+    """A row of `listings.booking_rows` (plain data) as its CSV line."""
+    row = dict(booking)
+    row["segments"] = segments_text(booking["segments"])
+    row["total_price_amount"] = booking["total_price"]["amount"]
+    row["total_price_currency"] = booking["total_price"]["currency"]
+    row["amount_paid_amount"] = booking["amount_paid"]["amount"]
+    row["amount_refunded_amount"] = booking["amount_refunded"]["amount"]
     return row
 
 

@@ -31,7 +31,7 @@ def flights_csv(sessions: Sessions, filters: FlightOperationsFilters) -> Streami
 
 def bookings_csv(sessions: Sessions, filters: BookingFilters) -> StreamingResponse:
     bookings = listings.all_rows(
-        sessions, lambda session, page: listings.bookings_page(session, filters, page)
+        sessions, lambda session, page: listings.booking_rows(session, filters, page)
     )
     rows = csv_rows.mapped(bookings, csv_rows.booking_csv)
     return csv_response(_filename("bookings"), csv_rows.BOOKING_COLUMNS, rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,7 +19,6 @@ from flightdeck.admin.schemas import (
     AdminBookingRead,
     AuditEntryRead,
     AuditFilters,
-    BookedSegmentRead,
     BookingFilters,
 )
 from flightdeck.bookings.reports import service as bookings_reports
@@ -31,7 +30,6 @@ from flightdeck.payments.reports import service as payments_reports
 from flightdeck.payments.reports.records import BookingPayments
 from flightdeck.platform.audit import AuditQuery, list_audit_entries
 from flightdeck.platform.db import READ_ONLY
-from flightdeck.platform.money import Money
 from flightdeck.platform.pagination import (
     Page,
     PageParams,
@@ -104,42 +102,44 @@ async def _booking_query(session: AsyncSession, filters: BookingFilters) -> Book
     )
 
 
-def _booking_row(
+def _booking_fields(
     summary: BookingSummary, email: str | None, payments: BookingPayments | None
-) -> AdminBookingRead:
+) -> dict[str, Any]:
+    """A booking row as plain data: what `AdminBookingRead` shows, and what the CSV writes
+    without building models for every one of a download's rows."""
     currency = summary.total_price.currency
-    return AdminBookingRead(
-        id=summary.id,
-        pnr=summary.pnr,
-        owner_email=email,
-        user_id=summary.user_id,
-        status=summary.status,
-        cabin=summary.cabin,
-        passengers=summary.passengers,
-        segments=[
-            BookedSegmentRead(
-                flight_id=s.flight_id,
-                flight_number=s.flight_number,
-                origin=s.origin,
-                destination=s.destination,
-                departure_time=to_local(s.departure_at, s.origin),
-                service_date=s.service_date,
-            )
+    return {
+        "id": summary.id,
+        "pnr": summary.pnr,
+        "owner_email": email,
+        "user_id": summary.user_id,
+        "status": summary.status,
+        "cabin": summary.cabin,
+        "passengers": summary.passengers,
+        "segments": [
+            {
+                "flight_id": s.flight_id,
+                "flight_number": s.flight_number,
+                "origin": s.origin,
+                "destination": s.destination,
+                "departure_time": to_local(s.departure_at, s.origin),
+                "service_date": s.service_date,
+            }
             for s in summary.segments
         ],
-        total_price=summary.total_price,
-        amount_paid=Money(amount=payments.paid if payments else 0, currency=currency),
-        amount_refunded=Money(amount=payments.refunded if payments else 0, currency=currency),
-        created_at=summary.created_at,
-        cancelled_at=summary.cancelled_at,
-        cancellation_reason=summary.cancellation_reason,
-        expired_at=summary.expired_at,
-    )
+        "total_price": {"amount": summary.total_price.amount, "currency": currency},
+        "amount_paid": {"amount": payments.paid if payments else 0, "currency": currency},
+        "amount_refunded": {"amount": payments.refunded if payments else 0, "currency": currency},
+        "created_at": summary.created_at,
+        "cancelled_at": summary.cancelled_at,
+        "cancellation_reason": summary.cancellation_reason,
+        "expired_at": summary.expired_at,
+    }
 
 
-async def bookings_page(
+async def booking_rows(
     session: AsyncSession, filters: BookingFilters, page: PageParams
-) -> Page[AdminBookingRead]:
+) -> Page[dict[str, Any]]:
     """Bookings of either store, newest first, with owner e-mail and money paid/refunded."""
     query = await _booking_query(session, filters)
     if query is None:
@@ -148,8 +148,20 @@ async def bookings_page(
     emails = await accounts.emails_for(session, {s.user_id for s in summaries.items})
     payments = await payments_reports.payments_of_bookings(session, [s.id for s in summaries.items])
     return Page(
-        items=[_booking_row(s, emails.get(s.user_id), payments.get(s.id)) for s in summaries.items],
+        items=[
+            _booking_fields(s, emails.get(s.user_id), payments.get(s.id)) for s in summaries.items
+        ],
         next_cursor=summaries.next_cursor,
+    )
+
+
+async def bookings_page(
+    session: AsyncSession, filters: BookingFilters, page: PageParams
+) -> Page[AdminBookingRead]:
+    rows = await booking_rows(session, filters, page)
+    return Page(
+        items=[AdminBookingRead.model_validate(row) for row in rows.items],
+        next_cursor=rows.next_cursor,
     )
 
 

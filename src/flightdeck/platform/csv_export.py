@@ -22,14 +22,14 @@ ROWS_PER_CHUNK = 500
 
 def csv_cell(value: Any) -> str:
     """How one value is written in a cell."""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if value is True or value is False:
         return "true" if value else "false"
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
     return str(value)
 
 

@@ -25,6 +25,7 @@ from flightdeck.bookings.reports.records import (
     CancellationAggregate,
     SegmentSummary,
 )
+from flightdeck.flights.airports import to_local
 from flightdeck.platform.money import Money
 from flightdeck.platform.reporting import (
     GroupBy,
@@ -103,16 +104,18 @@ async def list_summaries(
     limit: int,
     after: tuple[datetime, str] | None = None,
 ) -> list[BookingSummary]:
-    rows = (await session.execute(summaries_statement(query, limit=limit, after=after))).all()
-    segments = await _segments_of(session, [row.id for row in rows])
+    page = summaries_statement(query, limit=limit, after=after)
+    rows = (await session.execute(page)).all()
+    segments = await _segments_of(session, page) if rows else {}
     return [_summary(row, segments.get(row.id, ())) for row in rows]
 
 
 async def _segments_of(
-    session: AsyncSession, booking_ids: list[str]
+    session: AsyncSession, page: Select[*tuple[Any, ...]]
 ) -> dict[str, tuple[SegmentSummary, ...]]:
-    if not booking_ids:
-        return {}
+    """The segments of the bookings of a page, joined to the page's own query (the database
+    finds the same bookings again by index) rather than listing a thousand ids."""
+    booking_ids = page.with_only_columns(Booking.id).subquery()
     rows = await session.execute(
         select(
             BookingSegment.booking_id,
@@ -123,19 +126,19 @@ async def _segments_of(
             BookingSegment.departure_at,
             BookingSegment.service_date,
         )
-        .where(BookingSegment.booking_id.in_(booking_ids))
+        .join(booking_ids, booking_ids.c.id == BookingSegment.booking_id)
         .order_by(BookingSegment.booking_id, BookingSegment.position)
     )
     by_booking: dict[str, list[SegmentSummary]] = defaultdict(list)
-    for row in rows:
-        by_booking[row.booking_id].append(
+    for booking_id, flight_id, number, origin, destination, departure_at, day in rows:
+        by_booking[booking_id].append(
             SegmentSummary(
-                flight_id=row.flight_id,
-                flight_number=row.flight_number,
-                origin=row.origin,
-                destination=row.destination,
-                departure_at=row.departure_at,
-                service_date=row.service_date,
+                flight_id,
+                number,
+                origin,
+                destination,
+                departure_at,
+                day or to_local(departure_at, origin).date(),
             )
         )
     return {booking_id: tuple(segments) for booking_id, segments in by_booking.items()}
@@ -149,7 +152,8 @@ def _summary(row: Any, segments: tuple[SegmentSummary, ...]) -> BookingSummary:
         status=cast(BookingStatus, row.status),
         cabin=row.cabin,
         passengers=int(row.passengers),
-        total_price=Money(amount=row.total_amount, currency=row.currency),
+        # Read back from our own table: already valid, no need to validate again.
+        total_price=Money.model_construct(amount=row.total_amount, currency=row.currency),
         segments=segments,
         created_at=row.created_at,
         cancelled_at=row.cancelled_at,
