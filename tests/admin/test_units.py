@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import column, select
@@ -14,7 +14,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from flightdeck.payments.segments import split_in_proportion
 from flightdeck.platform.audit import mask_personal_data
 from flightdeck.platform.csv_export import csv_chunks
+from flightdeck.platform.events.bus import Event
 from flightdeck.platform.reporting import group_key
+from flightdeck.platform.security.identity import (
+    USER_CHANGED,
+    Identity,
+    IdentityCache,
+    evict_changed_user,
+    forget_identity,
+)
 from flightdeck.platform.sql_dates import month_start, week_start
 
 
@@ -102,3 +110,75 @@ def test_group_keys_read_alike_from_either_engine() -> None:
     assert group_key("month", [date(2026, 3, 1)]) == group_key("month", ["2026-03-01"]) == "2026-03"
     assert group_key("route", ["JFK", "LHR"]) == "JFK-LHR"
     assert group_key(None, []) == "total"
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.asyncio
+async def test_an_identity_is_cached_for_its_ttl_then_read_again() -> None:
+    timer, loads = _Timer(), []
+
+    async def load() -> Identity:
+        loads.append(1)
+        return Identity("u1", "agent", True, 0)
+
+    cache = IdentityCache(10, timer=timer)
+    assert (await cache.get("u1", load)).role == "agent"
+    timer.now = 9.9
+    await cache.get("u1", load)
+    assert len(loads) == 1
+    timer.now = 10.1
+    await cache.get("u1", load)
+    assert len(loads) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_read_that_overlapped_an_eviction_is_not_kept() -> None:
+    cache = IdentityCache(60, timer=_Timer())
+    stale = Identity("u1", "agent", True, 0)
+
+    async def slow_stale_read() -> Identity:
+        # The change commits (and evicts) while this read of the old row is in flight.
+        forget_identity("u1")
+        return stale
+
+    assert await cache.get("u1", slow_stale_read) == stale
+    fresh = Identity("u1", "passenger", True, 0)
+
+    async def fresh_read() -> Identity:
+        return fresh
+
+    assert await cache.get("u1", fresh_read) == fresh
+
+
+@pytest.mark.asyncio
+async def test_the_user_changed_event_evicts_the_user_from_every_cache() -> None:
+    first, second = IdentityCache(60, timer=_Timer()), IdentityCache(60, timer=_Timer())
+    for cache in (first, second):
+        await cache.get("u1", _identity_of("agent"))
+        await cache.get("u2", _identity_of("agent"))
+    event = Event(
+        id="e1",
+        type=USER_CHANGED,
+        aggregate_type="user",
+        aggregate_id="u1",
+        payload={"user_id": "u1", "changed": ["role"]},
+        occurred_at=datetime.now(UTC),
+    )
+    await evict_changed_user(event)
+    for cache in (first, second):
+        assert (await cache.get("u1", _identity_of("passenger"))).role == "passenger"
+        assert (await cache.get("u2", _identity_of("passenger"))).role == "agent"
+
+
+def _identity_of(role: str):  # type: ignore[no-untyped-def]
+    async def load() -> Identity:
+        return Identity("u", role, True, 0)
+
+    return load
