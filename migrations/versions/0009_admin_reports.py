@@ -134,10 +134,7 @@ def _distance_km(origin: str, destination: str) -> int:
         return 0
     lat1, lat2 = math.radians(float(a["lat"])), math.radians(float(b["lat"]))
     dlon = math.radians(float(b["lon"]) - float(a["lon"]))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    )
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
     return round(2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h))))
 
 
