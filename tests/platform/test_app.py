@@ -24,6 +24,12 @@ CONTRACT_PATHS = {
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
+    "/admin/flights": {"get"},
+    "/admin/bookings": {"get"},
+    "/admin/reports": {"get"},
+    "/admin/users": {"get"},
+    "/admin/users/{user_id}": {"patch"},
+    "/admin/audit": {"get"},
 }
 
 
