@@ -38,13 +38,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from flightdeck.bookings.reports import repository_sql as bookings_sql
 from flightdeck.flights.reports import repository as flights_sql
 from flightdeck.payments.reports import repository as payments_sql
-from flightdeck.platform.reporting import ReportPeriod
+from flightdeck.platform.reporting import REPORT_WORK_MEM, ReportPeriod
 from flightdeck.platform.security.encryption import generate_key_spec, load_keyring
 from flightdeck.platform.security.passwords import hash_password
 from flightdeck.platform.settings import Settings
-from servers import run_cli, running_flightdeck, running_postgres
+from servers import AppProcess, run_cli, running_flightdeck, running_postgres
 
 console = Console()
+# On a machine shared with other work a server may take more than the suite's 30 s to start.
+AppProcess.ready_timeout = 180.0
 REPORTS = {
     "revenue": ("day", "week", "month", "route", "flight", "cabin"),
     "occupancy": ("day", "week", "month", "route", "flight", "cabin"),
@@ -73,6 +75,7 @@ def _settings(database_url: str) -> dict[str, str]:
 def _statements(period: ReportPeriod) -> dict[str, Any]:
     return {
         "revenue by route": payments_sql.revenue_statement(period, "route", None),
+        "refunds by day": payments_sql.refunds_statement(period, "day", None),
         "occupancy by week": flights_sql.occupancy_statement(period, "week"),
         "on-time counts by day": flights_sql.punctuality_counts_statement(period, "day"),
         "on-time p90 by flight": flights_sql.punctuality_p90_statement(period, "flight"),
@@ -84,6 +87,7 @@ async def explain(database_url: str, period: ReportPeriod) -> None:
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as conn:
+            await conn.exec_driver_sql(f"SET work_mem = '{REPORT_WORK_MEM}'")  # as reports run
             for title, statement in _statements(period).items():
                 sql = statement.compile(
                     dialect=engine.dialect, compile_kwargs={"literal_binds": True}

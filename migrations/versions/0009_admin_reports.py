@@ -117,6 +117,13 @@ def _create_payment_segments() -> None:
     )
     with op.batch_alter_table("payment_segments", schema=None) as batch_op:
         batch_op.create_index("ix_payment_segments_service_date", ["service_date"], unique=False)
+        batch_op.create_index(
+            "ix_payment_segments_refunded",
+            ["service_date"],
+            unique=False,
+            sqlite_where=sa.text("refunded_amount > 0"),
+            postgresql_where=sa.text("refunded_amount > 0"),
+        )
 
 
 # --- backfill (a frozen copy of the rules the code applies when it writes these) ------------
@@ -328,6 +335,7 @@ def _backfill_payment_segments(bind: sa.Connection) -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("payment_segments", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_segments_refunded")
         batch_op.drop_index("ix_payment_segments_service_date")
     op.drop_table("payment_segments")
     with op.batch_alter_table("payments", schema=None) as batch_op:

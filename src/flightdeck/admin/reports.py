@@ -33,7 +33,7 @@ from flightdeck.payments.reports import service as payments_reports
 from flightdeck.payments.reports.records import RevenueAggregate
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.money import Money
-from flightdeck.platform.reporting import GroupBy, ReportPeriod
+from flightdeck.platform.reporting import GroupBy, ReportPeriod, prepare_report_transaction
 
 DEFAULT_DAYS = 30
 # Groupings that mean nothing for a report (a flight's punctuality has no cabin).
@@ -139,11 +139,10 @@ async def _cancellations(
         row.key: row for row in await bookings_reports.cancellations(session, period, group_by)
     }
     refunds: dict[str, list[Money]] = {}
-    for money in await payments_reports.revenue(session, period, group_by, currency):
-        if money.refunded:
-            refunds.setdefault(money.key, []).append(
-                Money(amount=money.refunded, currency=money.currency)
-            )
+    for refund in await payments_reports.refunds(session, period, group_by, currency):
+        refunds.setdefault(refund.key, []).append(
+            Money(amount=refund.refunded, currency=refund.currency)
+        )
     rows: list[ReportRow] = []
     for key in sorted({*flights, *bookings, *refunds}):
         booked = bookings.get(key)
@@ -185,6 +184,7 @@ async def build_report(session: AsyncSession, params: ReportParams) -> Report:
             details={"type": params.type, "group_by": params.group_by},
         )
     period = report_period(params)
+    await prepare_report_transaction(session)
     return Report(
         type=params.type,
         group_by=params.group_by,

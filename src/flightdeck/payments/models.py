@@ -13,6 +13,7 @@ from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
 # At most one attempt per booking that is not `failed`: two concurrent payments for one
 # booking cannot both reach the gateway (the second insert violates this index).
 _LIVE_ATTEMPT = text("status <> 'failed'")
+_REFUNDED = text("refunded_amount > 0")
 
 
 class Payment(IdMixin, TimestampMixin, Base):
@@ -103,6 +104,13 @@ class PaymentSegment(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("payment_id", "position"),
         Index("ix_payment_segments_service_date", "service_date"),
+        # Refunds paid (the cancellations report): only the segments with some, a few.
+        Index(
+            "ix_payment_segments_refunded",
+            "service_date",
+            sqlite_where=_REFUNDED,
+            postgresql_where=_REFUNDED,
+        ),
     )
 
     payment_id: Mapped[str] = mapped_column(String(36))

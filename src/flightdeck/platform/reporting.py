@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, SQLColumnExpression
+from sqlalchemy import ColumnElement, SQLColumnExpression, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.platform.sql_dates import month_start, week_start
 
@@ -85,3 +86,14 @@ def group_key(group_by: GroupBy | None, values: Sequence[Any]) -> str:
 # narrow enough that the time-zone arithmetic around them cannot overflow.
 EARLIEST_REPORT_DATE = date(2000, 1, 1)
 LATEST_REPORT_DATE = date(2099, 12, 31)
+
+# Memory a report's sorts and hashes may use on PostgreSQL before spilling to disk (the
+# server's default, 4 MB, sends a month of COUNT(DISTINCT …) to an external merge).
+REPORT_WORK_MEM = "64MB"
+
+
+async def prepare_report_transaction(session: AsyncSession) -> None:
+    """Tunes the request's transaction for the aggregates of a report (PostgreSQL only; the
+    setting ends with the transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))

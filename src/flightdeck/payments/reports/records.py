@@ -21,6 +21,15 @@ class RevenueAggregate:
 
 
 @dataclass(frozen=True)
+class RefundAggregate:
+    """Money paid back for the flights of a group, in one currency."""
+
+    key: str
+    currency: str
+    refunded: int
+
+
+@dataclass(frozen=True)
 class BookingPayments:
     """What a booking's payments took and paid back."""
 

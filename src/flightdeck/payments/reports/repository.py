@@ -10,7 +10,11 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.payments.models import Payment, PaymentSegment
-from flightdeck.payments.reports.records import BookingPayments, RevenueAggregate
+from flightdeck.payments.reports.records import (
+    BookingPayments,
+    RefundAggregate,
+    RevenueAggregate,
+)
 from flightdeck.platform.reporting import (
     GroupBy,
     GroupColumns,
@@ -66,6 +70,35 @@ async def revenue(
         RevenueAggregate(
             group_key(group_by, row[:width]), str(row[width]), *(int(v) for v in row[width + 1 :])
         )
+        for row in rows
+    ]
+
+
+def refunds_statement(
+    period: ReportPeriod, group_by: GroupBy | None, currency: str | None
+) -> Select[Any]:
+    """Per group and currency: what was paid back (the partial index of refunded segments)."""
+    groups = group_columns(group_by, SEGMENT_GROUPS)
+    statement = (
+        select(*groups, PaymentSegment.currency, func.sum(PaymentSegment.refunded_amount))
+        .where(
+            PaymentSegment.service_date.between(period.date_from, period.date_to),
+            PaymentSegment.refunded_amount > 0,
+        )
+        .group_by(*groups, PaymentSegment.currency)
+    )
+    if currency is not None:
+        statement = statement.where(PaymentSegment.currency == currency)
+    return statement
+
+
+async def refunds(
+    session: AsyncSession, period: ReportPeriod, group_by: GroupBy | None, currency: str | None
+) -> list[RefundAggregate]:
+    width = 0 if group_by is None else 2 if group_by == "route" else 1
+    rows = await session.execute(refunds_statement(period, group_by, currency))
+    return [
+        RefundAggregate(group_key(group_by, row[:width]), str(row[width]), int(row[width + 1]))
         for row in rows
     ]
 

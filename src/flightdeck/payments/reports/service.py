@@ -8,7 +8,11 @@ from collections.abc import Collection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.payments.reports import repository
-from flightdeck.payments.reports.records import BookingPayments, RevenueAggregate
+from flightdeck.payments.reports.records import (
+    BookingPayments,
+    RefundAggregate,
+    RevenueAggregate,
+)
 from flightdeck.platform.reporting import GroupBy, ReportPeriod
 
 _IN_CHUNK = 500
@@ -23,6 +27,17 @@ async def revenue(
     """Captured and refunded money for the flights of the period, per group and currency
     (one `total` row per currency when `group_by` is None), in (key, currency) order."""
     rows = await repository.revenue(session, period, group_by, currency)
+    return sorted(rows, key=lambda row: (row.key, row.currency))
+
+
+async def refunds(
+    session: AsyncSession,
+    period: ReportPeriod,
+    group_by: GroupBy | None,
+    currency: str | None = None,
+) -> list[RefundAggregate]:
+    """Money paid back for the flights of the period, per group and currency."""
+    rows = await repository.refunds(session, period, group_by, currency)
     return sorted(rows, key=lambda row: (row.key, row.currency))
 
 
