@@ -79,8 +79,14 @@ def _add_columns_and_indexes() -> None:
         batch_op.create_index("ix_flights_service_date", ["service_date"], unique=False)
     with op.batch_alter_table("booking_segments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("service_date", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("outcome", sa.String(length=32), nullable=True))
         batch_op.create_index(
-            "ix_booking_segments_service_date", ["service_date", "booking_id"], unique=False
+            "ix_booking_segments_ended",
+            ["service_date"],
+            unique=False,
+            sqlite_where=sa.text("outcome IS NOT NULL"),
+            postgresql_where=sa.text("outcome IS NOT NULL"),
+            postgresql_include=["origin", "destination", "flight_number", "position", "outcome"],
         )
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.create_index("ix_bookings_created", ["created_at", "id"], unique=False)
@@ -116,7 +122,23 @@ def _create_payment_segments() -> None:
         ),
     )
     with op.batch_alter_table("payment_segments", schema=None) as batch_op:
-        batch_op.create_index("ix_payment_segments_service_date", ["service_date"], unique=False)
+        batch_op.create_index(
+            "ix_payment_segments_service_date",
+            ["service_date"],
+            unique=False,
+            postgresql_include=[
+                "captured_amount",
+                "refunded_amount",
+                "currency",
+                "origin",
+                "destination",
+                "flight_number",
+                "cabin",
+                "passengers",
+                "distance_km",
+                "position",
+            ],
+        )
         batch_op.create_index(
             "ix_payment_segments_refunded",
             ["service_date"],
@@ -231,6 +253,7 @@ def _backfill() -> None:
     bind = op.get_bind()
     _backfill_flights(bind)
     _backfill_segment_dates(bind)
+    _backfill_outcomes(bind)
     _backfill_payment_segments(bind)
 
 
@@ -262,6 +285,20 @@ def _backfill_flights(bind: sa.Connection) -> None:
                 ),
             )
         )
+
+
+def _backfill_outcomes(bind: sa.Connection) -> None:
+    """How each booking that ended did, onto its segments."""
+    bind.execute(
+        sa.text(
+            """UPDATE booking_segments SET outcome = (
+                SELECT CASE WHEN b.status = 'expired' THEN 'expired'
+                            ELSE COALESCE(b.cancellation_reason, 'cancelled') END
+                FROM bookings b WHERE b.id = booking_segments.booking_id)
+            WHERE booking_id IN (
+                SELECT id FROM bookings WHERE status IN ('cancelled', 'expired'))"""
+        )
+    )
 
 
 def _backfill_segment_dates(bind: sa.Connection) -> None:
@@ -344,7 +381,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_bookings_status_created")
         batch_op.drop_index("ix_bookings_created")
     with op.batch_alter_table("booking_segments", schema=None) as batch_op:
-        batch_op.drop_index("ix_booking_segments_service_date")
+        batch_op.drop_index("ix_booking_segments_ended")
+        batch_op.drop_column("outcome")
         batch_op.drop_column("service_date")
     with op.batch_alter_table("flights", schema=None) as batch_op:
         batch_op.drop_index("ix_flights_service_date")

@@ -65,7 +65,7 @@ def refund_shares(booking: BookingFact) -> list[int]:
 
 def revenue(ledger: Ledger, grouping: str | None) -> list[dict[str, Any]]:
     sums: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"captured": 0, "refunded": 0, "bookings": set(), "passengers": 0, "rpk": 0}
+        lambda: {"captured": 0, "refunded": 0, "bookings": 0, "passengers": 0, "rpk": 0}
     )
     for booking in ledger.bookings:
         if not booking.paid:
@@ -75,7 +75,7 @@ def revenue(ledger: Ledger, grouping: str | None) -> list[dict[str, Any]]:
             group = sums[key_of(grouping, flight, booking.cabin), booking.currency]
             group["captured"] += amount
             group["refunded"] += share
-            group["bookings"].add(booking.id)
+            group["bookings"] += flight is booking.flights[0]  # counted on its first flight
             group["passengers"] += booking.passengers
             group["rpk"] += booking.passengers * distance_km(
                 flight.route.origin, flight.route.destination
@@ -91,7 +91,7 @@ def revenue(ledger: Ledger, grouping: str | None) -> list[dict[str, Any]]:
                 "captured": money(group["captured"], currency),
                 "refunded": money(group["refunded"], currency),
                 "revenue": money(net, currency),
-                "bookings": len(group["bookings"]),
+                "bookings": group["bookings"],
                 "passengers": group["passengers"],
                 "average_fare": money(fare, currency),
                 "rpk": group["rpk"],
@@ -197,23 +197,22 @@ CATEGORIES = {
 
 def cancellations(ledger: Ledger, grouping: str | None) -> list[dict[str, Any]]:
     flights: dict[str, int] = defaultdict(int)
-    bookings: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    bookings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     refunds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for flight in ledger.flights:
         if flight.status == "cancelled":
             flights[key_of(grouping, flight)] += 1
     for booking in ledger.bookings:
+        if booking.outcome in CATEGORIES:  # counted once, on its first flight
+            bookings[key_of(grouping, booking.flights[0])][booking.outcome] += 1
         for flight, share in zip(booking.flights, refund_shares(booking), strict=True):
-            key = key_of(grouping, flight, booking.cabin)
-            if booking.outcome in CATEGORIES:
-                bookings[key][booking.outcome].add(booking.id)
             if booking.paid and share:
-                refunds[key][booking.currency] += share
+                refunds[key_of(grouping, flight)][booking.currency] += share
     rows = []
     for key in sorted({*flights, *bookings, *refunds}):
         row: dict[str, Any] = {"key": key, "flights_cancelled": flights.get(key, 0)}
         for outcome, column in CATEGORIES.items():
-            row[column] = len(bookings[key][outcome]) if key in bookings else 0
+            row[column] = bookings[key][outcome] if key in bookings else 0
         row["refunds_paid"] = (
             [money(amount, currency) for currency, amount in sorted(refunds[key].items())]
             if key in refunds

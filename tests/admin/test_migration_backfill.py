@@ -116,7 +116,7 @@ async def test_0009_backfills_what_reports_need(database_url: str) -> None:
             ).all()
             segments = (
                 await conn.execute(
-                    text("SELECT service_date FROM booking_segments ORDER BY position")
+                    text("SELECT service_date, outcome FROM booking_segments ORDER BY position")
                 )
             ).all()
             paid = (
@@ -131,7 +131,10 @@ async def test_0009_backfills_what_reports_need(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert [tuple(row) for row in flights] == [("f1", 5540, 17, -9), ("f2", 347, None, None)]
-    assert [_day(row[0]) for row in segments] == [date(2026, 3, 3), date(2026, 3, 5)]
+    assert [(_day(row[0]), row[1]) for row in segments] == [
+        (date(2026, 3, 3), "cancelled"),  # cancelled before reasons were kept
+        (date(2026, 3, 5), "cancelled"),
+    ]
     assert [(*row[:2], _day(row[2]), *row[3:]) for row in paid] == [
         (0, "f1", date(2026, 3, 3), "economy", 2, 5540, "USD", 20000, 20000, 10001),
         (1, "f2", date(2026, 3, 5), "economy", 2, 347, "USD", 10000, 10000, 5000),

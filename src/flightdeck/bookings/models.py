@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime
 from flightdeck.platform.security.encryption import EncryptedString
+
+_ENDED = text("outcome IS NOT NULL")
 
 
 class Booking(Base):
@@ -59,8 +61,15 @@ class BookingSegment(IdMixin, Base):
     __tablename__ = "booking_segments"
     __table_args__ = (
         UniqueConstraint("booking_id", "position"),
-        # Reports: the bookings of the flights of a period.
-        Index("ix_booking_segments_service_date", "service_date", "booking_id"),
+        # The cancellations report: only the segments of bookings that ended, by date, with
+        # what it groups by (PostgreSQL reads it alone: an index-only scan).
+        Index(
+            "ix_booking_segments_ended",
+            "service_date",
+            sqlite_where=_ENDED,
+            postgresql_where=_ENDED,
+            postgresql_include=["origin", "destination", "flight_number", "position", "outcome"],
+        ),
     )
 
     booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
@@ -74,6 +83,9 @@ class BookingSegment(IdMixin, Base):
     # The flight's local date at its origin, kept for reports by service date (derived from
     # departure_at and the origin's time zone when the booking is stored).
     service_date: Mapped[date | None] = mapped_column(Date(), default=None)
+    # How the booking ended, copied here when it does (reports count ended bookings from the
+    # segments alone): flight_cancelled, cancelled_by_staff, cancelled_by_passenger, expired.
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
     fare_amount: Mapped[int] = mapped_column(Integer)
     fare_currency: Mapped[str] = mapped_column(String(3))
     # One seat (or null) per passenger, in passenger order.

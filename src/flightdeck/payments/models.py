@@ -103,7 +103,23 @@ class PaymentSegment(IdMixin, Base):
     __tablename__ = "payment_segments"
     __table_args__ = (
         UniqueConstraint("payment_id", "position"),
-        Index("ix_payment_segments_service_date", "service_date"),
+        # Revenue reports read this index alone on PostgreSQL (an index-only scan by date).
+        Index(
+            "ix_payment_segments_service_date",
+            "service_date",
+            postgresql_include=[
+                "captured_amount",
+                "refunded_amount",
+                "currency",
+                "origin",
+                "destination",
+                "flight_number",
+                "cabin",
+                "passengers",
+                "distance_km",
+                "position",
+            ],
+        ),
         # Refunds paid (the cancellations report): only the segments with some, a few.
         Index(
             "ix_payment_segments_refunded",

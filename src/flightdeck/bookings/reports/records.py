@@ -51,9 +51,9 @@ class BookingSummary:
 
 @dataclass(frozen=True)
 class CancellationAggregate:
-    """Bookings no longer flying on the flights of a group, each counted once per group:
-    cancelled because the airline cancelled the flight, cancelled by staff, cancelled by the
-    passenger, and holds that ran out unpaid."""
+    """Bookings that ended, each counted once, on its first flight: cancelled because the
+    airline cancelled a flight, cancelled by staff, cancelled by the passenger, and holds
+    that ran out unpaid."""
 
     key: str
     by_airline: int

@@ -135,7 +135,7 @@ def _group_id(group_by: GroupBy | None) -> Any:
     """The $group `_id` of a grouping, written so `group_key` reads it like SQL's."""
     if group_by is None:
         return None
-    service_date = "$segments.service_date"
+    service_date = "$first.service_date"
     if group_by == "day":
         return [service_date]
     if group_by == "month":
@@ -146,14 +146,14 @@ def _group_id(group_by: GroupBy | None) -> Any:
         monday = {"$subtract": [day, back]}
         return [{"$dateToString": {"format": "%Y-%m-%d", "date": monday}}]
     if group_by == "route":
-        return ["$segments.origin", "$segments.destination"]
+        return ["$first.origin", "$first.destination"]
     if group_by == "flight":
-        return ["$segments.flight_number"]
+        return ["$first.flight_number"]
     return ["$cabin"]
 
 
-def _ids_where(condition: dict[str, Any]) -> dict[str, Any]:
-    return {"$addToSet": {"$cond": [condition, "$_id", "$$REMOVE"]}}
+def _counted_when(condition: dict[str, Any]) -> dict[str, Any]:
+    return {"$sum": {"$cond": [condition, 1, 0]}}
 
 
 def _cancelled_for(reason: str) -> dict[str, Any]:
@@ -161,6 +161,8 @@ def _cancelled_for(reason: str) -> dict[str, Any]:
 
 
 def cancellations_pipeline(period: ReportPeriod, group_by: GroupBy | None) -> list[dict[str, Any]]:
+    """Ended bookings per outcome and group, each counted on its first flight (as the SQL
+    store counts them)."""
     in_period = {"$gte": period.date_from.isoformat(), "$lte": period.date_to.isoformat()}
     categories = {
         "by_airline": _cancelled_for(FLIGHT_CANCELLED_REASON),
@@ -168,17 +170,17 @@ def cancellations_pipeline(period: ReportPeriod, group_by: GroupBy | None) -> li
         "by_passenger": _cancelled_for(PASSENGER_CANCELLED_REASON),
         "expired": {"$eq": ["$status", EXPIRED]},
     }
+    first = {"$arrayElemAt": ["$segments", 0]}
     return [
         {"$match": {"status": {"$in": [CANCELLED, EXPIRED]}, "segments.service_date": in_period}},
-        {"$unwind": "$segments"},
-        {"$match": {"segments.service_date": in_period}},
+        {"$project": {"status": 1, "cancellation_reason": 1, "cabin": 1, "first": first}},
+        {"$match": {"first.service_date": in_period}},
         {
             "$group": {
                 "_id": _group_id(group_by),
-                **{name: _ids_where(condition) for name, condition in categories.items()},
+                **{name: _counted_when(condition) for name, condition in categories.items()},
             }
         },
-        {"$project": {name: {"$size": f"${name}"} for name in categories}},
     ]
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.models import Booking, BookingPassenger, BookingSegment
 from flightdeck.bookings.records import (
-    CANCELLED,
     EXPIRED,
     FLIGHT_CANCELLED_REASON,
     PASSENGER_CANCELLED_REASON,
@@ -40,7 +39,6 @@ SEGMENT_GROUPS = GroupColumns(
     origin=BookingSegment.origin,
     destination=BookingSegment.destination,
     flight_number=BookingSegment.flight_number,
-    cabin=Booking.cabin,
 )
 
 
@@ -162,33 +160,27 @@ def _summary(row: Any, segments: tuple[SegmentSummary, ...]) -> BookingSummary:
     )
 
 
-def _distinct_bookings(condition: Any) -> Any:
-    return func.count(func.distinct(case((condition, Booking.id))))
+def _first_flights_ended(outcome: str) -> Any:
+    """Bookings that ended this way, counted on their first flight (one row each)."""
+    first = and_(BookingSegment.position == 0, BookingSegment.outcome == outcome)
+    return func.coalesce(func.sum(case((first, 1), else_=0)), 0)
 
 
 def cancellations_statement(period: ReportPeriod, group_by: GroupBy | None) -> Select[Any]:
-    """Distinct bookings per category and group, over the segments flying in the period."""
+    """Ended bookings per outcome and group, from the segments alone (the partial index of
+    ended bookings' segments: no join, no DISTINCT)."""
     groups = group_columns(group_by, SEGMENT_GROUPS)
-    cancelled = Booking.status == CANCELLED
     return (
         select(
             *groups,
-            _distinct_bookings(
-                and_(cancelled, Booking.cancellation_reason == FLIGHT_CANCELLED_REASON)
-            ),
-            _distinct_bookings(
-                and_(cancelled, Booking.cancellation_reason == STAFF_CANCELLED_REASON)
-            ),
-            _distinct_bookings(
-                and_(cancelled, Booking.cancellation_reason == PASSENGER_CANCELLED_REASON)
-            ),
-            _distinct_bookings(Booking.status == EXPIRED),
+            _first_flights_ended(FLIGHT_CANCELLED_REASON),
+            _first_flights_ended(STAFF_CANCELLED_REASON),
+            _first_flights_ended(PASSENGER_CANCELLED_REASON),
+            _first_flights_ended(EXPIRED),
         )
-        .select_from(BookingSegment)
-        .join(Booking, Booking.id == BookingSegment.booking_id)
         .where(
             BookingSegment.service_date.between(period.date_from, period.date_to),
-            Booking.status.in_([CANCELLED, EXPIRED]),
+            BookingSegment.outcome.is_not(None),
         )
         .group_by(*groups)
     )

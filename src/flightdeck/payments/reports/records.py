@@ -8,8 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class RevenueAggregate:
     """Captured payments for the flights of a group in one currency: what was taken, what
-    was paid back, the distinct bookings and the passengers (per flight) they paid for, and
-    their revenue passenger-km (passengers times great-circle km)."""
+    was paid back, the bookings (each counted on its first flight), the passengers (per
+    flight) paid for, and their revenue passenger-km (passengers times great-circle km)."""
 
     key: str
     currency: str
