@@ -235,7 +235,8 @@ def main() -> None:
             exports = Table(title="CSV downloads (every row)")
             for column in ("path", "rows", "MB", "s", "rows/s", "RSS during (MB)",
                            "peak RSS before (MB)", "peak RSS after (MB)"):  # fmt: skip
-                exports.add_column(column, justify="right" if column != "path" else "left")
+                left = column == "path"
+                exports.add_column(column, justify="left" if left else "right", no_wrap=left)
             for path in ("/admin/bookings", "/admin/flights"):
                 exports.add_row(*time_export(server.base_url, headers, path, process))
             console.print(exports)
