@@ -156,6 +156,7 @@ BOOKING_COLUMNS = (
 SEGMENT_COLUMNS = (
     "booking_id", "position", "flight_id", "flight_number", "origin", "destination",
     "departure_at", "arrival_at", "service_date", "fare_amount", "fare_currency", "seats", "id",
+    "outcome",
 )  # fmt: skip
 PASSENGER_COLUMNS = (
     "booking_id", "position", "first_name", "last_name", "date_of_birth", "passport_number", "id",
@@ -249,6 +250,7 @@ class BookingMaker:
             for f in flights:
                 self.data.sold[f.id, cabin] += count
         changed = created + timedelta(minutes=rng.randint(1, 600))
+        outcome = reason if status == "cancelled" else status if status == "expired" else None
         batch.bookings.append((
             booking_id, pnr(index), user_id, status, cabin, total, currency,
             created + timedelta(minutes=15), None, created if paid else None,
@@ -260,7 +262,7 @@ class BookingMaker:
             batch.segments.append((
                 booking_id, position, f.id, f.number, f.origin, f.destination, f.departure_at,
                 f.arrival_at, f.service_date, f.fares[cabin], currency,
-                json.dumps([None] * count), _id(rng),
+                json.dumps([None] * count), _id(rng), outcome,
             ))  # fmt: skip
         for position in range(count):
             batch.passengers.append((

@@ -112,19 +112,37 @@ def _counted(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _seats_per_flight() -> Any:
+    """Capacity and sold of each flight, its cabins summed."""
+    return (
+        select(
+            FlightCabin.flight_id.label("flight_id"),
+            func.sum(FlightCabin.capacity).label("capacity"),
+            func.sum(FlightCabin.sold).label("sold"),
+        )
+        .group_by(FlightCabin.flight_id)
+        .subquery()
+    )
+
+
 def occupancy_statement(period: ReportPeriod, group_by: GroupBy | None) -> Select[Any]:
-    """Seats offered and sold and seat-km of the flights not cancelled, per group."""
-    groups = group_columns(group_by, CABIN_GROUPS)
+    """Seats offered and sold and seat-km of the flights not cancelled, per group. By cabin a
+    flight has one row per cabin; otherwise its cabins are summed per flight first: either
+    way one row per flight and group, so flights are counted without a DISTINCT (and its
+    sort)."""
+    seats = FlightCabin.__table__ if group_by == "cabin" else _seats_per_flight()
+    groups = group_columns(group_by, CABIN_GROUPS if group_by == "cabin" else FLIGHT_GROUPS)
+    capacity, sold = seats.c.capacity, seats.c.sold
     return (
         select(
             *groups,
-            func.count(func.distinct(Flight.id)),
-            func.coalesce(func.sum(FlightCabin.capacity), 0),
-            func.coalesce(func.sum(FlightCabin.sold), 0),
-            func.coalesce(func.sum(FlightCabin.capacity * Flight.distance_km), 0),
-            func.coalesce(func.sum(FlightCabin.sold * Flight.distance_km), 0),
+            func.count(),
+            func.coalesce(func.sum(capacity), 0),
+            func.coalesce(func.sum(sold), 0),
+            func.coalesce(func.sum(capacity * Flight.distance_km), 0),
+            func.coalesce(func.sum(sold * Flight.distance_km), 0),
         )
-        .join(FlightCabin, FlightCabin.flight_id == Flight.id)
+        .join(seats, seats.c.flight_id == Flight.id)
         .where(_in_period(period), Flight.status != "cancelled")
         .group_by(*groups)
     )
