@@ -112,40 +112,34 @@ def _counted(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _seats_per_flight() -> Any:
-    """Capacity and sold of each flight, its cabins summed."""
-    return (
+def occupancy_statement(period: ReportPeriod, group_by: GroupBy | None) -> Select[Any]:
+    """Seats offered and sold and seat-km of the flights not cancelled, per group, in two
+    steps: the cabins of each flight of the period summed (per cabin when grouping by
+    cabin), then those per-flight rows summed per group, so flights are counted without a
+    DISTINCT (and its sort) and only the period's cabins are read."""
+    groups = group_columns(group_by, CABIN_GROUPS)
+    per_flight = (
         select(
-            FlightCabin.flight_id.label("flight_id"),
+            *groups,
+            Flight.id.label("flight_id"),
+            Flight.distance_km.label("km"),
             func.sum(FlightCabin.capacity).label("capacity"),
             func.sum(FlightCabin.sold).label("sold"),
         )
-        .group_by(FlightCabin.flight_id)
+        .join(FlightCabin, FlightCabin.flight_id == Flight.id)
+        .where(_in_period(period), Flight.status != "cancelled")
+        .group_by(*groups, Flight.id, Flight.distance_km)
         .subquery()
     )
-
-
-def occupancy_statement(period: ReportPeriod, group_by: GroupBy | None) -> Select[Any]:
-    """Seats offered and sold and seat-km of the flights not cancelled, per group. By cabin a
-    flight has one row per cabin; otherwise its cabins are summed per flight first: either
-    way one row per flight and group, so flights are counted without a DISTINCT (and its
-    sort)."""
-    seats = FlightCabin.__table__ if group_by == "cabin" else _seats_per_flight()
-    groups = group_columns(group_by, CABIN_GROUPS if group_by == "cabin" else FLIGHT_GROUPS)
-    capacity, sold = seats.c.capacity, seats.c.sold
-    return (
-        select(
-            *groups,
-            func.count(),
-            func.coalesce(func.sum(capacity), 0),
-            func.coalesce(func.sum(sold), 0),
-            func.coalesce(func.sum(capacity * Flight.distance_km), 0),
-            func.coalesce(func.sum(sold * Flight.distance_km), 0),
-        )
-        .join(seats, seats.c.flight_id == Flight.id)
-        .where(_in_period(period), Flight.status != "cancelled")
-        .group_by(*groups)
-    )
+    keys = [per_flight.c[f"g{i}"] for i in range(len(groups))]
+    return select(
+        *keys,
+        func.count(),
+        func.coalesce(func.sum(per_flight.c.capacity), 0),
+        func.coalesce(func.sum(per_flight.c.sold), 0),
+        func.coalesce(func.sum(per_flight.c.capacity * per_flight.c.km), 0),
+        func.coalesce(func.sum(per_flight.c.sold * per_flight.c.km), 0),
+    ).group_by(*keys)
 
 
 def punctuality_counts_statement(period: ReportPeriod, group_by: GroupBy | None) -> Select[Any]:
