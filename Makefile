@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 API_URL  ?= http://127.0.0.1:8000
 
 .PHONY: run test lint install nginx migrate seed serve clean bench-search bench-ws browser \
-	bench-ui mobile-src fuzz
+	bench-ui mobile-src fuzz bench-admin
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,11 @@ mobile-src:
 	rm -rf build/mobile/src/flightdeck/ui/server  # the server side stays on the server
 	find build/mobile -name __pycache__ -prune -exec rm -rf {} +
 	echo "$(API_URL)" > build/mobile/src/api_url.txt
+
+## Admin reports at scale: 50,000 flights and 500,000 bookings with payments on a throwaway
+## PostgreSQL; times every report and grouping, and the CSV download of every booking (RSS).
+bench-admin: install
+	$(BIN)/python bench/admin.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

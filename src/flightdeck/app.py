@@ -19,6 +19,7 @@ from flightdeck.platform.middleware import install_request_guards
 from flightdeck.platform.modules import DomainModule, Wiring
 from flightdeck.platform.observability import metrics_middleware
 from flightdeck.platform.openapi import document_shared_errors
+from flightdeck.platform.request_context import RequestContextMiddleware
 from flightdeck.platform.security.auth import rejection_before_body
 from flightdeck.platform.settings import Settings, get_settings
 
@@ -71,6 +72,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    # Outermost: each request gets a fresh context (client address, then the signed-in actor).
+    app.add_middleware(RequestContextMiddleware)
 
 
 def _include(app: FastAPI, settings: Settings, modules: Sequence[DomainModule]) -> None:

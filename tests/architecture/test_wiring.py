@@ -116,7 +116,16 @@ async def test_a_server_with_some_services_runs_only_theirs(settings: Settings) 
 def test_an_unknown_service_is_refused_by_name() -> None:
     with pytest.raises(UnknownService, match="bookngs"):
         select_modules(["bookngs"])
-    assert SERVICES == ("users", "flights", "search", "bookings", "payments", "notifications", "ui")
+    assert SERVICES == (
+        "users",
+        "flights",
+        "search",
+        "bookings",
+        "payments",
+        "notifications",
+        "admin",
+        "ui",
+    )
 
 
 def test_create_app_registers_nothing_by_hand() -> None:

@@ -147,9 +147,7 @@ async def test_a_chunked_body_over_the_cap_is_cut_off_with_413_while_it_streams(
     guarded_url: str,
 ) -> None:
     total = 10 * 1024 * 1024
-    status, headers, body, sent = await asyncio.to_thread(
-        _stream_chunked_body, guarded_url, total
-    )
+    status, headers, body, sent = await asyncio.to_thread(_stream_chunked_body, guarded_url, total)
 
     assert status == 413
     assert json.loads(body)["error"]["code"] == "payload_too_large"

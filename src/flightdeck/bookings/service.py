@@ -34,7 +34,10 @@ from flightdeck.bookings.records import (
     ACTIVE_STATUSES,
     CONFIRMED,
     EXPIRED,
+    FLIGHT_CANCELLED_REASON,
+    PASSENGER_CANCELLED_REASON,
     PENDING_PAYMENT,
+    STAFF_CANCELLED_REASON,
     BookingCursor,
     BookingRecord,
     PassengerRecord,
@@ -55,6 +58,7 @@ from flightdeck.flights.inventory.service import (
     hold_inventory,
     release_inventory,
 )
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
@@ -67,9 +71,6 @@ BOOKING_CREATED = "booking.created"
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_EXPIRED = "booking.expired"
-FLIGHT_CANCELLED_REASON = "flight_cancelled"
-PASSENGER_CANCELLED_REASON = "cancelled_by_passenger"
-STAFF_CANCELLED_REASON = "cancelled_by_staff"
 _PNR_ATTEMPTS = 8
 _CANCEL_ATTEMPTS = 3
 
@@ -288,6 +289,19 @@ async def cancel_booking(
         raise BookingNotCancellable(
             f"A booking that is {booking.status} cannot be cancelled",
             details={"status": booking.status},
+        )
+    if reason == STAFF_CANCELLED_REASON:
+        await record_audit(
+            session,
+            action="cancel",
+            entity="booking",
+            entity_id=cancelled.id,
+            before={"pnr": booking.pnr, "status": booking.status},
+            after={
+                "pnr": cancelled.pnr,
+                "status": cancelled.status,
+                "refund": cancelled.refund_amount.model_dump() if cancelled.refund_amount else None,
+            },
         )
     return BookingCancellation(
         refund=cancelled.refund_amount,

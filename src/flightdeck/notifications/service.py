@@ -37,6 +37,7 @@ from flightdeck.notifications.schemas import (
     ReadAllResult,
     notification_to_read,
 )
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
@@ -160,6 +161,19 @@ async def send_notification(
     content = NotificationContent(STAFF_MESSAGE_KIND, data.title, data.message, extra)
     rows = await notify_users(
         session, user_ids, content, email_enabled=email_enabled, actor_id=principal.user_id
+    )
+    await record_audit(
+        session,
+        action="send",
+        entity="notification",
+        entity_id=rows[0].batch_id if rows else new_id(),
+        after={
+            "title": data.title,
+            "message": data.message,
+            "user_id": data.user_id,
+            "flight_id": data.flight_id,
+            "recipients": len(rows),
+        },
     )
     return NotificationSent(recipients=len(rows))
 

@@ -74,3 +74,17 @@ def page_params(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
+
+
+def decode_instant_cursor(values: list[Any] | None) -> tuple[datetime, str] | None:
+    """A cursor of `[ISO instant with offset, id]` (what `instant_cursor` encodes), or None;
+    422 `invalid_cursor` for anything else."""
+    if values is None:
+        return None
+    if len(values) != 2 or not all(isinstance(value, str) for value in values):
+        raise invalid_cursor()
+    return cursor_instant(values[0]), values[1]
+
+
+def instant_cursor(at: datetime, item_id: str) -> str:
+    return encode_cursor([at.isoformat(), item_id])

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     encryption_key_file: str = "var/encryption.keys"
 
+    # Each request's token is checked against its user (exists, active, role, token version),
+    # cached this long per process; a change to the user evicts it on every instance at once
+    # (through the bus), so this only bounds the staleness if that event were lost.
+    identity_cache_seconds: float = Field(default=15, ge=0, le=3600)
+
     # Sign-in throttling (users/login_throttle.py; the policy is in the README): within the
     # window, `login_max_failures` failures per (account, client address) and
     # `login_max_failures_per_address` per client address, then 429. Of the attempts on one
@@ -56,7 +61,7 @@ class Settings(BaseSettings):
     bookings_store_url: str = ""
 
     # Event bus: "" = in-process; else Kafka bootstrap servers ("host:port,host:port").
-    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification).
+    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification, user).
     # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process).
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "flightdeck"
