@@ -7,7 +7,6 @@ from typing import Any
 from flightdeck.app import create_app
 from flightdeck.platform.settings import Settings
 
-
 ERROR_SHAPE = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
