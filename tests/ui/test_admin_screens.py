@@ -105,6 +105,24 @@ async def test_dates_typed_for_the_audit_log_filter_its_instants(
     assert csv_rows(csv_data) == 1
 
 
+async def test_pages_follow_the_cursor_as_the_records_screen_asks_for_them(
+    admin_api: ApiClient, app: FastAPI
+) -> None:
+    for _ in range(2):
+        await create_user(app, "passenger")
+    seen: list[str] = []
+    cursor = None
+    while True:  # as RecordsScreen._load_more: the filters, the page size, the last cursor
+        page = await admin_api.admin_list(
+            "users", {"role": "passenger", "active": "true", "limit": 1, "cursor": cursor}
+        )
+        seen += [user["id"] for user in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 2
+
+
 def test_a_typed_date_becomes_the_instants_the_audit_log_takes() -> None:
     assert as_instant("from", "2026-11-02") == "2026-11-02T00:00:00Z"
     assert as_instant("to", "2026-11-02") == "2026-11-03T00:00:00Z"
