@@ -14,7 +14,12 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from flightdeck.ui.api import ApiClient, ApiError
-from flightdeck.ui.screens.admin_reports import GROUPINGS, REPORT_ERROR_FIELDS, REPORTS
+from flightdeck.ui.screens.admin_reports import (
+    GROUPINGS,
+    REPORT_ERROR_FIELDS,
+    REPORTS,
+    round_up,
+)
 from flightdeck.ui.screens.admin_tables import TABLES, as_instant, csv_rows
 from flightdeck.ui.tables import cell_text
 from tests.conftest import SUITE_NOW, TestUser, create_user
@@ -134,6 +139,17 @@ def test_shares_are_percentages_and_other_measures_plain_numbers() -> None:
     assert cell_text(0.5, "average_delay_minutes") == "0.50"
     assert cell_text(1.4855601, "yield_per_rpk") == "1.485560"
     assert cell_text({"amount": 24690, "currency": "USD"}, "revenue") == "$246.90"
+
+
+def test_a_charts_top_is_a_round_number_above_the_highest_value() -> None:
+    assert [round_up(v) for v in (0, 0.3, 1, 271.59, 2600, 41_000)] == [
+        1,
+        0.5,
+        1,
+        500,
+        5000,
+        50_000,
+    ]
 
 
 def test_csv_rows_count_records_not_lines() -> None:

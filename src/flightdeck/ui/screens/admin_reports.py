@@ -4,6 +4,7 @@ share and cancellations, as charts (flet-charts) with their rows and totals."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -77,6 +78,15 @@ def measure_key(rows: Sequence[Mapping[str, Any]], report: str) -> str | None:
     return next((k for k, v in first.items() if number_of(v) is not None), None)
 
 
+def round_up(value: float) -> float:
+    """A round top for an axis (1, 2, 2.5 or 5 times a power of ten), so its last label
+    reads like the others."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+
+
 def one_currency(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], str]:
     """The rows a chart can put on one axis: revenue comes one row per group and currency,
     so only the first row's currency is charted (the table and totals show every one)."""
@@ -101,7 +111,7 @@ def chart(
     axes = {
         "bottom_axis": fch.ChartAxis(labels=labels, label_size=28),
         "left_axis": fch.ChartAxis(label_size=48),
-        "max_y": max(values, default=0) * 1.15 or 1,
+        "max_y": round_up(max(values, default=0) * 1.1),
         "height": CHART_HEIGHT,
         "expand": True,
     }
