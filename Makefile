@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 API_URL  ?= http://127.0.0.1:8000
 
 .PHONY: run test lint install nginx migrate seed serve clean bench-search bench-ws browser \
-	bench-ui mobile-src bench-scale
+	bench-ui mobile-src fuzz bench-admin bench-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ browser:
 	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		{ echo "The app's browser tests need Debian's chromium: apt-get install chromium"; exit 1; }
+## Long fuzzing run: schemathesis against the app's own OpenAPI on a real server, over SQLite
+## and PostgreSQL, as admin, passenger and anonymous, every phase (examples, coverage, fuzzing,
+## stateful), FUZZ_EXAMPLES cases per operation (default 45: 22,252 requests in all).
+FUZZ_EXAMPLES ?= 45
+fuzz: install
+	FLIGHTDECK_FUZZ=long FLIGHTDECK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider
 
 ## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
 bench-search: install
@@ -92,6 +99,11 @@ mobile-src:
 	rm -rf build/mobile/src/flightdeck/ui/server  # the server side stays on the server
 	find build/mobile -name __pycache__ -prune -exec rm -rf {} +
 	echo "$(API_URL)" > build/mobile/src/api_url.txt
+
+## Admin reports at scale: 50,000 flights and 500,000 bookings with payments on a throwaway
+## PostgreSQL; times every report and grouping, and the CSV download of every booking (RSS).
+bench-admin: install
+	$(BIN)/python bench/admin.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,8 @@
   would compete for the CPU.
 - ``run_cli("migrate", settings=..., cwd=...)``: a ``flightdeck`` command (migrate, seed,
   create-user, …) against the same database.
+- ``running_postgres()``: a throwaway PostgreSQL server (the suite's, tests/servers/postgres.py);
+  ``create_database(name)`` gives the URL of a new database on it.
 
 A bench script beside this file imports it by name::
 
@@ -39,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.servers.flightdeck_app import AppProcess, settings_environment, start_app
+from tests.servers.postgres import running_postgres as running_postgres
 
 BENCH_DIR = Path(__file__).resolve().parent
 FLIGHTDECK_SERVE = (sys.executable, "-m", "flightdeck", "serve")

@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 
 BACKENDS = ["sqlite", "postgres"]
 TEST_PASSWORD = "correct-horse-battery"
+# The app's clock in every test that uses `client`: the dates tests write (a flight on
+# 1 December 2026, a schedule season) keep their place relative to "now" whenever the suite
+# runs. The clock still moves from there; a test may move it on (`clock.advance`).
+SUITE_NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +155,7 @@ async def _delete_all_rows(app: FastAPI) -> None:
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+    clock.advance(SUITE_NOW - clock.now())
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
     clock.reset()

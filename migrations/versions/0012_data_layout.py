@@ -1,11 +1,11 @@
 """data layout for scale-out (flightdeck/data_layout.py): every primary key holds its table's
 distribution column; a PNR's uniqueness moves to booking_references (keyed by PNR); processed
-events keep the event's own time; on PostgreSQL the outbox, the processed events and the status
-history are partitioned by month (with a default partition; `flightdeck partitions` keeps the
+events keep the event's own time; on PostgreSQL the outbox, the processed events, the status
+history and the audit log are partitioned by month (with a default partition; `flightdeck partitions` keeps the
 months ahead and drops expired ones)
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-01 15:00:00.000000
 """
 
@@ -19,7 +19,7 @@ import flightdeck.platform.db
 from flightdeck.platform.partitions import partition_table, unpartition_table
 
 revision: str = "0012"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,6 +36,7 @@ PRIMARY_KEYS: dict[str, tuple[list[str], list[str]]] = {
     "notifications": (["id"], ["user_id", "id"]),
     "refresh_tokens": (["id"], ["token_hash", "id"]),
     "idempotency_keys": (["id"], ["scope", "id"]),
+    "payment_segments": (["id"], ["payment_id", "id"]),
 }
 # table → (partition key, primary key before, primary key after).
 PARTITIONED: dict[str, tuple[str, list[str], list[str]]] = {
@@ -46,6 +47,7 @@ PARTITIONED: dict[str, tuple[str, list[str], list[str]]] = {
         ["consumer", "event_id", "event_occurred_at"],
     ),
     "flight_status_changes": ("changed_at", ["id"], ["flight_id", "changed_at", "id"]),
+    "audit_log": ("occurred_at", ["id"], ["occurred_at", "id"]),
 }
 
 

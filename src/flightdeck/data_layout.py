@@ -59,6 +59,8 @@ DISTRIBUTION: dict[str, Layout] = {
     "booking_passengers": Distributed("booking_id", BOOKING),
     "booking_segments": Distributed("booking_id", BOOKING),
     "payments": Distributed("booking_id", BOOKING),
+    # What a payment pays for (revenue reports), with the payment's refunds.
+    "payment_segments": Distributed("payment_id", "payment"),
     # Look-ups by a value no other table is distributed by.
     "booking_references": Distributed("pnr", "pnr"),
     "payment_refunds": Distributed("payment_id", "payment"),
@@ -70,6 +72,8 @@ DISTRIBUTION: dict[str, Layout] = {
     # Events: written with the change they announce, read by the relay; consumers' markers.
     "outbox_events": Distributed("id", "outbox_event"),
     "processed_events": Distributed("event_id", "processed_event"),
+    # Append-only; read by admin (by actor, entity, action, time: every shard in parallel).
+    "audit_log": Distributed("id", "audit_log"),
 }
 
 
@@ -90,4 +94,5 @@ PARTITIONS: tuple[Partitioned, ...] = (
     Partitioned("outbox_events", "created_at", "outbox", keep_while="published_at IS NULL"),
     Partitioned("processed_events", "event_occurred_at", "processed_events"),
     Partitioned("flight_status_changes", "changed_at", "status_history"),
+    Partitioned("audit_log", "occurred_at", "audit_log"),
 )

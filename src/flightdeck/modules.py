@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from flightdeck.admin.module import module as admin
 from flightdeck.bookings.module import module as bookings
 from flightdeck.flights.module import module as flights
 from flightdeck.notifications.module import module as notifications
@@ -30,6 +31,7 @@ MODULES: tuple[DomainModule, ...] = (
     bookings,
     payments,
     notifications,
+    admin,
     ui,
 )
 

@@ -144,10 +144,31 @@ def test_serve_refuses_an_unknown_service_by_name() -> None:
 def test_an_unknown_service_is_refused_by_name() -> None:
     with pytest.raises(UnknownService, match="bookngs"):
         select_modules(["bookngs"])
-    assert SERVICES == ("users", "flights", "search", "bookings", "payments", "notifications", "ui")
+    assert SERVICES == (
+        "users",
+        "flights",
+        "search",
+        "bookings",
+        "payments",
+        "notifications",
+        "admin",
+        "ui",
+    )
 
 
 def test_create_app_registers_nothing_by_hand() -> None:
     source = (Path(__file__).resolve().parents[2] / "src/flightdeck/app.py").read_text()
     for by_hand in ("include_router(", "subscribe(", "create_task(", ".start()"):
         assert source.count(by_hand) <= (1 if by_hand == "include_router(" else 0), by_hand
+
+
+def test_create_app_is_a_short_composition() -> None:
+    import ast
+
+    source = (Path(__file__).resolve().parents[2] / "src/flightdeck/app.py").read_text()
+    create_app_node = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name == "create_app"
+    )
+    assert (create_app_node.end_lineno or 0) - create_app_node.lineno + 1 < 40

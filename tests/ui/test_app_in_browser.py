@@ -121,6 +121,7 @@ def test_passenger_books_pays_sees_the_delay_live_and_cancels_for_a_refund(
 
         passenger.click("trip-cancel")
         passenger.node("cancel-confirm").wait_for()
+        passenger.expect_text("cancel-dialog-text", "Refund if you cancel now: $450.00")
         passenger.screenshot("09-cancel-dialog")
         passenger.click("cancel-confirm")
         passenger.expect_text("trip-status", "Cancelled")

@@ -96,7 +96,7 @@ def partitions(
     dry_run: Annotated[bool, typer.Option(help="Show what would change; change nothing")] = False,
 ) -> None:
     """Create the coming months' partitions of the tables that only grow (outbox, processed
-    events, status history) and drop the months older than their retention (the
+    events, status history, audit log) and drop the months older than their retention (the
     FLIGHTDECK_RETENTION_*_DAYS settings), never one still holding unpublished events.
     PostgreSQL only; run it daily (a cron job, or the Kubernetes CronJob in deploy/k8s)."""
     settings = get_settings()

@@ -25,7 +25,9 @@ from flightdeck.platform.events.factory import create_bus
 from flightdeck.platform.modules import DomainModule, Runtime, Wiring
 from flightdeck.platform.observability import ReadinessCheck, database_check
 from flightdeck.platform.replica import ReadDatabase, create_replica_engine
+from flightdeck.platform.security.digests import configure_digest_keys, load_digest_keys
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
+from flightdeck.platform.security.identity import IdentityCache
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings
 
@@ -40,6 +42,7 @@ async def run_modules(
     """Runs the server's shared machinery and `modules` for the lifetime of the app, with the
     shared resources of `shared` (every module, in a server)."""
     configure_keyring(load_keyring(settings))
+    configure_digest_keys(load_digest_keys(settings))
     jwt_secret(settings)  # fail fast in production when unset
     wiring: Wiring = app.state.wiring
     app.state.workers = {}
@@ -81,7 +84,8 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
     replica = create_replica_engine(settings) if settings.database_replica_url else None
     if replica is not None:
         stack.push_async_callback(replica.dispose)
-    reads = ReadDatabase(settings, engine, replica)
+    sessionmaker = create_sessionmaker(engine)
+    reads = ReadDatabase(settings, engine, replica, like=sessionmaker)
     # Entries a search cached from a replica that had not replayed a change yet are dropped
     # once more after the longest lag reads tolerate.
     stack.callback(
@@ -96,7 +100,7 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
         app=app,
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         cache=cache,
         bus=create_bus(settings),  # handlers subscribe before it starts
         reads=reads,
@@ -104,6 +108,8 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
     state = app.state
     state.settings, state.engine, state.sessionmaker = settings, engine, runtime.sessionmaker
     state.cache, state.bus, state.reads = cache, runtime.bus, reads
+    # Who each access token's user is now (role, active, token version), briefly per process.
+    state.identity_cache = IdentityCache(settings.identity_cache_seconds)
     return runtime
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +39,15 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return check
 
 
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(description="`ok`, or `error: <exception type>`, per check")
+    degraded: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the process copes without (Redis, the read replica) and is down now",
+    )
+
+
 async def _run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, str]:
     results: dict[str, str] = {}
     for name, check in checks.items():
@@ -48,7 +59,12 @@ async def _run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, str]:
     return results
 
 
-@router.get("/readyz", summary="Readiness of each dependency")
+@router.get(
+    "/readyz",
+    summary="Readiness of each dependency",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency is not ready"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready = every dependency this process cannot serve without answers
     (`app.state.readiness_checks`: the database, a MongoDB booking store). What it copes
@@ -64,7 +80,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "The Prometheus text exposition format"}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -89,8 +89,13 @@ class ReadDatabase:
         settings: Settings,
         primary: AsyncEngine,
         replica: AsyncEngine | None = None,
+        *,
+        like: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.settings = settings
+        # The app's sessionmaker: read sessions carry what was bound to its sessions' `info`
+        # at start-up (e.g. which booking store serves them), as the app's own sessions do.
+        self._like = like
         self.primary = primary
         self.replica = replica
         self._primary_sessions = create_sessionmaker(primary)
@@ -133,7 +138,7 @@ class ReadDatabase:
     async def _open_session(self) -> AsyncSession:
         reason = self._avoid_reason()
         if self._replica_sessions is not None and reason is None:
-            session = self._replica_sessions()
+            session = self._with_info(self._replica_sessions())
             try:
                 await session.connection()
             except CONNECTION_FAILURES as exc:
@@ -144,8 +149,13 @@ class ReadDatabase:
                 REPLICA_READS.labels("replica", "ok").inc()
                 return session
         self._went_to_primary(reason or "none")
-        session = self._primary_sessions()
+        session = self._with_info(self._primary_sessions())
         await session.connection(execution_options={READ_ONLY: True})
+        return session
+
+    def _with_info(self, session: AsyncSession) -> AsyncSession:
+        if self._like is not None:
+            session.info.update(self._like.kw.get("info") or {})
         return session
 
     @asynccontextmanager

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     encryption_key_file: str = "var/encryption.keys"
 
+    # Each request's token is checked against its user (exists, active, role, token version),
+    # cached this long per process; a change to the user evicts it on every instance at once
+    # (through the bus), so this only bounds the staleness if that event were lost.
+    identity_cache_seconds: float = Field(default=15, ge=0, le=3600)
+
     # Sign-in throttling (users/login_throttle.py; the policy is in the README): within the
     # window, `login_max_failures` failures per (account, client address) and
     # `login_max_failures_per_address` per client address, then 429. Of the attempts on one
@@ -68,7 +73,7 @@ class Settings(BaseSettings):
     bookings_store_url: str = ""
 
     # Event bus: "" = in-process; else Kafka bootstrap servers ("host:port,host:port").
-    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification).
+    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification, user).
     # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process).
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "flightdeck"
@@ -137,10 +142,12 @@ class Settings(BaseSettings):
     # Monthly partitions of the tables that only grow (PostgreSQL; `flightdeck partitions`):
     # a month is dropped once it ended more than this many days ago (0 = kept for ever).
     # Published outbox events and consumers' markers only guard against redelivery (keep them
-    # longer than the broker keeps messages); the status history feeds punctuality reports.
+    # longer than the broker keeps messages); the status history feeds punctuality reports;
+    # the audit log is kept for ever unless a retention policy says otherwise.
     retention_outbox_days: int = Field(default=30, ge=0)
     retention_processed_events_days: int = Field(default=30, ge=0)
     retention_status_history_days: int = Field(default=0, ge=0)
+    retention_audit_log_days: int = Field(default=0, ge=0)
 
     cors_origins: list[str] = []
     log_level: str = "INFO"
@@ -192,6 +199,17 @@ class Settings(BaseSettings):
     # browser's session reached) and where its compressed web files are kept.
     ui_api_url: str = ""
     ui_asset_cache_dir: str = "var/ui-cache"
+    # Request bodies: JSON and forms at most `max_body_bytes`; multipart uploads (the SSIM
+    # import: a file of at most 5 MB plus the form's framing) at most `max_upload_bytes`.
+    # Larger bodies are refused with 413 while they stream in, never held in memory.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+
+    # Keyed digests (HMAC-SHA256) of personal data, e.g. the request bodies kept for
+    # Idempotency-Key replays: "kid:base64key,kid2:base64key"; the first keys new digests,
+    # every one still verifies (rotation). Empty: derived from each encryption key (HKDF,
+    # same key ids), so they rotate with `encryption_keys`.
+    digest_keys: str = ""
 
     @field_validator("log_level")
     @classmethod

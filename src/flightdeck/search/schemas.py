@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from flightdeck.flights.schemas import AirportCode, FlightRead
+from flightdeck.platform.bounds import FlightDate
 from flightdeck.platform.instants import LocalInstant
 from flightdeck.platform.money import Money
 
@@ -20,7 +21,9 @@ class SearchQuery(BaseModel):
 
     origin: AirportCode = Field(examples=["JFK"])
     destination: AirportCode = Field(examples=["SFO"])
-    date: dt.date = Field(description="Local date of departure at the origin")
+    date: FlightDate = Field(
+        description="Local date of departure at the origin, within two years of today"
+    )
     passengers: int = Field(default=1, ge=1, le=9)
     cabin: Cabin = "economy"
     max_stops: int = Field(default=1, ge=0, le=1)

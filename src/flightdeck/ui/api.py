@@ -221,6 +221,9 @@ class ApiClient:
     async def booking(self, booking_id: str) -> JSON:
         return await self.request("GET", f"/bookings/{booking_id}")
 
+    async def cancellation_quote(self, booking_id: str) -> JSON:
+        return await self.request("GET", f"/bookings/{booking_id}/cancellation")
+
     async def cancel_booking(self, booking_id: str) -> JSON:
         return await self.request("DELETE", f"/bookings/{booking_id}")
 

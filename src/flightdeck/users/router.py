@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -13,6 +12,7 @@ from flightdeck.platform.client_address import client_address
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
 from flightdeck.platform.http_limits import rate_limit, rate_limit_storage
+from flightdeck.platform.json_body import parse_json
 from flightdeck.platform.ratelimit import TooManyAttempts
 from flightdeck.platform.security.auth import CurrentPrincipal
 from flightdeck.platform.settings import AppSettings, app_settings
@@ -71,15 +71,11 @@ async def read_login_request(request: Request) -> LoginRequest:
             form = await request.form()
             return LoginForm.model_validate(dict(form)).to_login_request()
         if media_type == "application/json" or media_type.endswith("+json"):
-            return LoginRequest.model_validate(await request.json())
+            return LoginRequest.model_validate(parse_json(await request.body()))
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False)
         raise RequestValidationError(
             [{**err, "loc": ("body", *err["loc"])} for err in errors]
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestValidationError(
-            [{"loc": ("body",), "msg": "The body is not valid JSON", "type": "json_invalid"}]
         ) from exc
     raise UnsupportedLoginMediaType()
 

@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import commit_mid_request, new_id
 from flightdeck.platform.errors import Unprocessable
+from flightdeck.platform.events.outbox import record_event
 from flightdeck.platform.security.auth import ROLES
+from flightdeck.platform.security.identity import (
+    USER_CHANGED,
+    Identity,
+    forget_identity_on_commit,
+)
 from flightdeck.platform.security.passwords import hash_password, needs_rehash, verify_password
 from flightdeck.platform.security.tokens import (
     hash_refresh_token,
@@ -199,8 +205,40 @@ async def _issue_token_pair(
             expires_at=now + timedelta(days=settings.refresh_token_days),
         )
     )
-    access_token, expires_in = issue_access_token(settings, user.id, user.role)
+    access_token, expires_in = issue_access_token(settings, user.id, user.role, user.token_version)
     return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+
+
+# --- identity on every request ----------------------------------------------------------------
+
+
+async def load_identity(session: AsyncSession, user_id: str) -> Identity | None:
+    """What the auth check needs of a user (the platform's identity loader, a hook)."""
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        return None
+    return Identity(
+        user_id=user.id,
+        role=user.role,
+        is_active=user.is_active,
+        token_version=user.token_version,
+    )
+
+
+async def record_identity_change(
+    session: AsyncSession, user: User, changed: list[str], *, actor_id: str | None
+) -> None:
+    """After a change to what the auth check reads (role, active, token version): every
+    instance forgets the user (`user.changed` on the bus), this one right after the commit."""
+    await record_event(
+        session,
+        USER_CHANGED,
+        aggregate_type="user",
+        aggregate_id=user.id,
+        payload={"user_id": user.id, "changed": changed},
+        actor_id=actor_id,
+    )
+    forget_identity_on_commit(session, user.id)
 
 
 # --- profile ----------------------------------------------------------------------------------
@@ -281,3 +319,6 @@ async def _change_password(
     check_password_policy(new, user.email)
     user.password_hash = await asyncio.to_thread(hash_password, new)
     await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())
+    # Every access token issued before ends too.
+    user.token_version += 1
+    await record_identity_change(session, user, ["password"], actor_id=user.id)

@@ -9,12 +9,13 @@ from flightdeck.flights.inventory import service
 from flightdeck.flights.inventory.schemas import SeatMapRead
 from flightdeck.platform.errors import error_responses
 from flightdeck.platform.replica import ReadSession
+from flightdeck.platform.text import ResourceId
 
 router = APIRouter(tags=["flights"])
 
 
 @router.get("/flights/{flight_id}/seats", responses=error_responses(FlightNotFound))
-async def get_seat_map(flight_id: str, session: ReadSession) -> SeatMapRead:
+async def get_seat_map(flight_id: ResourceId, session: ReadSession) -> SeatMapRead:
     """Seat map: each cabin's rows and seats, taken or available (from the replica when
     there is one: a seat taken a moment ago may still show; booking it is refused)."""
     return await service.seat_map_for_flight(session, flight_id)

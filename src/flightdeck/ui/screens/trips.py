@@ -205,12 +205,15 @@ class TripScreen(Screen):
         await self.context.go("/pay")
 
     async def _ask_cancel(self) -> None:
-        paid = self.booking.get("status") == "confirmed"
-        text = (
-            "Your refund follows the fare rules and is shown once the booking is cancelled."
-            if paid
-            else "Nothing was paid, so nothing is refunded; the seats are released."
-        )
+        try:  # the server's fare rules say what a cancellation now pays back
+            async with self.busy.running(*self.actions.controls):
+                quote = await self.api.cancellation_quote(self.booking_id)
+        except ApiError as error:
+            self.report(error)
+            return
+        refund = quote.get("refund")
+        text = f"Refund if you cancel now: {money(refund)}. " if refund else ""
+        text += str(quote.get("rule", ""))
         dialog = ft.AlertDialog(
             modal=True,
             title=ft.Text(f"Cancel booking {self.booking['pnr']}?"),
