@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -84,13 +86,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
 
 
 READ_ONLY = "flightdeck_read_only"
+# A connection of `read_connection`: every statement on its own (SQLite's autocommit).
+STATEMENT_READS = "flightdeck_statement_reads"
 
 
 def _sqlite_begin(conn: Any) -> None:
     # Writers take the lock up front, so concurrent requests queue instead of deadlocking
     # on a read-then-write lock upgrade; read-only requests (GET) do not queue behind them.
-    read_only = conn.get_execution_options().get(READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    options = conn.get_execution_options()
+    if options.get(STATEMENT_READS, False):
+        return  # no transaction: each SELECT reads its own snapshot
+    conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -135,6 +141,26 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+def app_engine(request: Request) -> AsyncEngine:
+    """The running app's engine (a FastAPI dependency), for reads outside any session."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for read-only work outside the request's session (no ORM, no
+    unit of work): search opens one only when its cache cannot answer. Statements run in
+    autocommit, each on its own snapshot; nothing is written, so nothing is committed."""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # The driver is in autocommit already; only skip the BEGIN of `_sqlite_begin`.
+            await conn.execution_options(**{STATEMENT_READS: True})
+        else:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
 async def commit_mid_request(session: AsyncSession) -> None:
     """Commits the request's transaction before the request ends. Services only flush; this is
     for the two documented exceptions (docs/ARCHITECTURE.md, "Transactions"): a payment attempt
@@ -146,3 +172,4 @@ async def commit_mid_request(session: AsyncSession) -> None:
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+DbEngine = Annotated[AsyncEngine, Depends(app_engine)]

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # changes first.
     redis_url: str = ""
     search_cache_seconds: float = Field(default=30, ge=0)
+    # A flight number's punctuality (shown on search results) is cached this long, unless a
+    # flight of that number gets an outcome (arrived, cancelled, diverted) first.
+    punctuality_cache_seconds: float = Field(default=900, ge=0)
 
     # Itinerary search: minimum connection time (domestic when all the airports of a
     # connection are in one country) and the longest layover offered.
