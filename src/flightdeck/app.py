@@ -15,7 +15,7 @@ from flightdeck.platform.lifespan import run_modules
 from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
 from flightdeck.platform.modules import DomainModule, Wiring
-from flightdeck.platform.observability import metrics_middleware
+from flightdeck.platform.observability import MetricsMiddleware
 from flightdeck.platform.settings import Settings, get_settings
 
 DESCRIPTION = """FlightDeck: flight schedules, live status, search, bookings and payments.
@@ -44,7 +44,7 @@ def create_app(
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
     install_error_handlers(app)
-    app.middleware("http")(metrics_middleware)
+    app.add_middleware(MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
