@@ -368,10 +368,14 @@ _SESSION_TAGS = "flightdeck.cache.invalidate_after_commit"
 _SESSION_KEYS = "flightdeck.cache.delete_after_commit"
 
 
-def _schedule(work: Coroutine[Any, Any, None]) -> None:
+_SESSION_TASKS = "flightdeck.cache.after_commit_tasks"
+
+
+def _schedule(session: Any, work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.get_running_loop().create_task(work)
     _pending.add(task)
     task.add_done_callback(_pending.discard)
+    session.info.setdefault(_SESSION_TASKS, []).append(task)
 
 
 def _after_commit(session: Any) -> None:
@@ -380,9 +384,17 @@ def _after_commit(session: Any) -> None:
     tags: set[str] = session.info.pop(_SESSION_TAGS, set())
     keys: set[str] = session.info.pop(_SESSION_KEYS, set())
     if tags:
-        _schedule(get_cache().invalidate_tags(sorted(tags)))
+        _schedule(session, get_cache().invalidate_tags(sorted(tags)))
     if keys:
-        _schedule(get_cache().delete(sorted(keys)))
+        _schedule(session, get_cache().delete(sorted(keys)))
+
+
+async def finish_invalidations(session: AsyncSession) -> None:
+    """Waits until the invalidations the session's last commit started are done (a cache
+    failure only costs speed: nothing is raised), so the caller's next read sees them."""
+    tasks: list[asyncio.Task[None]] = session.sync_session.info.pop(_SESSION_TASKS, [])
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _after_rollback(session: Any) -> None:

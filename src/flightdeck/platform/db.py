@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from flightdeck.platform.cache import finish_invalidations
 from flightdeck.platform.settings import Settings
 
 NAMING_CONVENTION = {
@@ -106,10 +107,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pool: dict[str, int] = {}
+        if path and path != ":memory:":  # an in-memory database has one static connection
+            pool = {"pool_size": settings.database_pool_size, "max_overflow": 0}
         engine = create_async_engine(
             settings.database_url,
             echo=settings.database_echo,
             connect_args={"timeout": 30, "isolation_level": None},
+            **pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -118,7 +123,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size * 2,
+        # No overflow: under load, extra connections were opened and closed again on every
+        # return to a full pool (a new server backend each time); requests wait for one.
+        max_overflow=0,
         pool_pre_ping=True,
     )
 
@@ -136,13 +143,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.connection(execution_options={READ_ONLY: True})
             yield session
             await session.commit()
+            # Cached answers the commit made stale are dropped before the response is sent.
+            await finish_invalidations(session)
         except BaseException:
             await session.rollback()
             raise
 
 
-def app_engine(request: Request) -> AsyncEngine:
-    """The running app's engine (a FastAPI dependency), for reads outside any session."""
+async def app_engine(request: Request) -> AsyncEngine:
+    """The running app's engine (a FastAPI dependency), for reads outside any session. A
+    coroutine: FastAPI would run a plain function in its threadpool."""
     engine: AsyncEngine = request.app.state.engine
     return engine
 

@@ -155,4 +155,10 @@ def app_settings(request: Request) -> Settings:
     return settings
 
 
-AppSettings = Annotated[Settings, Depends(app_settings)]
+async def _app_settings_dependency(request: Request) -> Settings:
+    # A coroutine: FastAPI runs a plain-function dependency in its threadpool, a thread hop
+    # on every request.
+    return app_settings(request)
+
+
+AppSettings = Annotated[Settings, Depends(_app_settings_dependency)]

@@ -4,12 +4,11 @@ A cached answer is served without touching the database (no connection, no trans
 Otherwise, on one read-only connection and a fixed number of indexed queries whatever the
 network's size:
 
-1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries, ranked and limited
-   in SQL (`CANDIDATES`: direct flights; one-stop connections joined in SQL on the
-   connection window), so the work done here follows the size of the answer, not of the
-   airports;
-2. the shown flights' cabins, in one query;
-3. their flight numbers' punctuality (from its own cache; one query for those missing).
+1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
+   their flights, ranked and limited in SQL, one query each (`CANDIDATES`: direct flights;
+   one-stop connections joined in SQL on the connection window), so the work done here
+   follows the size of the answer, not of the airports;
+2. their flight numbers' punctuality (from its own cache; one query for those missing).
 
 The answer is a JSON document built here and cached for `search_cache_seconds` under the
 route's tags (`itinerary_queries.route_cache_tags`): any change to a flight from the origin
@@ -164,7 +163,7 @@ async def search_document(
     flights = {segment.id: segment for i in itineraries for segment in i.segments}
     segments: dict[str, dict[str, Any]] = {}
     if flights:
-        segments = await itinerary_queries.flight_documents(conn, flights.values())
+        segments = itinerary_queries.flight_documents(flights.values())
         punctuality = await status_service.punctuality_of(
             conn,
             [flight.flight_number for flight in flights.values()],

@@ -1,7 +1,9 @@
 """The SQL of itinerary search: Core statements that read only the columns a search shows.
 
-Three statements, each built once per sort order and then only executed (SQLAlchemy caches
-their compiled form; nothing is turned into ORM objects):
+Two statements, each built once per sort order and then only executed (SQLAlchemy caches
+their compiled form; nothing is turned into ORM objects). Each ranks and limits in SQL, then
+adds every cabin of the few flights kept (the API shows them all) as one text per flight, so
+a search is one round trip per kind of itinerary:
 
 - `direct_flights`: the bookable flights of one route departing in a window, cheapest (or
   shortest, or earliest) first, on the index (origin, destination, departure_at): its cost
@@ -11,7 +13,6 @@ their compiled form; nothing is turned into ORM objects):
   connection window after it lands (on the same route index), in the same fare currency,
   best first and limited in SQL: however many pairs a big network holds, only `limit` rows
   come back.
-- `cabins_of`: every cabin of the flights a search shows (the API shows them all).
 
 A flight is bookable when it is not cancelled, departed, arrived or diverted, departs in the
 window (which starts after now), and its searched cabin has `passengers` free seats. Each
@@ -36,12 +37,14 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
+    literal_column,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights.models import Flight, FlightCabin
-from flightdeck.platform.sql_time import plus_seconds, seconds_between
+from flightdeck.platform.portable_sql import joined_text, plus_seconds, seconds_between
 
 # Flights in these states take no bookings, so search never offers them.
 UNSEARCHABLE_STATUSES = ("cancelled", "departed", "arrived", "diverted")
@@ -50,10 +53,26 @@ _IN_CHUNK = 500
 
 Order = Literal["price", "duration", "departure"]
 
+_FLIGHTS: Table = Flight.__table__  # type: ignore[assignment]
+_CABINS: Table = FlightCabin.__table__  # type: ignore[assignment]
+_LEG_NAMES = (
+    "id", "flight_number", "origin", "destination", "departure_at", "arrival_at",
+    "service_date", "aircraft", "status", "schedule_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CabinRow:
+    cabin: str
+    capacity: int
+    sold: int
+    fare_amount: int
+    fare_currency: str
+
 
 @dataclass(frozen=True)
 class LegRow:
-    """One flight as search reads it, with what the searched cabin offers."""
+    """One flight as search reads it: what the searched cabin offers, and every cabin."""
 
     id: str
     flight_number: str
@@ -68,16 +87,7 @@ class LegRow:
     fare_amount: int
     fare_currency: str
     seats_available: int
-
-
-@dataclass(frozen=True)
-class CabinRow:
-    flight_id: str
-    cabin: str
-    capacity: int
-    sold: int
-    fare_amount: int
-    fare_currency: str
+    cabins: tuple[CabinRow, ...]  # by cabin name
 
 
 @dataclass(frozen=True)
@@ -93,29 +103,45 @@ class SearchWindow:
     passengers: int
 
 
-_LEG_FIELDS = 13  # columns per leg in a result row, in LegRow's order
-
-
-def _leg_columns(flight: Any, cabin: Any) -> list[ColumnElement[Any]]:
+def _leg_columns(flight: Any, cabin: Any, prefix: str) -> list[ColumnElement[Any]]:
+    """A leg's columns (LegRow's order, less its cabins), labelled `<prefix>_<name>`."""
+    columns = [flight[name].label(f"{prefix}_{name}") for name in _LEG_NAMES]
     return [
-        flight.id,
-        flight.flight_number,
-        flight.origin,
-        flight.destination,
-        flight.departure_at,
-        flight.arrival_at,
-        flight.service_date,
-        flight.aircraft,
-        flight.status,
-        flight.schedule_id,
-        cabin.fare_amount,
-        cabin.fare_currency,
-        (cabin.capacity - cabin.sold).label(None),
+        *columns,
+        cabin.fare_amount.label(f"{prefix}_fare_amount"),
+        cabin.fare_currency.label(f"{prefix}_fare_currency"),
+        (cabin.capacity - cabin.sold).label(f"{prefix}_seats_available"),
     ]
 
 
-def _leg(row: Row[Any], start: int) -> LegRow:
-    return LegRow(*row[start : start + _LEG_FIELDS])
+_LEG_FIELDS = len(_LEG_NAMES) + 3
+
+
+def _every_cabin(flight_id: ColumnElement[str]) -> ColumnElement[str]:
+    """Every cabin of the flight as `cabin,capacity,sold,fare,currency;…` (cabin names and
+    currency codes hold neither separator)."""
+    c = _CABINS.c
+    fields = [c.cabin, cast(c.capacity, String), cast(c.sold, String)]
+    fields += [cast(c.fare_amount, String), c.fare_currency]
+    text = fields[0]
+    for field in fields[1:]:
+        text = text + literal_column("','") + field
+    return select(joined_text(text, ";")).where(c.flight_id == flight_id).scalar_subquery()
+
+
+def _parse_cabins(text: str | None) -> tuple[CabinRow, ...]:
+    if not text:
+        return ()
+    cabins = []
+    for part in text.split(";"):
+        cabin, capacity, sold, fare, currency = part.split(",")
+        cabins.append(CabinRow(cabin, int(capacity), int(sold), int(fare), currency))
+    return tuple(sorted(cabins, key=lambda c: c.cabin))
+
+
+def _leg(row: Row[Any], start: int, cabins: str | None) -> LegRow:
+    fields: list[Any] = [*row[start : start + _LEG_FIELDS], _parse_cabins(cabins)]
+    return LegRow(*fields)  # LegRow's fields, in order
 
 
 def _offers_seats(flight: Any, cabin: Any) -> ColumnElement[bool]:
@@ -129,38 +155,50 @@ def _offers_seats(flight: Any, cabin: Any) -> ColumnElement[bool]:
 
 def _searchable(flight: Any) -> ColumnElement[bool]:
     status: ColumnElement[str] = flight.status
-    return status.not_in(UNSEARCHABLE_STATUSES)
+    # Constants written into the statement: nothing to bind or expand on every execution.
+    return status.not_in([literal_column(f"'{s}'") for s in UNSEARCHABLE_STATUSES])
 
 
-def _ordered(
-    statement: Select[Any],
+def _sort_keys(
     order: Order,
     *,
     fare: ColumnElement[Any],
     duration: ColumnElement[Any],
     departure: ColumnElement[Any],
-    ids: Sequence[ColumnElement[Any]],
-) -> Select[Any]:
-    """The order of `search.connections.sort_itineraries`, so the first `limit` rows here
-    are the best ones there."""
+) -> list[ColumnElement[Any]]:
+    """The order of `search.connections.sort_itineraries` (then flight ids), so the first
+    `limit` rows here are the best ones there."""
     keys = {
         "price": (fare, duration, departure),
         "duration": (duration, fare, departure),
         "departure": (departure, duration, fare),
     }[order]
-    return statement.order_by(*keys, *ids).limit(bindparam("limit", type_=Integer))
+    return [key.label(f"sort_{i}") for i, key in enumerate(keys)]
 
 
-_FLIGHTS: Table = Flight.__table__  # type: ignore[assignment]
-_CABINS_TABLE: Table = FlightCabin.__table__  # type: ignore[assignment]
+def _best_with_cabins(ranked: Select[Any], legs: Sequence[str]) -> Select[Any]:
+    """`ranked` (leg columns, sort keys, ordered and limited) as a subquery, each leg's
+    cabins added to its few rows, in the same order."""
+    best = ranked.subquery("best")
+    columns = [column for column in best.c if not column.name.startswith("sort_")]
+    cabins = [_every_cabin(best.c[f"{leg}_id"]).label(f"{leg}_cabins") for leg in legs]
+    keys = [column for column in best.c if column.name.startswith("sort_")]
+    leg_ids = [best.c[f"{leg}_id"] for leg in legs]
+    return select(*columns, *cabins).order_by(*keys, *leg_ids)
 
 
 @cache
 def _direct_statement(order: Order) -> Select[Any]:
-    flight, cabin = _FLIGHTS.c, _CABINS_TABLE.c
-    statement = (
-        select(*_leg_columns(flight, cabin))
-        .select_from(_FLIGHTS.join(_CABINS_TABLE, _offers_seats(flight, cabin)))
+    flight, cabin = _FLIGHTS.c, _CABINS.c
+    keys = _sort_keys(
+        order,
+        fare=cabin.fare_amount,
+        duration=seconds_between(flight.departure_at, flight.arrival_at),
+        departure=flight.departure_at,
+    )
+    ranked = (
+        select(*_leg_columns(flight, cabin, "direct"), *keys)
+        .select_from(_FLIGHTS.join(_CABINS, _offers_seats(flight, cabin)))
         .where(
             flight.origin == bindparam("origin", type_=String),
             flight.destination == bindparam("destination", type_=String),
@@ -168,24 +206,17 @@ def _direct_statement(order: Order) -> Select[Any]:
             flight.departure_at < bindparam("departing_before", type_=flight.departure_at.type),
             _searchable(flight),
         )
+        .order_by(*keys, flight.id)
+        .limit(bindparam("limit", type_=Integer))
     )
-    return _ordered(
-        statement,
-        order,
-        fare=cabin.fare_amount,
-        duration=seconds_between(flight.departure_at, flight.arrival_at),
-        departure=flight.departure_at,
-        ids=[flight.id],
-    )
+    return _best_with_cabins(ranked, ["direct"])
 
 
 @cache
 def _connections_statement(order: Order) -> Select[Any]:
     first_table, second_table = _FLIGHTS.alias("first_leg"), _FLIGHTS.alias("second_leg")
-    first_cabins, second_cabins = (
-        _CABINS_TABLE.alias("first_cabin"),
-        _CABINS_TABLE.alias("second_cabin"),
-    )
+    first_cabins = _CABINS.alias("first_cabin")
+    second_cabins = _CABINS.alias("second_cabin")
     first, second = first_table.c, second_table.c
     first_cabin, second_cabin = first_cabins.c, second_cabins.c
     shortest = bindparam("min_connection", type_=Integer)
@@ -198,8 +229,18 @@ def _connections_statement(order: Order) -> Select[Any]:
         second.departure_at >= plus_seconds(first.arrival_at, shortest),
         second.departure_at < plus_seconds(first.arrival_at, longest + 1),
     )
-    statement = (
-        select(*_leg_columns(first, first_cabin), *_leg_columns(second, second_cabin))
+    keys = _sort_keys(
+        order,
+        fare=first_cabin.fare_amount + second_cabin.fare_amount,
+        duration=seconds_between(first.departure_at, second.arrival_at),
+        departure=first.departure_at,
+    )
+    ranked = (
+        select(
+            *_leg_columns(first, first_cabin, "first"),
+            *_leg_columns(second, second_cabin, "second"),
+            *keys,
+        )
         .select_from(
             first_table.join(first_cabins, _offers_seats(first, first_cabin))
             .join(second_table, second_leg)
@@ -216,15 +257,10 @@ def _connections_statement(order: Order) -> Select[Any]:
             layover >= shortest,
             layover <= longest,
         )
+        .order_by(*keys, first.id, second.id)
+        .limit(bindparam("limit", type_=Integer))
     )
-    return _ordered(
-        statement,
-        order,
-        fare=first_cabin.fare_amount + second_cabin.fare_amount,
-        duration=seconds_between(first.departure_at, second.arrival_at),
-        departure=first.departure_at,
-        ids=[first.id, second.id],
-    )
+    return _best_with_cabins(ranked, ["first", "second"])
 
 
 def _parameters(window: SearchWindow, limit: int) -> dict[str, Any]:
@@ -244,7 +280,7 @@ async def direct_flights(
 ) -> list[LegRow]:
     """The best `limit` bookable flights from origin to destination in the window."""
     result = await conn.execute(_direct_statement(order), _parameters(window, limit))
-    return [_leg(row, 0) for row in result]
+    return [_leg(row, 0, row.direct_cabins) for row in result]
 
 
 async def connections(
@@ -265,31 +301,10 @@ async def connections(
         "max_layover": max_layover_seconds,
     }
     result = await conn.execute(_connections_statement(order), parameters)
-    return [(_leg(row, 0), _leg(row, _LEG_FIELDS)) for row in result]
-
-
-_CABINS = (
-    select(
-        FlightCabin.flight_id,
-        FlightCabin.cabin,
-        FlightCabin.capacity,
-        FlightCabin.sold,
-        FlightCabin.fare_amount,
-        FlightCabin.fare_currency,
-    )
-    .where(FlightCabin.flight_id.in_(bindparam("flight_ids", expanding=True)))
-    .order_by(FlightCabin.flight_id, FlightCabin.cabin)
-)
-
-
-async def cabins_of(conn: AsyncConnection, flight_ids: Sequence[str]) -> list[CabinRow]:
-    """Every cabin of these flights, by flight and cabin name."""
-    cabins: list[CabinRow] = []
-    ids = sorted(set(flight_ids))
-    for start in range(0, len(ids), _IN_CHUNK):
-        result = await conn.execute(_CABINS, {"flight_ids": ids[start : start + _IN_CHUNK]})
-        cabins.extend(CabinRow(*row) for row in result)
-    return cabins
+    return [
+        (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins))
+        for row in result
+    ]
 
 
 async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tuple[str, str]]:

@@ -3,8 +3,8 @@
 The search domain calls these functions (never the repository), on a read-only connection
 (`platform.db.read_connection`): no ORM session, no objects tracked. They return
 `BookableFlight` values: a flight with what one cabin offers, already checked to be bookable
-(status, departure in the future, enough free seats); `flight_documents` then gives the
-flights a search shows as the API shows a flight (`FlightRead`'s JSON, every cabin).
+(status, departure in the future, enough free seats), read with every cabin;
+`flight_documents` shows them as the API shows a flight (`FlightRead`'s JSON).
 
 Cached searches are tagged with `route_cache_tags(origin, destination)`: every flight of an
 itinerary departs from its origin or arrives at its destination (a connection's first leg
@@ -15,8 +15,7 @@ invalidates `flights-from:<its origin>` and `flights-to:<its destination>`
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -140,7 +139,7 @@ def _money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
 
 
-def flight_document(row: LegRow, cabins: Sequence[repository.CabinRow]) -> dict[str, Any]:
+def flight_document(row: LegRow) -> dict[str, Any]:
     """The flight as `GET /flights/{id}` shows it (`FlightRead` as JSON): times in each
     airport's local offset, every cabin with live availability."""
     cabin_documents = {
@@ -150,7 +149,7 @@ def flight_document(row: LegRow, cabins: Sequence[repository.CabinRow]) -> dict[
             "seats_available": c.capacity - c.sold,
             "fare": _money(c.fare_amount, c.fare_currency),
         }
-        for c in cabins
+        for c in row.cabins
     }
     return {
         "id": row.id,
@@ -169,12 +168,6 @@ def flight_document(row: LegRow, cabins: Sequence[repository.CabinRow]) -> dict[
     }
 
 
-async def flight_documents(
-    conn: AsyncConnection, flights: Iterable[BookableFlight]
-) -> dict[str, dict[str, Any]]:
-    """`flight_document` of each flight, by id (one query for all their cabins)."""
-    rows = {flight.id: flight.read for flight in flights}
-    cabins: dict[str, list[repository.CabinRow]] = defaultdict(list)
-    for cabin in await repository.cabins_of(conn, list(rows)):
-        cabins[cabin.flight_id].append(cabin)
-    return {flight_id: flight_document(row, cabins[flight_id]) for flight_id, row in rows.items()}
+def flight_documents(flights: Iterable[BookableFlight]) -> dict[str, dict[str, Any]]:
+    """`flight_document` of each flight, by id."""
+    return {flight.id: flight_document(flight.read) for flight in flights}

@@ -16,7 +16,7 @@ from sqlalchemy import Float, Integer, Select, Table, bindparam, case, func, sel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights.models import Flight, FlightStatusChange
-from flightdeck.platform.sql_time import seconds_between
+from flightdeck.platform.portable_sql import seconds_between
 
 # The statuses that end a flight in the history: its outcome.
 OUTCOME_STATUSES = ("arrived", "cancelled", "diverted")

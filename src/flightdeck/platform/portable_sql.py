@@ -1,4 +1,6 @@
-"""Instant arithmetic in SQL, the same on SQLite and PostgreSQL.
+"""SQL expressions that are spelled differently on SQLite and PostgreSQL, written once.
+
+Instant arithmetic:
 
 `UTCDateTime` columns are `timestamptz` on PostgreSQL and text (`YYYY-MM-DD HH:MM:SS.ffffff`,
 UTC) on SQLite, so "an instant plus N seconds" and "seconds between two instants" are spelled
@@ -11,13 +13,18 @@ differently on each. These two expressions compile to the right spelling:
   exclusive upper bound, and check exact limits with `seconds_between`.
 - `seconds_between(start, end)`: whole seconds from `start` to `end` (negative when `end` is
   earlier), an integer on both (fractions of a second are dropped).
+
+Aggregation:
+
+- `joined_text(expression, separator)`: the values of a group joined into one text
+  (`group_concat` on SQLite, `string_agg` on PostgreSQL), in no particular order.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, literal
+from sqlalchemy import ColumnElement, Integer, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
@@ -72,3 +79,25 @@ def _seconds_between_default(element: seconds_between, compiler: SQLCompiler, **
 def _seconds_between_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = _arguments(element, compiler, **kw)
     return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER))"
+
+
+class joined_text(FunctionElement[str]):  # noqa: N801 - reads as an SQL function
+    """The group's values of `expression` joined by `separator` (an aggregate)."""
+
+    type = String()
+    inherit_cache = True
+
+    def __init__(self, expression: ColumnElement[Any], separator: str) -> None:
+        super().__init__(expression, literal(separator, String))
+
+
+@compiles(joined_text)
+def _joined_text_default(element: joined_text, compiler: SQLCompiler, **kw: Any) -> str:
+    expression, separator = _arguments(element, compiler, **kw)
+    return f"string_agg({expression}, {separator})"
+
+
+@compiles(joined_text, "sqlite")
+def _joined_text_sqlite(element: joined_text, compiler: SQLCompiler, **kw: Any) -> str:
+    expression, separator = _arguments(element, compiler, **kw)
+    return f"group_concat({expression}, {separator})"
