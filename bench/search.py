@@ -9,8 +9,11 @@ flown, with status history). Then, each server on a free port and stopped after
 1. the floor: a FastAPI hello-world under the same uvicorn, same workers, same wrk load;
 2. FlightDeck with the search cache off (cold): direct-only searches (`max_stops=0`), then
    one-stop searches (`max_stops=1`);
-3. FlightDeck with the cache on (warm): the same two lists, every answer cached by a first
-   pass.
+3. the floor again;
+4. FlightDeck with the cache on (warm): the same two lists, every answer cached by a first
+   pass;
+5. the floor again. A phase's ratio is to the mean of the floors measured just before and
+   after it.
 
 Each list holds 2,000 distinct searches (route, local date, passengers, sort) that the data
 set is known to answer (network.py works it out from the rows it wrote, not from the server):
@@ -27,14 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import random
 import re
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,14 +49,16 @@ from wrk import Request, WrkResult, load_average, run_wrk
 from servers import (
     AppProcess,
     postgres_database,
+    profiling,
     run_cli,
     running_flightdeck,
     running_floor,
     sqlite_settings,
 )
 
-console = Console()
+console = Console(width=150)
 SORTS = ("price", "duration", "departure")
+FLOOR = "floor (hello world)"
 VERIFY_CONCURRENCY = 16
 
 
@@ -100,6 +102,17 @@ def _queries(
     ]
 
 
+async def _get(http: httpx.AsyncClient, path: str, attempts: int = 3) -> httpx.Response:
+    """GET, again on a connection the server closed meanwhile (keep-alive timeout)."""
+    for attempt in range(attempts):
+        try:
+            return await http.get(path)
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def _verify(base_url: str, requests: Sequence[Request]) -> int:
     """Asks every search once; SystemExit on an error or an empty answer. Itineraries seen."""
     pending = list(requests)
@@ -109,7 +122,7 @@ async def _verify(base_url: str, requests: Sequence[Request]) -> int:
         nonlocal found
         while pending:
             path = pending.pop().path
-            response = await http.get(path)
+            response = await _get(http, path)
             if response.status_code != 200:
                 raise SystemExit(f"{path}: {response.status_code} {response.text[:300]}")
             itineraries = response.json()["itineraries"]
@@ -133,32 +146,6 @@ def _cache_hits(base_url: str) -> tuple[float, float]:
     return counts["hit"], counts["hit"] + counts["miss"]
 
 
-@contextlib.contextmanager
-def _profiling(server: AppProcess, target: Path | None, name: str) -> Iterator[None]:
-    """py-spy records the server (and its workers) while the block runs."""
-    if target is None:
-        yield
-        return
-    target.mkdir(parents=True, exist_ok=True)
-    out = target / f"{name}.speedscope.json"
-    spy = subprocess.Popen(  # noqa: S603 - py-spy from this venv, our own arguments
-        [
-            str(Path(sys.executable).with_name("py-spy")),
-            "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
-            "--format", "speedscope", "--output", str(out), "--nonblocking",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    time.sleep(1.0)
-    try:
-        yield
-    finally:
-        spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
-        spy.wait(timeout=60)
-        console.print(f"  profile: {out}")
-
-
 def _measure(
     server: AppProcess,
     name: str,
@@ -167,7 +154,7 @@ def _measure(
     workdir: Path,
 ) -> Phase:
     found = asyncio.run(_verify(server.base_url, requests))
-    with _profiling(server, args.profile, name.replace(" ", "-")):
+    with profiling(server, args.profile, name.replace(" ", "-")):
         load = load_average()
         result = run_wrk(
             server.base_url,
@@ -202,22 +189,12 @@ def _run_database(
     one_stop = _queries(
         network.connection_days(args.searches, args.seed), args.searches, 1, args.seed
     )
-    phases = []
-    with running_floor(workers=args.workers) as floor:
-        load = load_average()
-        result = run_wrk(
-            floor.base_url,
-            direct,
-            workdir=workdir,
-            connections=args.connections,
-            duration=args.duration,
-        )
-        phases.append(Phase("floor (hello world)", result, load))
-        console.print(f"  floor: {result.rate:,.0f} req/s")
+    phases = [_floor(args, direct, workdir)]
     cold = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "0"}
     with running_flightdeck(cold, workers=args.workers) as server:
         phases.append(_measure(server, "cold direct", direct, args, workdir))
         phases.append(_measure(server, "cold one-stop", one_stop, args, workdir))
+    phases.append(_floor(args, direct, workdir))
     # Long enough that nothing expires during the phase: every request is a hit.
     warm = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "3600"}
     with running_flightdeck(warm, workers=args.workers) as server:
@@ -227,11 +204,34 @@ def _run_database(
             hits, lookups = _cache_hits(server.base_url)
             share = (hits - hits_before) / max(lookups - lookups_before, 1)
             console.print(f"    cache hits {share:.1%} (verification pass included)")
+    phases.append(_floor(args, direct, workdir))
     return phases
 
 
+def _floor(args: argparse.Namespace, requests: Sequence[Request], workdir: Path) -> Phase:
+    """The floor under the same load, measured again between FlightDeck's phases: the
+    machine's other work changes during a run."""
+    with running_floor(workers=args.workers) as floor:
+        load = load_average()
+        result = run_wrk(
+            floor.base_url,
+            requests,
+            workdir=workdir,
+            connections=args.connections,
+            duration=args.duration,
+        )
+    console.print(f"  floor: {result.rate:,.0f} req/s")
+    return Phase(FLOOR, result, load)
+
+
+def _floors_around(phases: list[Phase], index: int) -> float:
+    """The mean floor rate of the floor measurements just before and after phase `index`."""
+    before = next(p for p in reversed(phases[:index]) if p.name == FLOOR)
+    after = next((p for p in phases[index:] if p.name == FLOOR), before)
+    return (before.result.rate + after.result.rate) / 2
+
+
 def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
-    floor = phases[0].result.rate
     table = Table(
         title=f"GET /search on {label}: {args.flights:,} flights, wrk -t1 "
         f"-c{args.connections} -d{args.duration:.0f}s, {args.workers} worker(s), "
@@ -239,14 +239,17 @@ def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
     )
     for column in ("phase", "req/s", "p50 ms", "p99 ms", "% of floor", "load avg"):
         table.add_column(column, justify="left" if column == "phase" else "right")
-    for phase in phases:
+    for index, phase in enumerate(phases):
         r = phase.result
+        ratio = (
+            "(floor)" if phase.name == FLOOR else f"{r.rate / _floors_around(phases, index):.1%}"
+        )
         table.add_row(
             phase.name + (" (profiled)" if phase.profiled else ""),
             f"{r.rate:,.0f}",
             f"{r.p50_ms:.1f}",
             f"{r.p99_ms:.1f}",
-            f"{r.rate / floor:.1%}",
+            ratio,
             f"{phase.load:.2f}",
         )
     console.print(table)

@@ -6,6 +6,8 @@
   same uvicorn with the same workers; it answers any GET path. Measure it in the same run and
   report FlightDeck's figures as a ratio to it. Run one server at a time: on 2 cores the two
   would compete for the CPU.
+- ``profiling(server, directory, name)``: py-spy records the server (and its workers) while
+  the block runs, into ``directory/name.speedscope.json`` (nothing when ``directory`` is None).
 - ``postgres_database()``: a throwaway PostgreSQL (the suite's start-up) with an empty
   database; yields its settings.
 - ``run_cli("migrate", settings=..., cwd=...)``: a ``flightdeck`` command (migrate, seed,
@@ -33,6 +35,7 @@ import contextlib
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -46,6 +49,7 @@ from tests.servers.postgres import running_postgres
 __all__ = [
     "AppProcess",
     "postgres_database",
+    "profiling",
     "run_cli",
     "running_flightdeck",
     "running_floor",
@@ -118,3 +122,29 @@ def running_flightdeck(
 def running_floor(*, workers: int = 1) -> contextlib.AbstractContextManager[AppProcess]:
     """The hello-world floor (floor_app.py) under uvicorn with ``workers`` processes."""
     return _running(FLOOR_APP, {}, workers, "floor app")
+
+
+@contextlib.contextmanager
+def profiling(server: AppProcess, target: Path | None, name: str) -> Iterator[None]:
+    """py-spy records the server (and its workers) while the block runs."""
+    if target is None:
+        yield
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    out = target / f"{name}.speedscope.json"
+    spy = subprocess.Popen(  # noqa: S603 - py-spy from this venv, our own arguments
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
+            "--format", "speedscope", "--output", str(out), "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        spy.wait(timeout=60)
+        print(f"  profile: {out}")

@@ -116,7 +116,8 @@ def start_wrk(
     """Starts wrk in the background; `finish_wrk` waits for it and reads its result."""
     if not requests:
         raise ValueError("no requests to send")
-    script = workdir / "replay.lua"
+    # Files of their own: another wrk may be starting from the same directory right now.
+    script = Path(tempfile.mkstemp(prefix="replay-", suffix=".lua", dir=workdir)[1])
     script.write_text(_SCRIPT)
     listing = Path(tempfile.mkstemp(prefix="requests-", suffix=".txt", dir=workdir)[1])
     listing.write_text("\n".join(request.line() for request in requests) + "\n")
