@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -119,15 +121,39 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         # No overflow: under load, extra connections were opened and closed again on every
         # return to a full pool (a new server backend each time); requests wait for one.
         max_overflow=0,
-        pool_pre_ping=True,
     )
+    event.listen(engine.sync_engine.pool, "connect", _mark_used)
+    event.listen(engine.sync_engine.pool, "checkin", _mark_used)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_after_idle)
+    return engine
+
+
+# A connection idle this long is checked before use (the server may have restarted or cut
+# it); one in steady use is not: SQLAlchemy's pre-ping cost three round trips per checkout.
+IDLE_BEFORE_PING_SECONDS = 10.0
+_LAST_USED = "flightdeck_last_used"
+
+
+def _mark_used(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _ping_after_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    last_used = record.info.get(_LAST_USED, 0.0)
+    if time.monotonic() - last_used < IDLE_BEFORE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:
+        # The pool drops this connection and checks out another (a fresh one if need be).
+        raise DisconnectionError() from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
