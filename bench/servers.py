@@ -12,6 +12,8 @@
   database; yields its settings.
 - ``run_cli("migrate", settings=..., cwd=...)``: a ``flightdeck`` command (migrate, seed,
   create-user, …) against the same database.
+- ``running_postgres()``: a throwaway PostgreSQL server (the suite's, tests/servers/postgres.py);
+  ``create_database(name)`` gives the URL of a new database on it.
 
 A bench script beside this file imports it by name::
 
@@ -53,6 +55,7 @@ __all__ = [
     "run_cli",
     "running_flightdeck",
     "running_floor",
+    "running_postgres",
     "sqlite_settings",
 ]
 
@@ -61,11 +64,20 @@ FLIGHTDECK_SERVE = (sys.executable, "-m", "flightdeck", "serve")
 FLOOR_APP = (sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH_DIR))
 
 
+# A bench sends everything from one address: limits it never reaches (still counted, so
+# their cost is in the figures).
+UNREACHED_RATE_LIMITS = {
+    f"FLIGHTDECK_RATE_LIMIT_{name}": "1000000000/minute"
+    for name in ("PER_ADDRESS", "PER_USER", "REGISTER", "LOGIN", "SEARCH", "CREATE_BOOKING")
+}
+
+
 def sqlite_settings(workdir: Path) -> dict[str, str]:
     """Settings for a throwaway SQLite database in ``workdir``, logging warnings only."""
     return {
         "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
         "FLIGHTDECK_LOG_LEVEL": "WARNING",
+        **UNREACHED_RATE_LIMITS,
     }
 
 

@@ -44,7 +44,7 @@ class AppProcess(ServerProcess):
     """An HTTP server process, ready when ``GET /healthz`` answers 200."""
 
     name = "FlightDeck server"
-    ready_timeout = 30.0
+    ready_timeout = 90.0  # a deadline, not a wait: a loaded 2-core CI machine imports slowly
     stop_grace = 10.0
 
     def __init__(

@@ -119,6 +119,7 @@ def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
             "destination": s.destination,
             "departure_at": s.departure_at,
             "arrival_at": s.arrival_at,
+            "service_date": s.service_date,
             "fare_amount": s.fare.amount,
             "fare_currency": s.fare.currency,
             "seats": list(s.seats),
@@ -208,7 +209,7 @@ class SqlBookingRepository:
     ) -> BookingRecord | None:
         if from_status not in ACTIVE_STATUSES:
             return None
-        return await self._transition(
+        cancelled = await self._transition(
             booking_id,
             {from_status},
             None,
@@ -219,9 +220,12 @@ class SqlBookingRepository:
             seats_released_at=at,
             updated_at=at,
         )
+        if cancelled is not None:
+            await self._mark_ended(booking_id, reason or CANCELLED)
+        return cancelled
 
     async def expire(self, booking_id: str, *, at: datetime) -> BookingRecord | None:
-        return await self._transition(
+        expired = await self._transition(
             booking_id,
             {PENDING_PAYMENT},
             Booking.hold_expires_at <= at,
@@ -229,6 +233,19 @@ class SqlBookingRepository:
             expired_at=at,
             seats_released_at=at,
             updated_at=at,
+        )
+        if expired is not None:
+            await self._mark_ended(booking_id, EXPIRED)
+        return expired
+
+    async def _mark_ended(self, booking_id: str, outcome: str) -> None:
+        """Copies how the booking ended onto its segments (what reports count), in the same
+        transaction as the change of status."""
+        await self.session.execute(
+            update(BookingSegment)
+            .where(BookingSegment.booking_id == booking_id)
+            .values(outcome=outcome)
+            .execution_options(synchronize_session=False)
         )
 
     async def list_expired_holds(self, now: datetime, *, limit: int) -> list[BookingRecord]:

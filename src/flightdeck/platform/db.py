@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, String, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -58,6 +58,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Money columns (integer minor units): 64-bit. PostgreSQL's INTEGER is 32-bit (21 million in
+# major units, less than one business fare in Indonesian rupiah); SQLite's is 64-bit already.
+AmountColumn = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def new_id() -> str:

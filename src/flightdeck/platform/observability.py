@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +40,17 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return check
 
 
-@router.get("/readyz", summary="Readiness of each dependency")
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(description="`ok`, or `error: <exception type>`, per check")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness of each dependency",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency is not ready"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Runs every check the app registered (`app.state.readiness_checks`, name → coroutine)."""
     registered: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
@@ -56,7 +68,12 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "The Prometheus text exposition format"}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

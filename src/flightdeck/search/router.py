@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from flightdeck.flights.errors import UnknownAirport
 from flightdeck.platform.db import DbEngine
-from flightdeck.platform.errors import error_responses
+from flightdeck.platform.errors import TooManyRequests, error_responses
+from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.settings import AppSettings
 from flightdeck.search import service
 from flightdeck.search.schemas import SearchQuery, SearchResults
@@ -16,7 +17,12 @@ from flightdeck.search.schemas import SearchQuery, SearchResults
 router = APIRouter(tags=["search"])
 
 
-@router.get("/search", response_model=SearchResults, responses=error_responses(UnknownAirport, 422))
+@router.get(
+    "/search",
+    response_model=SearchResults,
+    responses=error_responses(UnknownAirport, 422, TooManyRequests),
+    dependencies=[rate_limit("search")],
+)
 async def search(
     query: Annotated[SearchQuery, Query()], engine: DbEngine, settings: AppSettings
 ) -> Response:

@@ -37,6 +37,7 @@ from flightdeck.flights.schedules.schemas import (
 from flightdeck.flights.schedules.service import (
     SCHEDULE_CHANGED,
     ArrivalNotAfterDeparture,
+    BlockTimeTooLong,
     DatedTimes,
     dated_times,
     new_schedule,
@@ -44,6 +45,7 @@ from flightdeck.flights.schedules.service import (
     store_flights,
 )
 from flightdeck.flights.schedules.ssim import SsimLeg, parse_ssim
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import AppError, Unprocessable
@@ -162,7 +164,7 @@ def _read_leg(
     except _RejectedLegError as rejection:
         batch.rejected.append(ImportRejection(line_number=leg.line_number, reason=str(rejection)))
         return
-    except ArrivalNotAfterDeparture as error:
+    except (ArrivalNotAfterDeparture, BlockTimeTooLong) as error:
         batch.rejected.append(ImportRejection(line_number=leg.line_number, reason=error.message))
         return
     for warning in _variation_warnings(leg, definition):
@@ -347,11 +349,23 @@ async def _store(
         )
     await repo.add_schedules(session, schedules)
     await store_flights(session, flights)
+    import_id = new_id()
+    await record_audit(
+        session,
+        action="import",
+        entity="schedule_import",
+        entity_id=import_id,
+        after={
+            "schedule_ids": [s.id for s in schedules],
+            "schedules_created": len(schedules),
+            "flights_created": len(flights),
+        },
+    )
     await record_event(
         session,
         SCHEDULE_CHANGED,
         aggregate_type="schedule",
-        aggregate_id=new_id(),
+        aggregate_id=import_id,
         payload={
             "action": "imported",
             "schedule_ids": [s.id for s in schedules],

@@ -15,7 +15,15 @@ from pydantic import (
 )
 
 from flightdeck.flights.models import Schedule
-from flightdeck.flights.schemas import AirportCode, CabinName, CabinSpec, FlightNumber, FlightRead
+from flightdeck.flights.schemas import (
+    AircraftType,
+    AirportCode,
+    CabinName,
+    CabinSpec,
+    FlightNumber,
+    FlightRead,
+)
+from flightdeck.platform.bounds import FlightDate
 
 # A schedule generates at most this many days of flights (a bit more than a year of seasons).
 MAX_PERIOD_DAYS = 400
@@ -53,9 +61,9 @@ class ScheduleCreate(BaseModel):
     arrival_local: LocalTime
     arrival_day_offset: int = Field(default=0, ge=-1, le=2)
     days_of_week: DaysOfWeek
-    valid_from: date
-    valid_to: date
-    aircraft: str | None = Field(default=None, max_length=16)
+    valid_from: FlightDate
+    valid_to: FlightDate
+    aircraft: AircraftType | None = None
     cabins: dict[CabinName, CabinSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

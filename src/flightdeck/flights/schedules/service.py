@@ -37,8 +37,9 @@ from flightdeck.flights.schedules.schemas import (
     SkippedDate,
     schedule_to_read,
 )
-from flightdeck.flights.schemas import flight_to_read
+from flightdeck.flights.schemas import MAX_BLOCK_TIME, block_time_problem, flight_to_read
 from flightdeck.flights.service import build_flight
+from flightdeck.platform.audit import changed_fields, record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
@@ -51,6 +52,10 @@ SCHEDULE_CHANGED = "schedule.changed"
 
 class ArrivalNotAfterDeparture(Unprocessable):
     code = "arrival_before_departure"
+
+
+class BlockTimeTooLong(Unprocessable):
+    code = "block_time_too_long"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,14 @@ def dated_times(definition: ScheduleCreate) -> list[DatedTimes]:
                 f"arrival {definition.arrival_local:%H:%M} {definition.destination} "
                 f"(day offset {definition.arrival_day_offset}) is not after departure "
                 f"{definition.departure_local:%H:%M} {definition.origin} on {day.isoformat()}",
+                details={"service_date": day.isoformat()},
+            )
+        if arrival_at - departure_at > MAX_BLOCK_TIME:
+            raise BlockTimeTooLong(
+                f"departure {definition.departure_local:%H:%M} {definition.origin} to arrival "
+                f"{definition.arrival_local:%H:%M} {definition.destination} (day offset "
+                f"{definition.arrival_day_offset}) on {day.isoformat()}: "
+                + str(block_time_problem(departure_at, arrival_at)),
                 details={"service_date": day.isoformat()},
             )
         dated.append(DatedTimes(day, departure_at, arrival_at))
@@ -174,6 +187,13 @@ async def create_schedule(
     plan = await _generate(session, schedule.id, definition, dated, utcnow())
     await _record_change(
         session, schedule.id, actor, action="created", flights_created=len(plan.flights)
+    )
+    await record_audit(
+        session,
+        action="create",
+        entity="schedule",
+        entity_id=schedule.id,
+        after={**schedule_state(schedule), "flights_created": len(plan.flights)},
     )
     return ScheduleCreated(
         schedule=schedule_to_read(schedule),
@@ -267,6 +287,7 @@ async def update_schedule(
     dated = dated_times(definition)
     now = utcnow()
     kept, removed_ids = await _remove_unsold_future_flights(session, schedule.id, now)
+    before = schedule_state(schedule)
     apply_definition(schedule, definition)
     await session.flush()
     plan = await _generate(
@@ -280,6 +301,20 @@ async def update_schedule(
         flights_created=len(plan.flights),
         removed_flight_ids=removed_ids,
         kept_flight_ids=[f.id for f in kept],
+    )
+    changed_before, changed_after = changed_fields(before, schedule_state(schedule))
+    await record_audit(
+        session,
+        action="update",
+        entity="schedule",
+        entity_id=schedule.id,
+        before=changed_before,
+        after={
+            **changed_after,
+            "flights_created": len(plan.flights),
+            "flights_removed": len(removed_ids),
+            "flights_kept": len(kept),
+        },
     )
     return ScheduleChanged(
         schedule=schedule_to_read(schedule),
@@ -297,7 +332,16 @@ async def delete_schedule(
     schedule = await _get_schedule(session, schedule_id, for_update=True)
     await invalidate_flight_searches(session, [(schedule.origin, schedule.destination)])
     kept, removed_ids = await _remove_unsold_future_flights(session, schedule.id, utcnow())
+    before = schedule_state(schedule)
     await repo.delete_schedule(session, schedule)
+    await record_audit(
+        session,
+        action="delete",
+        entity="schedule",
+        entity_id=schedule_id,
+        before=before,
+        after={"flights_removed": len(removed_ids), "flights_kept": len(kept)},
+    )
     await _record_change(
         session,
         schedule_id,
@@ -331,6 +375,13 @@ async def _get_schedule(
     if schedule is None:
         raise ScheduleNotFound()
     return schedule
+
+
+def schedule_state(schedule: Schedule) -> dict[str, Any]:
+    """The definition of a schedule as the audit log keeps it."""
+    return schedule_to_read(schedule).model_dump(
+        mode="json", exclude={"id", "created_by", "created_at", "updated_at", "source"}
+    )
 
 
 async def _record_change(

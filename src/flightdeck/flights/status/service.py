@@ -28,6 +28,7 @@ from flightdeck.flights.status.schemas import (
     status_change_to_read,
     status_to_read,
 )
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.cache import delete_keys, get_cache
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
@@ -154,6 +155,7 @@ def _apply_departure(flight: Flight, update: FlightStatusUpdate, now: datetime) 
         flight.delay_minutes = max(_minutes(flight.actual_departure_at - flight.departure_at), 0)
     if update.estimated_arrival is not None:
         flight.estimated_arrival_at = update.estimated_arrival.astimezone(UTC)
+    flight.departure_delay_minutes = _minutes(flight.actual_departure_at - flight.departure_at)
 
 
 def _apply_arrival(flight: Flight, update: FlightStatusUpdate, now: datetime) -> None:
@@ -163,6 +165,7 @@ def _apply_arrival(flight: Flight, update: FlightStatusUpdate, now: datetime) ->
     if departed_at is not None and arrived_at <= departed_at:
         raise _invalid("actual_arrival", "must be after actual_departure")
     flight.actual_arrival_at = arrived_at
+    flight.arrival_delay_minutes = _minutes(arrived_at - flight.arrival_at)
 
 
 def _apply_diversion(flight: Flight, update: FlightStatusUpdate, now: datetime) -> None:
@@ -326,7 +329,28 @@ async def update_flight_status(
         payload=payload,
         actor_id=actor_id,
     )
+    await _audit_status_change(session, flight.id, payload, affected, source)
     return StatusUpdateResult(flight=flight, change=change, affected_bookings=affected)
+
+
+async def _audit_status_change(
+    session: AsyncSession, flight_id: str, payload: dict[str, Any], affected: int, source: str
+) -> None:
+    changed: dict[str, dict[str, Any]] = payload["changed"]
+    after = {name: change["to"] for name, change in changed.items()}
+    if payload.get("remark"):
+        after["remark"] = payload["remark"]
+    if affected:
+        after["affected_bookings"] = affected
+    await record_audit(
+        session,
+        action="status",
+        entity="flight",
+        entity_id=flight_id,
+        before={name: change["from"] for name, change in changed.items()},
+        after=after,
+        source=source,
+    )
 
 
 async def get_flight_status(session: AsyncSession, flight_id: str) -> FlightStatusRead:
