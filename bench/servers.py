@@ -1,7 +1,8 @@
 """The servers a benchmark measures, each on a free port of 127.0.0.1 and stopped afterwards.
 
 - ``running_flightdeck(settings, workers=N)``: ``flightdeck serve`` with those ``FLIGHTDECK_*``
-  settings (and no other), ready when ``/healthz`` answers.
+  settings (and no other, but rate limits a bench from one address never reaches), ready when
+  ``/healthz`` answers.
 - ``running_floor(workers=N)``: the floor, a FastAPI hello-world (floor_app.py) served by the
   same uvicorn with the same workers; it answers any GET path. Measure it in the same run and
   report FlightDeck's figures as a ratio to it. Run one server at a time: on 2 cores the two
@@ -77,7 +78,6 @@ def sqlite_settings(workdir: Path) -> dict[str, str]:
     return {
         "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
         "FLIGHTDECK_LOG_LEVEL": "WARNING",
-        **UNREACHED_RATE_LIMITS,
     }
 
 
@@ -126,8 +126,10 @@ def _running(
 def running_flightdeck(
     settings: Mapping[str, str], *, workers: int = 1, serve_args: Sequence[str] = ()
 ) -> contextlib.AbstractContextManager[AppProcess]:
-    """``flightdeck serve --workers N [serve_args]`` with ``settings``; SystemExit if it
-    does not answer ``/healthz``."""
+    """``flightdeck serve --workers N [serve_args]`` with ``settings`` (rate limits it never
+    reaches unless ``settings`` name others), whatever the database; SystemExit if it does
+    not answer ``/healthz``."""
+    settings = UNREACHED_RATE_LIMITS | dict(settings)
     return _running([*FLIGHTDECK_SERVE, *serve_args], settings, workers, "flightdeck serve")
 
 
