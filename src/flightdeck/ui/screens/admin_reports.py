@@ -4,6 +4,7 @@ share and cancellations, as charts (flet-charts) with their rows and totals."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,10 +13,20 @@ import flet_charts as fch
 
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.formatting import label
+from flightdeck.ui.screens.admin_tables import csv_rows, offer_download
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.screens.search import DateInput, date_field
-from flightdeck.ui.tables import cell_text, data_table, is_money
-from flightdeck.ui.widgets import Busy, Form, choice, heading, ident, responsive, text_field
+from flightdeck.ui.tables import cell_text, column_label, data_table, is_money
+from flightdeck.ui.widgets import (
+    Busy,
+    Form,
+    choice,
+    heading,
+    ident,
+    responsive,
+    snack,
+    text_field,
+)
 
 REPORTS = ("revenue", "occupancy", "on_time", "cancellations")
 GROUPINGS = ("day", "week", "month", "route", "flight", "cabin")
@@ -34,6 +45,9 @@ PREFERRED_MEASURES = {
     "cancellations": ("flights_cancelled", "bookings_cancelled_by_passenger"),
 }
 CHART_HEIGHT = 260
+# The report's errors that concern one field but name none (the server decides which reports
+# group which way; the app shows its message by the field).
+REPORT_ERROR_FIELDS = {"unsupported_grouping": "group_by", "period_too_long": "to"}
 
 
 def number_of(value: Any) -> float | None:
@@ -64,6 +78,24 @@ def measure_key(rows: Sequence[Mapping[str, Any]], report: str) -> str | None:
     return next((k for k, v in first.items() if number_of(v) is not None), None)
 
 
+def round_up(value: float) -> float:
+    """A round top for an axis (1, 2, 2.5 or 5 times a power of ten), so its last label
+    reads like the others."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+
+
+def one_currency(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], str]:
+    """The rows a chart can put on one axis: revenue comes one row per group and currency,
+    so only the first row's currency is charted (the table and totals show every one)."""
+    currency = str(rows[0].get("currency") or "") if rows else ""
+    if not currency:
+        return list(rows), ""
+    return [row for row in rows if row.get("currency") == currency], currency
+
+
 def chart(
     rows: Sequence[Mapping[str, Any]], group: str, measure: str, over_time: bool
 ) -> ft.Control:
@@ -79,12 +111,12 @@ def chart(
     axes = {
         "bottom_axis": fch.ChartAxis(labels=labels, label_size=28),
         "left_axis": fch.ChartAxis(label_size=48),
-        "max_y": max(values, default=0) * 1.15 or 1,
+        "max_y": round_up(max(values, default=0) * 1.1),
         "height": CHART_HEIGHT,
         "expand": True,
     }
     tips = [f"{name}: {value:,.2f}" for name, value in zip(names, values, strict=True)]
-    if over_time:
+    if over_time and len(values) > 1:  # a line needs two points; one is a bar
         points = [fch.LineChartDataPoint(x=i, y=v, tooltip=tips[i]) for i, v in enumerate(values)]
         series = fch.LineChartData(
             points=points, color=ft.Colors.INDIGO, stroke_width=3, point=True
@@ -113,8 +145,8 @@ def totals_controls(totals: Any) -> list[ft.Control]:
                 continue
             figure = ft.Column(
                 [
-                    ft.Text(label(key), size=12),
-                    ft.Text(cell_text(value), size=18, weight=ft.FontWeight.BOLD),
+                    ft.Text(column_label(key), size=12),
+                    ft.Text(cell_text(value, key), size=18, weight=ft.FontWeight.BOLD),
                 ],
                 spacing=0,
             )
@@ -150,10 +182,14 @@ class ReportsScreen(Screen):
                     "currency", "Currency (optional)", prefix=p, on_submit=self._show
                 ),
             },
+            code_fields=REPORT_ERROR_FIELDS,
         )
         self.busy = Busy(self.page, "report-progress")
         self.show_button = ft.FilledButton(
             "Show report", icon=ft.Icons.INSERT_CHART, on_click=self._show
+        )
+        self.csv_button = ft.OutlinedButton(
+            "Download CSV", icon=ft.Icons.DOWNLOAD, on_click=self._csv
         )
         self.totals = ft.Row(wrap=True, spacing=16)
         self.chart_box = ft.Container()
@@ -164,7 +200,14 @@ class ReportsScreen(Screen):
                 heading("Reports", "reports-heading"),
                 responsive(c("type"), c("group_by"), c("from"), c("to"), c("currency"), desktop=4),
                 self.form.error_control,
-                ft.Row([ident("report-show", self.show_button), self.busy.control]),
+                ft.Row(
+                    [
+                        ident("report-show", self.show_button),
+                        ident("report-csv", self.csv_button),
+                        self.busy.control,
+                    ],
+                    wrap=True,
+                ),
                 ident("report-totals", self.totals),
                 ident("report-chart", self.chart_box),
                 self.rows_box,
@@ -192,16 +235,41 @@ class ReportsScreen(Screen):
                 return
         self._render(report, params["type"], params["group_by"])
 
+    async def _csv(self) -> None:
+        """The same report as CSV (rows, then the totals), for a spreadsheet."""
+        form = self.form
+        form.clear()
+        params = {name: form.value(name) for name in form.fields}
+        async with self.busy.running(self.csv_button):
+            try:
+                data = await self.api.admin_csv("reports", params)
+            except ApiError as error:
+                form.show(error)
+                return
+        name = f"flightdeck-{params['type']}-by-{params['group_by']}.csv"
+        await offer_download(name, data)
+        snack(self.page, f"{label(params['type'])}: {csv_rows(data)} rows exported")
+
     def _render(self, report: Mapping[str, Any], kind: str, grouping: str) -> None:
-        rows: list[dict[str, Any]] = list(report.get("rows", []))
+        # Each row's group (`key`) under the grouping's name: the column reads "Day", "Route".
+        rows = [
+            {grouping: row.get("key"), **{k: v for k, v in row.items() if k != "key"}}
+            for row in report.get("rows", [])
+        ]
         self.totals.controls = totals_controls(report.get("totals"))
-        group, measure = group_key(rows, grouping), measure_key(rows, kind)
-        if rows and group and measure:
-            caption = ft.Text(f"{label(measure)} by {label(grouping)}", weight=ft.FontWeight.BOLD)
+        charted, currency = one_currency(rows)
+        group, measure = group_key(charted, grouping), measure_key(charted, kind)
+        if charted and group and measure:
+            caption = f"{column_label(measure)} by {label(grouping)}"
+            caption += f" ({currency})" if currency else ""
             self.chart_box.content = ft.Column(
-                [caption, chart(rows, group, measure, grouping in TIME_GROUPINGS)]
+                [
+                    ft.Text(caption, weight=ft.FontWeight.BOLD),
+                    chart(charted, group, measure, grouping in TIME_GROUPINGS),
+                ]
             )
         else:
             self.chart_box.content = ft.Text("No rows in this period.")
-        self.rows_box.controls = [data_table("report-rows", rows)]
+        columns = list(rows[0]) if rows else []
+        self.rows_box.controls = [data_table("report-rows", rows, columns=columns)]
         self.page.update()

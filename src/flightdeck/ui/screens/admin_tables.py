@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +13,7 @@ import flet as ft
 
 from flightdeck.ui.api import ApiError
 from flightdeck.ui.dialogs import FormDialog
+from flightdeck.ui.formatting import label
 from flightdeck.ui.screens.base import Screen
 from flightdeck.ui.tables import data_table
 from flightdeck.ui.widgets import (
@@ -24,15 +29,48 @@ from flightdeck.ui.widgets import (
 
 PAGE_SIZE = 50
 ROLES = ("passenger", "agent", "admin")
+FLIGHT_STATUSES = (
+    "scheduled",
+    "on_time",
+    "delayed",
+    "boarding",
+    "departed",
+    "arrived",
+    "cancelled",
+    "diverted",
+)
+BOOKING_STATUSES = ("pending_payment", "confirmed", "cancelled", "expired")
+ANY = "any"  # a drop-down's "no filter" (sent as nothing)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query parameter of a listing: typed text, or one of `options` (plus "Any")."""
+
+    name: str
+    label: str
+    options: tuple[tuple[str, str], ...] = ()
+    hint: str | None = None
+
+
+def pick(name: str, text: str, values: Sequence[str]) -> Filter:
+    return Filter(name, text, tuple((v, label(v)) for v in values))
+
+
+def day(name: str, text: str) -> Filter:
+    return Filter(name, text, hint="YYYY-MM-DD")
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
     title: str
-    filters: tuple[tuple[str, str], ...]  # (query parameter, label)
+    filters: tuple[Filter, ...]
     columns: tuple[str, ...]  # shown first, when the rows have them
     csv: bool = True
+    # Filters the API takes as instants (`from` included, `to` excluded) that the form asks
+    # for as dates: a date is sent as that day's start in UTC (for `to`, the next day's).
+    instant_filters: tuple[str, ...] = ()
 
 
 TABLES = (
@@ -40,12 +78,14 @@ TABLES = (
         "flights",
         "Flights",
         (
-            ("from", "From date"),
-            ("to", "To date"),
-            ("origin", "Origin"),
-            ("destination", "Destination"),
-            ("status", "Status"),
-            ("flight_number", "Flight number"),
+            day("from", "From date (local)"),
+            day("to", "To date (local)"),
+            Filter("route", "Route", hint="JFK-LHR"),
+            Filter("origin", "Origin"),
+            Filter("destination", "Destination"),
+            pick("status", "Status", FLIGHT_STATUSES),
+            Filter("flight_number", "Flight number"),
+            Filter("schedule_id", "Schedule id"),
         ),
         (
             "flight_number",
@@ -58,18 +98,19 @@ TABLES = (
             "capacity",
             "sold",
             "load_factor",
+            "cabins",
         ),
     ),
     Table(
         "bookings",
         "Bookings",
         (
-            ("created_from", "Created from"),
-            ("created_to", "Created to"),
-            ("status", "Status"),
-            ("flight_id", "Flight id"),
-            ("pnr", "PNR"),
-            ("email", "Owner e-mail"),
+            day("created_from", "Created from"),
+            day("created_to", "Created to"),
+            pick("status", "Status", BOOKING_STATUSES),
+            Filter("flight_id", "Flight id"),
+            Filter("pnr", "PNR"),
+            Filter("email", "Owner e-mail"),
         ),
         (
             "pnr",
@@ -77,6 +118,7 @@ TABLES = (
             "status",
             "cabin",
             "passengers",
+            "segments",
             "total_price",
             "amount_paid",
             "amount_refunded",
@@ -86,32 +128,74 @@ TABLES = (
     Table(
         "users",
         "Users",
-        (("role", "Role"), ("email", "E-mail"), ("active", "Active (true/false)")),
+        (
+            pick("role", "Role", ROLES),
+            Filter("email", "E-mail"),
+            Filter("active", "Active", (("true", "Active"), ("false", "Deactivated"))),
+        ),
         ("email", "full_name", "role", "active", "created_at"),
     ),
     Table(
         "audit",
         "Audit log",
         (
-            ("actor", "Actor"),
-            ("entity", "Entity"),
-            ("entity_id", "Entity id"),
-            ("action", "Action"),
-            ("from", "From"),
-            ("to", "To"),
+            Filter("actor", "Actor (user id)"),
+            Filter("entity", "Entity", hint="flight, user, booking, ..."),
+            Filter("entity_id", "Entity id"),
+            Filter("action", "Action", hint="create, update, delete, ..."),
+            day("from", "From date (UTC)"),
+            day("to", "To date (UTC)"),
         ),
         (
             "occurred_at",
+            "actor_id",
             "actor_role",
+            "client_ip",
             "action",
             "entity",
             "entity_id",
-            "client_ip",
             "before",
             "after",
         ),
+        instant_filters=("from", "to"),
     ),
 )
+
+
+def as_instant(name: str, value: str) -> str:
+    """A date typed for an instant filter → the instant the API takes (anything else, e.g. a
+    full instant, goes as typed and the server judges it)."""
+    try:
+        when = dt.date.fromisoformat(value)
+    except ValueError:
+        return value
+    if name == "to":  # excluded by the API: up to the end of the day typed
+        when += dt.timedelta(days=1)
+    return f"{when.isoformat()}T00:00:00Z"
+
+
+def csv_rows(data: bytes) -> int:
+    """Records in a CSV download (its header line is not one; a field may hold a newline)."""
+    return max(len(list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))) - 1, 0)
+
+
+async def offer_download(file_name: str, data: bytes) -> None:
+    """The browser's download of `data` (a save dialog on a desktop or phone); the picker
+    registers itself with the session's page."""
+    await ft.FilePicker().save_file(file_name=file_name, src_bytes=data)
+
+
+def filter_field(table: Table, spec: Filter, on_submit: Any) -> ft.TextField | ft.Dropdown:
+    identifier = f"records-{table.name}-{spec.name.replace('_', '-')}"
+    if spec.options:
+        return choice(identifier, spec.label, [(ANY, "Any"), *spec.options], ANY)
+    return text_field(
+        spec.name.replace("_", "-"),
+        spec.label,
+        prefix=f"records-{table.name}",
+        hint=spec.hint,
+        on_submit=on_submit,
+    )
 
 
 class RecordsScreen(Screen):
@@ -158,13 +242,9 @@ class RecordsScreen(Screen):
         )
 
     def _build_filters(self) -> None:
-        prefix = f"records-{self.table.name}"
         self.form = Form(
-            prefix,
-            {
-                key: text_field(key.replace("_", "-"), text, prefix=prefix, on_submit=self._apply)
-                for key, text in self.table.filters
-            },
+            f"records-{self.table.name}",
+            {f.name: filter_field(self.table, f, self._apply) for f in self.table.filters},
         )
         self.filter_box.controls = [
             responsive(*(self.form.control(k) for k in self.form.fields), desktop=4),
@@ -181,7 +261,13 @@ class RecordsScreen(Screen):
         await self._apply()
 
     def _params(self) -> dict[str, str | int | None]:
-        return {key: self.form.value(key) for key in self.form.fields}
+        params: dict[str, str | int | None] = {}
+        for key in self.form.fields:
+            value = self.form.value(key)
+            if value and value != ANY:
+                instant = key in self.table.instant_filters
+                params[key] = as_instant(key, value) if instant else value
+        return params
 
     async def _apply(self) -> None:
         self.rows, self.cursor = [], None
@@ -217,10 +303,8 @@ class RecordsScreen(Screen):
             except ApiError as error:
                 self.form.show(error)
                 return
-        picker = ft.FilePicker()
-        await picker.save_file(file_name=f"flightdeck-{self.table.name}.csv", src_bytes=data)
-        rows = max(data.count(b"\n") - 1, 0)  # the header line is not a row
-        snack(self.page, f"{self.table.title}: {rows} rows exported")
+        await offer_download(f"flightdeck-{self.table.name}.csv", data)
+        snack(self.page, f"{self.table.title}: {csv_rows(data)} rows exported")
 
     def _user_actions(self, user: dict[str, Any]) -> ft.Control:
         edit = ft.TextButton("Edit", data=user, on_click=self._edit_user)
@@ -236,9 +320,10 @@ class RecordsScreen(Screen):
         form = Form(p, {"role": role})
 
         async def submit() -> None:
-            await self.api.admin_update_user(
+            changed = await self.api.admin_update_user(
                 str(user["id"]), {"role": form.value("role"), "active": bool(active.value)}
             )
+            snack(self.page, f"{changed.get('email', 'User')}: saved")
             await self._apply()
 
         FormDialog(
