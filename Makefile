@@ -8,8 +8,8 @@ PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 API_URL  ?= http://127.0.0.1:8000
 
-.PHONY: run test lint install nginx migrate seed serve clean bench-search bench-ws browser \
-	bench-ui mobile-src fuzz bench-admin bench-scale
+.PHONY: run test lint install nginx migrate seed serve clean bench-search bench-bookings bench-ws \
+	wrk browser bench-ui mobile-src fuzz bench-admin bench-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,9 +68,22 @@ fuzz: install
 	FLIGHTDECK_FUZZ=long FLIGHTDECK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider
 
-## Search load on the demo data (temp SQLite db, a real server): p50/p99 and requests/s.
-bench-search: install
-	$(BIN)/python bench/search.py
+## wrk (Debian's package) for the load benches, installed as root when missing.
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
+## Search load: a seeded network of FLIGHTS dated flights (20 hubs, 30 days) on SQLite and
+## PostgreSQL; the hello-world floor, then cold (cache off) and warm searches, direct and
+## one-stop, with wrk: req/s, p50, p99, ratio to the floor. An empty answer fails the bench.
+FLIGHTS ?= 10000
+bench-search: install wrk
+	$(BIN)/python bench/search.py --flights $(FLIGHTS)
+
+## Holds: 200 concurrent clients on POST /bookings for 30 s (and GET /bookings/{id} beside
+## them) on SQLite and PostgreSQL, one then two workers: holds/s, p50, p99, the GET p99, the
+## ratio to the floor, and an SQL check that no seat was sold twice (fails the bench if so).
+bench-bookings: install wrk
+	$(BIN)/python bench/bookings.py
 
 ## Scale-out behind the real nginx (PostgreSQL primary + streaming replica, Redis): searches/s
 ## and holds/s with 1 and 2 instances each of search and bookings, then with search on the

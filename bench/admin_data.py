@@ -184,6 +184,7 @@ def split(total: int, weights: Sequence[int]) -> list[int]:
 @dataclass
 class Batch:
     bookings: list[tuple[Any, ...]] = field(default_factory=list)
+    references: list[tuple[Any, ...]] = field(default_factory=list)  # (pnr, booking id)
     segments: list[tuple[Any, ...]] = field(default_factory=list)
     passengers: list[tuple[Any, ...]] = field(default_factory=list)
     payments: list[tuple[Any, ...]] = field(default_factory=list)
@@ -192,6 +193,7 @@ class Batch:
     def tables(self) -> list[tuple[str, Sequence[str], list[tuple[Any, ...]]]]:
         return [
             ("bookings", BOOKING_COLUMNS, self.bookings),
+            ("booking_references", ("pnr", "booking_id"), self.references),
             ("booking_segments", SEGMENT_COLUMNS, self.segments),
             ("booking_passengers", PASSENGER_COLUMNS, self.passengers),
             ("payments", PAYMENT_COLUMNS, self.payments),
@@ -258,6 +260,7 @@ class BookingMaker:
             changed if status == "expired" else None,
             changed if status in ("cancelled", "expired") else None, created, changed,
         ))  # fmt: skip
+        batch.references.append((pnr(index), booking_id))
         for position, f in enumerate(flights):
             batch.segments.append((
                 booking_id, position, f.id, f.number, f.origin, f.destination, f.departure_at,

@@ -17,7 +17,7 @@ from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
 from flightdeck.platform.middleware import install_request_guards
 from flightdeck.platform.modules import DomainModule, Wiring
-from flightdeck.platform.observability import metrics_middleware
+from flightdeck.platform.observability import MetricsMiddleware
 from flightdeck.platform.openapi import document_shared_errors
 from flightdeck.platform.request_context import RequestContextMiddleware
 from flightdeck.platform.security.auth import rejection_before_body
@@ -65,7 +65,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     install_error_handlers(app, auth_rejection=rejection_before_body)
     install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
     install_request_guards(app, settings)  # body caps, and one answer to unexpected errors
-    app.middleware("http")(metrics_middleware)
+    app.add_middleware(MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

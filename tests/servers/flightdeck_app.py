@@ -100,14 +100,19 @@ def start_app(
     ready_timeout: float | None = None,
 ) -> AppProcess:
     """Starts one server with ``env`` (FLIGHTDECK_* settings) and waits until it answers
-    (``ready_timeout`` seconds at most; default 30)."""
+    (``ready_timeout`` seconds; 30 unless given)."""
     workdir = Path(tempfile.mkdtemp(prefix="flightdeck-app-"))
     return start_on_free_port(
         lambda port: AppProcess(
-            port, workdir, env=env, argv=argv, workers=workers, name=name,
+            port,
+            workdir,
+            env=env,
+            argv=argv,
+            workers=workers,
+            name=name,
             ready_timeout=ready_timeout,
         )
-    )  # fmt: skip
+    )
 
 
 @contextlib.contextmanager

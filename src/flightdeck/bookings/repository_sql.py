@@ -11,8 +11,8 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import CursorResult, Select, Table, and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.models import (
@@ -34,6 +34,7 @@ from flightdeck.bookings.records import (
     SegmentRecord,
 )
 from flightdeck.bookings.repository import PnrTaken
+from flightdeck.platform.db import new_id
 from flightdeck.platform.money import Money
 
 
@@ -85,45 +86,72 @@ def _to_record(row: Booking) -> BookingRecord:
     )
 
 
-def _to_row(record: BookingRecord) -> Booking:
-    return Booking(
-        id=record.id,
-        pnr=record.pnr,
-        user_id=record.user_id,
-        status=record.status,
-        cabin=record.cabin,
-        total_amount=record.total_price.amount,
-        currency=record.total_price.currency,
-        hold_expires_at=record.hold_expires_at,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        segments=[
-            BookingSegment(
-                position=position,
-                flight_id=s.flight_id,
-                flight_number=s.flight_number,
-                origin=s.origin,
-                destination=s.destination,
-                departure_at=s.departure_at,
-                arrival_at=s.arrival_at,
-                service_date=s.service_date,
-                fare_amount=s.fare.amount,
-                fare_currency=s.fare.currency,
-                seats=list(s.seats),
-            )
-            for position, s in enumerate(record.segments)
-        ],
-        passengers=[
-            BookingPassenger(
-                position=position,
-                first_name=p.first_name,
-                last_name=p.last_name,
-                date_of_birth=p.date_of_birth.isoformat(),
-                passport_number=p.passport_number,
-            )
-            for position, p in enumerate(record.passengers)
-        ],
-    )
+Values = dict[str, Any]
+_BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
+_SEGMENTS: Table = BookingSegment.__table__  # type: ignore[assignment]
+_PASSENGERS: Table = BookingPassenger.__table__  # type: ignore[assignment]
+_REFERENCES: Table = BookingReference.__table__  # type: ignore[assignment]
+
+
+def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
+    """The booking's row, its segments' rows and its passengers' rows, as column values."""
+    booking = {
+        "id": record.id,
+        "pnr": record.pnr,
+        "user_id": record.user_id,
+        "status": record.status,
+        "cabin": record.cabin,
+        "total_amount": record.total_price.amount,
+        "currency": record.total_price.currency,
+        "hold_expires_at": record.hold_expires_at,
+        "payment_id": None,
+        "confirmed_at": None,
+        "cancelled_at": None,
+        "cancellation_reason": None,
+        "refund_amount": None,
+        "expired_at": None,
+        "seats_released_at": None,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+    segments = [
+        {
+            "id": new_id(),
+            "booking_id": record.id,
+            "position": position,
+            "flight_id": s.flight_id,
+            "flight_number": s.flight_number,
+            "origin": s.origin,
+            "destination": s.destination,
+            "departure_at": s.departure_at,
+            "arrival_at": s.arrival_at,
+            "service_date": s.service_date,
+            "fare_amount": s.fare.amount,
+            "fare_currency": s.fare.currency,
+            "seats": list(s.seats),
+        }
+        for position, s in enumerate(record.segments)
+    ]
+    passengers = [
+        {
+            "id": new_id(),
+            "booking_id": record.id,
+            "position": position,
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "date_of_birth": p.date_of_birth.isoformat(),
+            "passport_number": p.passport_number,
+        }
+        for position, p in enumerate(record.passengers)
+    ]
+    return booking, segments, passengers
+
+
+def _claim_pnr(dialect: str) -> Any:
+    """INSERT of a PNR's reference that skips it (rowcount 0) when the PNR is taken: the PNR's
+    uniqueness lives in `booking_references`, keyed by PNR (flightdeck/data_layout.py)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(_REFERENCES).on_conflict_do_nothing(index_elements=["pnr"])
 
 
 class SqlBookingRepository:
@@ -133,20 +161,17 @@ class SqlBookingRepository:
         self.session = session
 
     async def add(self, booking: BookingRecord) -> None:
-        row = _to_row(booking)
-        reference = BookingReference(pnr=booking.pnr, booking_id=booking.id)
-        try:
-            # A savepoint, so a PNR collision leaves the transaction usable for the retry.
-            async with self.session.begin_nested():
-                self.session.add(reference)
-                await self.session.flush()  # the PNR first: a taken one costs no booking rows
-                self.session.add(row)
-                await self.session.flush()
-        except IntegrityError as exc:
-            # The savepoint's rollback already took the new rows out of the session.
-            raise PnrTaken(booking.pnr) from exc
-        self.session.expunge(row)
-        self.session.expunge(reference)
+        # Four statements, no SAVEPOINT: a taken PNR writes nothing and is reported, so the
+        # transaction stays usable for the retry with another PNR.
+        row, segments, passengers = _rows(booking)
+        dialect = self.session.get_bind().dialect.name
+        claim = {"pnr": booking.pnr, "booking_id": booking.id}
+        result = cast(CursorResult[Any], await self.session.execute(_claim_pnr(dialect), claim))
+        if result.rowcount != 1:
+            raise PnrTaken(booking.pnr)
+        await self.session.execute(insert(_BOOKINGS), row)
+        await self.session.execute(insert(_SEGMENTS), segments)
+        await self.session.execute(insert(_PASSENGERS), passengers)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
         return await self._one(select(Booking).where(Booking.id == booking_id))

@@ -71,6 +71,8 @@ class Flight(IdMixin, TimestampMixin, Base):
         CheckConstraint("arrival_at > departure_at", name="arrives_after_departure"),
         Index("ix_flights_origin_departure", "origin", "departure_at"),
         Index("ix_flights_destination_departure", "destination", "departure_at"),
+        # Search: a route's flights in a window (direct flights, a connection's second leg).
+        Index("ix_flights_route_departure", "origin", "destination", "departure_at"),
         Index("ix_flights_departure", "departure_at"),
         # Reports and the admin listing select by local service date.
         Index("ix_flights_service_date", "service_date"),

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from flightdeck.platform.db import READ_ONLY, create_sessionmaker
+from flightdeck.platform.db import READ_ONLY, create_sessionmaker, read_connection
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import BackgroundWorker
 
@@ -162,15 +162,12 @@ class ReadDatabase:
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection for Core reads (autocommit: each statement its own snapshot), on the
         replica or, when it cannot serve, the primary."""
-        engine = await self._pick_engine()
-        async with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                await conn.execution_options(**{READ_ONLY: True})  # a plain BEGIN, not IMMEDIATE
-            else:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with read_connection(await self.engine()) as conn:
             yield conn
 
-    async def _pick_engine(self) -> AsyncEngine:
+    async def engine(self) -> AsyncEngine:
+        """The engine reads go to now: the replica while it can serve, else the primary
+        (for `platform.db.read_connection`)."""
         reason = self._avoid_reason()
         if self.replica is not None and reason is None:
             try:

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # changes first.
     redis_url: str = ""
     search_cache_seconds: float = Field(default=30, ge=0)
+    # A flight number's punctuality (shown on search results) is cached this long, unless a
+    # flight of that number gets an outcome (arrived, cancelled, diverted) first.
+    punctuality_cache_seconds: float = Field(default=900, ge=0)
 
     # Itinerary search: minimum connection time (domestic when all the airports of a
     # connection are in one country) and the longest layover offered.
@@ -264,4 +267,10 @@ def app_settings(request: Request) -> Settings:
     return settings
 
 
-AppSettings = Annotated[Settings, Depends(app_settings)]
+async def _app_settings_dependency(request: Request) -> Settings:
+    # A coroutine: FastAPI runs a plain-function dependency in its threadpool, a thread hop
+    # on every request.
+    return app_settings(request)
+
+
+AppSettings = Annotated[Settings, Depends(_app_settings_dependency)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from flightdeck.flights.errors import UnknownAirport
 from flightdeck.platform.errors import TooManyRequests, error_responses
 from flightdeck.platform.http_limits import rate_limit
-from flightdeck.platform.replica import ReadSession
+from flightdeck.platform.replica import ReadDb
 from flightdeck.platform.settings import AppSettings
 from flightdeck.search import service
 from flightdeck.search.schemas import SearchQuery, SearchResults
@@ -24,9 +24,10 @@ router = APIRouter(tags=["search"])
     dependencies=[rate_limit("search")],
 )
 async def search(
-    query: Annotated[SearchQuery, Query()], session: ReadSession, settings: AppSettings
+    query: Annotated[SearchQuery, Query()], reads: ReadDb, settings: AppSettings
 ) -> Response:
     """Direct flights and one-stop connections on the local date at the origin, with seats
-    for every passenger; prices are for all of them. Read from the replica when there is one."""
-    document = await service.search_itineraries_json(session, query, settings)
+    for every passenger; prices are for all of them. Each flight carries its flight number's
+    punctuality over the last 30 days. Read from the replica when there is one."""
+    document = await service.search_itineraries_json(reads, query, settings)
     return Response(content=document, media_type="application/json")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from flightdeck.flights.schemas import AirportCode, FlightRead
+from flightdeck.flights.status.schemas import PunctualityRead
 from flightdeck.platform.bounds import FlightDate
 from flightdeck.platform.instants import LocalInstant
 from flightdeck.platform.money import Money
@@ -41,8 +42,14 @@ class LayoverRead(BaseModel):
     minutes: int
 
 
+class SegmentRead(FlightRead):
+    """A flight of an itinerary, with how punctual its flight number has been."""
+
+    punctuality: PunctualityRead
+
+
 class ItineraryRead(BaseModel):
-    segments: list[FlightRead]
+    segments: list[SegmentRead]
     stops: int
     departure_time: LocalInstant = Field(description="At the origin, in its local offset")
     arrival_time: LocalInstant = Field(description="At the destination, in its local offset")

@@ -127,3 +127,15 @@ def status_change_to_read(change: FlightStatusChange, flight: Flight) -> FlightS
         changed_by=change.changed_by,
         changed_at=to_local(change.changed_at, flight.origin),
     )
+
+
+class PunctualityRead(BaseModel):
+    """How punctual a flight number has been over the last `window_days` days, from its
+    status history: of the flights that arrived, were cancelled or diverted, the share that
+    arrived less than 15 minutes late, and the average arrival delay of those that arrived
+    (early arrivals count as 0). Both are null until a flight has been observed."""
+
+    window_days: int = Field(examples=[30])
+    flights_observed: int = Field(examples=[28])
+    on_time_share: float | None = Field(examples=[0.82], description="0 to 1")
+    average_delay_minutes: float | None = Field(examples=[7.5])

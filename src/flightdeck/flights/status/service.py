@@ -7,17 +7,20 @@ feeds, the simulator): each update writes a `FlightStatusChange` row and a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights import repository
 from flightdeck.flights.airports import get_airport, to_local
 from flightdeck.flights.errors import FlightNotFound, InvalidStatusTransition
 from flightdeck.flights.itineraries.service import invalidate_flight_searches
 from flightdeck.flights.models import Flight, FlightStatusChange
+from flightdeck.flights.status import repository as status_repository
 from flightdeck.flights.status.schemas import (
     FlightStatusChangeRead,
     FlightStatusRead,
@@ -26,6 +29,7 @@ from flightdeck.flights.status.schemas import (
     status_to_read,
 )
 from flightdeck.platform.audit import record_audit
+from flightdeck.platform.cache import delete_keys, get_cache
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
@@ -304,6 +308,8 @@ async def update_flight_status(
     now = utcnow()
     _apply_update(flight, update, now)
     await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+    if flight.status in status_repository.OUTCOME_STATUSES:
+        await forget_punctuality([flight.flight_number], session=session)
     change = _history_row(
         flight, from_status, update, actor_id=actor_id, source=source, changed_at=now
     )
@@ -365,3 +371,67 @@ async def list_status_history(
         raise FlightNotFound()
     changes = await repository.list_status_changes(session, flight_id)
     return [status_change_to_read(change, flight) for change in changes]
+
+
+# --- punctuality of flight numbers, for search --------------------------------------------
+
+PUNCTUALITY_WINDOW = timedelta(days=30)
+ON_TIME_THRESHOLD = timedelta(minutes=15)  # A15: arrived less than 15 minutes late
+_PUNCTUALITY_KEY = "punctuality:v1:"
+
+
+def _punctuality_document(row: status_repository.PunctualityRow | None) -> dict[str, Any]:
+    """`PunctualityRead` as JSON."""
+    observed = row.observed if row else 0
+    average = row.average_delay_seconds if row else None
+    return {
+        "window_days": PUNCTUALITY_WINDOW.days,
+        "flights_observed": observed,
+        "on_time_share": round(row.on_time / observed, 3) if row and observed else None,
+        "average_delay_minutes": None if average is None else round(average / 60, 1),
+    }
+
+
+async def punctuality_of(
+    executor: AsyncConnection | AsyncSession,
+    flight_numbers: Sequence[str],
+    *,
+    cache_seconds: float,
+) -> dict[str, dict[str, Any]]:
+    """`PunctualityRead` (as JSON) of each flight number over the last 30 days, from the
+    status history. Served from the cache (one lookup for all of them); the ones missing
+    are computed in one query and cached for `cache_seconds`. An outcome recorded for a
+    flight (arrived, cancelled, diverted) drops its number's entry."""
+    numbers = sorted(set(flight_numbers))
+    cache = get_cache()
+    keys = [_PUNCTUALITY_KEY + number for number in numbers]
+    found = {
+        number: orjson.loads(value)
+        for number, value in zip(numbers, await cache.get_many(keys), strict=True)
+        if value is not None
+    }
+    missing = [number for number in numbers if number not in found]
+    if missing:
+        now = utcnow()
+        rows = await status_repository.punctuality_by_flight_number(
+            executor,
+            missing,
+            since=now - PUNCTUALITY_WINDOW,
+            until=now,
+            on_time_seconds=int(ON_TIME_THRESHOLD.total_seconds()),
+        )
+        by_number = {row.flight_number: row for row in rows}
+        computed = {number: _punctuality_document(by_number.get(number)) for number in missing}
+        found |= computed
+        await cache.set_many(
+            {_PUNCTUALITY_KEY + n: orjson.dumps(d) for n, d in computed.items()}, cache_seconds
+        )
+    return found
+
+
+async def forget_punctuality(
+    flight_numbers: Sequence[str], *, session: AsyncSession | None = None
+) -> None:
+    """Drops the cached punctuality of these flight numbers (a flight of theirs just got an
+    outcome) now and when `session` commits, so the next search computes it again."""
+    await delete_keys([_PUNCTUALITY_KEY + number for number in flight_numbers], session=session)
