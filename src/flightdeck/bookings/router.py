@@ -25,6 +25,7 @@ from flightdeck.flights.errors import (
     InvalidSeat,
     SeatsUnavailable,
     SeatUnavailable,
+    TrafficRestricted,
     UnknownFlight,
 )
 from flightdeck.platform.db import DbSession
@@ -61,6 +62,7 @@ BookingReference = Annotated[str, Path(description="The booking's id, or its PNR
         InvalidSeat,
         DuplicateSeat,
         DuplicateSegment,
+        TrafficRestricted,
         SegmentsNotConsecutive,
         MixedCurrencies,
         InvalidSeatSelection,
