@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install migrate seed serve clean bench-search bench-ws
+.PHONY: run test lint install migrate seed serve clean bench-search bench-ws bench-ssim
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ bench-search: install
 CLIENTS ?= 1000
 bench-ws: install
 	$(BIN)/python bench/ws.py --clients $(CLIENTS)
+
+## SSIM import of a large carrier's season (>= 50,000 leg records, several hundred thousand
+## dated flights) through `flightdeck import-ssim` on SQLite and PostgreSQL: wall time and
+## peak memory, for that file and one half its size (memory must not grow with the file).
+bench-ssim: install
+	$(BIN)/python bench/ssim.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
