@@ -3,7 +3,10 @@
 Two indexed reads through the flights service, whatever the network: (1) every bookable flight
 leaving the origin on the local date (the direct flights and the first legs), (2) every
 bookable flight to the destination from one of the first legs' destinations, departing in the
-window the first legs' arrivals allow. The connections are joined here, in memory.
+window the first legs' arrivals allow. The connections are joined here, in memory, and so are
+through journeys on multi-leg flights: a flight's own next leg (same number and date) makes one
+itinerary with no minimum connection time, so the second read starts at the first arrival.
+Itineraries the flights' SSIM traffic restrictions do not sell are left out.
 
 Results are cached for `search_cache_seconds` under the route's tags (see
 `itinerary_queries.route_cache_tags`): any change to a flight from the origin or to the
@@ -78,18 +81,31 @@ async def find_itineraries(
     first_legs = [leg for leg in departures if leg.destination != query.destination]
     window = connection_window(first_legs, rules)
     if query.max_stops == 0 or window is None:
-        return itineraries
+        return _sold(itineraries)
     second_legs = await itinerary_queries.find_flights_to(
         session,
         origins=sorted({leg.destination for leg in first_legs}),
         destination=query.destination,
-        departing_from=window[0],
+        # From the first arrival: a multi-leg flight's next leg needs no connection time.
+        departing_from=min(leg.arrival_at for leg in first_legs),
         departing_until=window[1],
         cabin=query.cabin,
         passengers=query.passengers,
         now=now,
     )
-    return itineraries + connecting_itineraries(first_legs, second_legs, rules)
+    # A multi-leg flight's own legs are a through journey (no connection time), not a connection.
+    connections = [
+        itinerary
+        for itinerary in connecting_itineraries(first_legs, second_legs, rules)
+        if not itinerary_queries.same_flight(itinerary.segments)
+    ]
+    through = itinerary_queries.through_flights(first_legs, second_legs)
+    return _sold(itineraries + [Itinerary(legs) for legs in through] + connections)
+
+
+def _sold(itineraries: list[Itinerary]) -> list[Itinerary]:
+    """The itineraries the flights' SSIM traffic restrictions allow to sell."""
+    return [i for i in itineraries if itinerary_queries.journey_sold(i.segments)]
 
 
 async def search_itineraries(

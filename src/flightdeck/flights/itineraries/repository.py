@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.flights.models import Flight, FlightCabin
+from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
 
 # Flights in these states take no bookings, so search never offers them.
 UNSEARCHABLE_STATUSES = ("cancelled", "departed", "arrived", "diverted")
@@ -37,6 +37,7 @@ def _bookable(wanted: SeatsWanted) -> list[ColumnElement[bool]]:
     )
     return [
         Flight.status.not_in(UNSEARCHABLE_STATUSES),
+        Flight.service_type.in_(SOLD_SERVICE_TYPES),
         Flight.departure_at > wanted.now,
         enough_seats,
     ]
@@ -113,3 +114,4 @@ async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tup
         )
         routes.update((origin, destination) for origin, destination in rows)
     return routes
+

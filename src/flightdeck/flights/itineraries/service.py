@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights.airports import local_to_utc
+from flightdeck.flights.inventory import traffic
 from flightdeck.flights.itineraries import repository
 from flightdeck.flights.models import Flight
 from flightdeck.flights.schemas import FlightRead, flight_to_read
@@ -44,6 +45,11 @@ class BookableFlight:
     fare: Money  # per passenger, in the searched cabin
     seats_available: int  # in the searched cabin
     read: FlightRead  # the whole flight as the API shows it (local times, every cabin)
+    # A leg of a multi-leg flight: the flight's date, its place, and its SSIM traffic
+    # restriction codes (see `journey_sold`).
+    flight_date: date | None = None
+    leg_sequence: int = 1
+    traffic_restrictions: str | None = None
 
 
 def route_cache_tags(origin: str, destination: str) -> list[str]:
@@ -90,6 +96,9 @@ def _bookable(flight: Flight, cabin: str) -> BookableFlight:
         fare=Money(amount=offered.fare_amount, currency=offered.fare_currency),
         seats_available=offered.capacity - offered.sold,
         read=flight_to_read(flight),
+        flight_date=flight.flight_date,
+        leg_sequence=flight.leg_sequence,
+        traffic_restrictions=flight.traffic_restrictions,
     )
 
 
@@ -130,3 +139,42 @@ async def find_flights_to(
         limit=MAX_CONNECTING_FLIGHTS,
     )
     return [_bookable(flight, cabin) for flight in flights]
+
+
+# --- through journeys on one flight (multi-leg flights) -----------------------------------
+
+
+def through_flights(
+    departing: Iterable[BookableFlight], arriving: Iterable[BookableFlight]
+) -> list[tuple[BookableFlight, BookableFlight]]:
+    """Through journeys on one multi-leg flight: a leg of `departing` and the same flight's
+    (number and date) next leg, when it is among `arriving`. No connection time applies
+    between a flight's own legs; journeys its traffic restrictions do not sell are left out."""
+    next_legs: dict[tuple[str, date | None, int], BookableFlight] = {
+        (leg.flight_number, leg.flight_date, leg.leg_sequence): leg
+        for leg in arriving
+        if leg.flight_date is not None
+    }
+    journeys = []
+    for first in departing:
+        second = next_legs.get((first.flight_number, first.flight_date, first.leg_sequence + 1))
+        if (
+            second is not None
+            and second.origin == first.destination
+            and second.departure_at >= first.arrival_at
+            and journey_sold((first, second))
+        ):
+            journeys.append((first, second))
+    return journeys
+
+
+def journey_sold(legs: Sequence[BookableFlight]) -> bool:
+    """Whether the flights' SSIM traffic restrictions sell this journey (legs in travel
+    order; consecutive legs of one flight are flown through as one segment)."""
+    segments = traffic.segments(legs)
+    return all(traffic.restriction_problem(s, len(segments)) is None for s in segments)
+
+
+def same_flight(legs: Sequence[BookableFlight]) -> bool:
+    """Whether every leg belongs to one flight (a through journey, not a connection)."""
+    return len({(leg.flight_number, leg.flight_date) for leg in legs}) == 1
