@@ -1,6 +1,6 @@
 """SSIM import at the scale of a large carrier's season: `make bench-ssim`.
 
-Generates a winter season of one carrier (tests/flights/ssim_season.py: single and multi-leg
+Generates a season of one carrier (tests/flights/ssim_season.py: single and multi-leg
 flights, every configuration form, times changing every few weeks, records cut at every DST
 change) with at least LEGS flight leg records, then imports it with `flightdeck import-ssim`
 into a fresh database, on SQLite and on PostgreSQL (a throwaway server from the suite's
@@ -17,6 +17,7 @@ measured too, and the two peaks are printed side by side (streamed parsing, batc
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -27,11 +28,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from servers import run_cli, sqlite_settings  # also puts the repository root on sys.path
+
+# isort: split
 from tests.flights.ssim_season import SeasonSpec, season_lines
 from tests.servers.flightdeck_app import settings_environment
 from tests.servers.postgres import running_postgres
-
-from servers import run_cli, sqlite_settings
 
 console = Console()
 
@@ -48,9 +51,15 @@ class Measured:
 
 def write_season(path: Path, legs: int) -> int:
     """A generated season with at least `legs` leg records; returns how many it has."""
+    # Starts in a fortnight, so every flight is in the future and generated (the counts do
+    # not depend on when the bench runs); crosses the spring DST changes of New York,
+    # Europe and Sydney.
+    first = dt.date.today() + dt.timedelta(days=14)
     spec = SeasonSpec(
         carriers=(("FD", "L"),),
         flights_per_carrier=9999,
+        first=first,
+        last=first + dt.timedelta(days=190),
         weeks_per_timing=3,
         max_leg_records=legs,
     )

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,9 @@ _IN_CHUNK = 500
 # Rows per bulk INSERT statement (SQLAlchemy splits them further into its own batches).
 _INSERT_CHUNK = 2000
 FlightKey = tuple[str, date, int]
+# Bulk inserts go to the tables themselves (Core): the ORM's per-row work costs half the time.
+_FLIGHTS = cast(Table, Flight.__table__)
+_CABINS = cast(Table, FlightCabin.__table__)
 
 
 def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -55,9 +58,9 @@ async def add_flight_rows(
     putting objects in the session. A taken (flight_number, flight_date, leg_sequence) raises
     `IntegrityError`: filter with `find_flight_keys` first."""
     for start in range(0, len(flights), _INSERT_CHUNK):
-        await session.execute(insert(Flight), flights[start : start + _INSERT_CHUNK])
+        await session.execute(insert(_FLIGHTS), flights[start : start + _INSERT_CHUNK])
     for start in range(0, len(cabins), _INSERT_CHUNK):
-        await session.execute(insert(FlightCabin), cabins[start : start + _INSERT_CHUNK])
+        await session.execute(insert(_CABINS), cabins[start : start + _INSERT_CHUNK])
 
 
 async def find_flight_keys(

@@ -114,4 +114,3 @@ async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tup
         )
         routes.update((origin, destination) for origin, destination in rows)
     return routes
-

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights.models import Flight, FlightCabin, Schedule
@@ -57,7 +57,7 @@ async def add_schedules(
         for s in schedules
     ]
     if rows:
-        await session.execute(insert(Schedule), rows)
+        await session.execute(insert(cast(Table, Schedule.__table__)), rows)
 
 
 async def link_flights(session: AsyncSession, schedule_ids: dict[str, str]) -> None:

@@ -47,6 +47,7 @@ from flightdeck.flights.schedules.schemas import (
     ScheduleDeleted,
     ScheduleDetail,
     ScheduleRead,
+    SkippedDate,
     schedule_to_read,
 )
 from flightdeck.flights.schemas import flight_to_read
@@ -266,7 +267,7 @@ class Replacement:
     flights_created: int
     flights_removed: int
     kept_flights: list[KeptFlight]
-    skipped: list[Any]
+    skipped: list[SkippedDate]
 
 
 async def update_schedule(
@@ -313,7 +314,8 @@ async def replace_schedule(
     changes = kept_flight_changes(future, [s.id for s in schedules], definitions, dated)
     await repo.link_flights(session, changes.new_schedule_ids)
     kept_dates = frozenset(flight.service_date for flight in future)
-    created, skipped = 0, []
+    created = 0
+    skipped: list[SkippedDate] = []
     for each, definition, days in zip(schedules, definitions, dated, strict=True):
         plan = await _generate(session, each.id, definition, days, now, kept_dates)
         created += len(await store_flights(session, plan.flights))
