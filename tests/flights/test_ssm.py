@@ -3,7 +3,7 @@ reported; a malformed message is a 422 naming its line and changes nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -270,6 +270,57 @@ async def test_rpl_replaces_the_flights_legs_for_the_period(
     assert first[date(2026, 6, 21)].destination == "LHR"
     assert june(*range(22, 29)).isdisjoint(await flights(db, 2))
     assert result["schedules_created"] == 1 and result["schedules_changed"] == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "difference", "told"),
+    [
+        (("TIM", "FD5", "22JUN26 28JUN26 1234567", "AMS0800 LHR0815"), "times", "other times"),
+        (
+            ("EQT", "FD5", "22JUN26 28JUN26 1234567", "J 789 J30Y200"),
+            "aircraft",
+            "another aircraft",
+        ),
+        (
+            ("RPL", "FD5", "22JUN26 28JUN26 1234567", "J 77W J30Y250", "AMS1000 JFK1230"),
+            "not in the schedule any more",
+            "out of its schedule",
+        ),
+    ],
+)
+async def test_a_change_keeps_a_booked_flight_as_it_is_and_tells_its_passengers(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    agent: AppUser,
+    passenger: AppUser,
+    db: AsyncSession,
+    change: tuple[str, ...],
+    difference: str,
+    told: str,
+) -> None:
+    headers = set_now(app, JUNE_1, agent)
+    await applied(client, headers, NEW_FD5)
+    before = await flights(db)
+    booked, unsold = before[date(2026, 6, 24)], before[date(2026, 6, 23)]
+    passenger_headers = set_now(app, JUNE_1, passenger)
+    response = await client.post(
+        "/bookings", json=booking_body([booked.id]), headers=passenger_headers
+    )
+    assert response.status_code == 201, response.text
+
+    result = await applied(client, headers, message(*change))
+
+    (kept,) = result["kept_flights"]
+    assert (kept["id"], kept["difference"]) == (booked.id, difference)
+    after = await flights(db)
+    assert after[date(2026, 6, 24)] == booked  # same times, aircraft, cabins and fares
+    assert replace(after[date(2026, 6, 23)], id="") != replace(unsold, id="")  # it did change
+    (notice,) = [
+        n
+        for n in await wait_for_inbox(client, passenger_headers, count=1)
+        if n["kind"] == "flight.schedule_changed"
+    ]
+    assert "FD5" in notice["title"] and told in notice["message"]
 
 
 async def test_utc_message_is_converted_with_the_zones_and_split_at_dst(
