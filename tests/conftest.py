@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,10 @@ from flightdeck.users.models import User
 
 BACKENDS = ["sqlite", "postgres"]
 TEST_PASSWORD = "correct-horse-battery"
+# The app's clock in every test that uses `client`: the dates tests write (a flight on
+# 1 December 2026, a schedule season) keep their place relative to "now" whenever the suite
+# runs. The clock still moves from there; a test may move it on (`clock.advance`).
+SUITE_NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +54,16 @@ def postgres_root_url() -> Iterator[str]:
         yield server.create_database("flightdeck_test")
 
 
+GENEROUS_RATE_LIMITS = {
+    "rate_limit_per_address": "100000/minute",
+    "rate_limit_per_user": "100000/minute",
+    "rate_limit_register": "100000/minute",
+    "rate_limit_login": "100000/minute",
+    "rate_limit_search": "100000/minute",
+    "rate_limit_create_booking": "100000/minute",
+}
+
+
 def make_settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
@@ -58,6 +73,9 @@ def make_settings(database_url: str) -> Settings:
         login_failure_window_seconds=900,
         # Tests run the hold sweeper themselves (tests/bookings), not on a timer.
         hold_sweep_seconds=0,
+        # The suite sends many requests from one address: limits that it never reaches
+        # (tests/platform/test_http_limits.py tests the limits with small ones).
+        **GENEROUS_RATE_LIMITS,
     )
 
 
@@ -123,10 +141,11 @@ async def _delete_all_rows(app: FastAPI) -> None:
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+    clock.advance(SUITE_NOW - clock.now())
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
     clock.reset()
-    await app.state.login_throttle.limiter.storage.reset()
+    await app.state.rate_limits.storage.reset()
     await _empty_tables(app)
 
 

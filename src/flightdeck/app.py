@@ -11,11 +11,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from flightdeck import __version__
 from flightdeck.modules import MODULES, select_modules
 from flightdeck.platform.errors import install_error_handlers
+from flightdeck.platform.http_limits import install_rate_limiting
 from flightdeck.platform.lifespan import run_modules
 from flightdeck.platform.log_redaction import install_log_redaction
 from flightdeck.platform.logging_config import configure_logging
+from flightdeck.platform.middleware import install_request_guards
 from flightdeck.platform.modules import DomainModule, Wiring
-from flightdeck.platform.observability import metrics_middleware
+from flightdeck.platform.observability import MetricsMiddleware
+from flightdeck.platform.openapi import document_shared_errors
+from flightdeck.platform.request_context import RequestContextMiddleware
+from flightdeck.platform.security.auth import rejection_before_body
 from flightdeck.platform.settings import Settings, get_settings
 
 DESCRIPTION = """FlightDeck: flight schedules, live status, search, bookings and payments.
@@ -41,10 +46,25 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=partial(run_modules, settings=settings, modules=modules),
+        # The platform module serves /docs and /redoc with local assets (platform/api_docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
-    install_error_handlers(app)
-    app.middleware("http")(metrics_middleware)
+    _install_middleware(app, settings)
+    _include(app, settings, modules)
+    # Any route may answer the rate limits' 429 (platform/http_limits.py) when they are on.
+    limited = [(429, "rate_limited", "Too many requests")] if settings.rate_limits_enabled else []
+    document_shared_errors(app, every_operation=limited)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Error handlers and middleware, innermost first."""
+    install_error_handlers(app, auth_rejection=rejection_before_body)
+    install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
+    install_request_guards(app, settings)  # body caps, and one answer to unexpected errors
+    app.add_middleware(MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -52,8 +72,8 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    _include(app, settings, modules)
-    return app
+    # Outermost: each request gets a fresh context (client address, then the signed-in actor).
+    app.add_middleware(RequestContextMiddleware)
 
 
 def _include(app: FastAPI, settings: Settings, modules: Sequence[DomainModule]) -> None:

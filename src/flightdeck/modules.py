@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from flightdeck.admin.module import module as admin
 from flightdeck.bookings.module import module as bookings
 from flightdeck.flights.module import module as flights
 from flightdeck.notifications.module import module as notifications
@@ -19,6 +20,7 @@ from flightdeck.payments.module import module as payments
 from flightdeck.platform.module import module as platform
 from flightdeck.platform.modules import DomainModule
 from flightdeck.search.module import module as search
+from flightdeck.ui.server.module import module as ui
 from flightdeck.users.module import module as users
 
 MODULES: tuple[DomainModule, ...] = (
@@ -29,6 +31,8 @@ MODULES: tuple[DomainModule, ...] = (
     bookings,
     payments,
     notifications,
+    admin,
+    ui,
 )
 
 SERVICES: tuple[str, ...] = tuple(m.name for m in MODULES if m is not platform)

@@ -45,6 +45,25 @@ def test_domains_reach_each_other_only_through_public_parts() -> None:
     assert offenders == []
 
 
+def test_admin_owns_no_table_and_reads_others_only_through_their_services() -> None:
+    known = modules()
+    reached = {
+        target
+        for name, module in known.items()
+        if module.domain == "admin"
+        for target in imports_of(module, known)
+        if known[target].domain not in (None, "admin")
+    }
+    assert reached, "the admin domain composes the other domains' figures"
+    kinds = {target.rpartition(".")[2] for target in reached}
+    assert kinds <= {"service", "schemas", "records", "errors", "airports"}, sorted(reached)
+    assert not [
+        name
+        for name in known
+        if name.startswith("flightdeck.admin.") and (name.endswith((".models", ".repository")))
+    ]
+
+
 def test_no_module_over_500_lines() -> None:
     long = {
         name: n

@@ -118,12 +118,13 @@ async def test_malformed_update_is_422(
     assert error["details"] == {"field": "status"}
 
 
-async def test_webhook_without_a_configured_secret_is_503(
+async def test_webhook_without_a_configured_secret_is_404_feature_not_configured(
     client: httpx.AsyncClient, agent: TestUser
 ) -> None:
     await create_flight(client, agent.headers)
     response = await post_feed(client, feed_body())
-    assert_error(response, 503, "status_feed_disabled")
+    # A 4xx: nothing is down, the feature is off (monitoring reads 5xx as an outage).
+    assert_error(response, 404, "feature_not_configured")
 
 
 async def test_a_multi_leg_flight_is_named_by_the_legs_origin(

@@ -17,6 +17,7 @@ from flightdeck.payments.service import claim_scope
 from flightdeck.platform.clock import clock, utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.idempotency import KEY_LIFETIME, IdempotencyKey, request_fingerprint
+from flightdeck.platform.security.digests import digest_keys
 from tests.conftest import TestUser, assert_error
 from tests.payments.factories import (
     RECONCILE_AFTER,
@@ -132,7 +133,9 @@ async def test_an_attempt_a_crash_left_without_a_charge_id_is_failed_and_its_key
             id=new_id(),
             scope=claim_scope(passenger.id),
             key="crash-1",
-            request_hash=request_fingerprint(PaymentCreate.model_validate(body).fingerprint_body()),
+            request_hash=digest_keys().digest(
+                request_fingerprint(PaymentCreate.model_validate(body).fingerprint_body())
+            ),
             created_at=now,
             expires_at=now + KEY_LIFETIME,
         )

@@ -121,8 +121,10 @@ async def test_an_event_for_an_unknown_charge_or_provider(
     assert_error(response, 404, "unknown_payment_provider")
 
 
-async def test_without_a_webhook_secret_webhooks_answer_503(client: httpx.AsyncClient) -> None:
+async def test_without_a_webhook_secret_webhooks_answer_404_feature_not_configured(
+    client: httpx.AsyncClient,
+) -> None:
     # The app's own gateway: the suite's settings configure no webhook secret.
     body = event_body("evt_6", "payment_intent.succeeded", "ch_1")
     response = await post_event(client, body)
-    assert_error(response, 503, "payment_webhooks_disabled")
+    assert_error(response, 404, "feature_not_configured")

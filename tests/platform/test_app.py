@@ -24,6 +24,12 @@ CONTRACT_PATHS = {
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
+    "/admin/flights": {"get"},
+    "/admin/bookings": {"get"},
+    "/admin/reports": {"get"},
+    "/admin/users": {"get"},
+    "/admin/users/{user_id}": {"patch"},
+    "/admin/audit": {"get"},
 }
 
 
@@ -41,7 +47,20 @@ async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
 
 
 async def test_healthz_and_readyz_report_ok(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    # /healthz also says which services this process runs (all of them here).
+    assert (await client.get("/healthz")).json() == {
+        "status": "ok",
+        "services": [
+            "users",
+            "flights",
+            "search",
+            "bookings",
+            "payments",
+            "notifications",
+            "admin",
+            "ui",
+        ],
+    }
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] == "ok"

@@ -1,4 +1,4 @@
-"""Migration 0010 rebuilds `flights` on SQLite: the rows referencing it must survive it."""
+"""Migration 0011 rebuilds `flights` on SQLite: the rows referencing it must survive it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flightdeck.platform.settings import Settings
 def test_multi_leg_migration_keeps_every_flights_cabins_and_history(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     settings = Settings(database_url=f"sqlite+aiosqlite:///{path}")
-    upgrade_database(settings, "0007")
+    upgrade_database(settings, "0010")
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute(

@@ -44,7 +44,7 @@ class AppProcess(ServerProcess):
     """An HTTP server process, ready when ``GET /healthz`` answers 200."""
 
     name = "FlightDeck server"
-    ready_timeout = 30.0
+    ready_timeout = 90.0  # a deadline, not a wait: a loaded 2-core CI machine imports slowly
     stop_grace = 10.0
 
     def __init__(
@@ -56,8 +56,9 @@ class AppProcess(ServerProcess):
         argv: Sequence[str] = FLIGHTDECK_APP,
         workers: int = 1,
         name: str | None = None,
+        ready_timeout: float | None = None,
     ) -> None:
-        super().__init__(port, workdir)
+        super().__init__(port, workdir, ready_timeout=ready_timeout)
         self.env = dict(env)
         self.argv = list(argv)
         self.workers = workers
@@ -94,11 +95,21 @@ def start_app(
     argv: Sequence[str] = FLIGHTDECK_APP,
     workers: int = 1,
     name: str | None = None,
+    ready_timeout: float | None = None,
 ) -> AppProcess:
-    """Starts one server with ``env`` (FLIGHTDECK_* settings) and waits until it answers."""
+    """Starts one server with ``env`` (FLIGHTDECK_* settings) and waits until it answers
+    (``ready_timeout`` seconds; 30 unless given)."""
     workdir = Path(tempfile.mkdtemp(prefix="flightdeck-app-"))
     return start_on_free_port(
-        lambda port: AppProcess(port, workdir, env=env, argv=argv, workers=workers, name=name)
+        lambda port: AppProcess(
+            port,
+            workdir,
+            env=env,
+            argv=argv,
+            workers=workers,
+            name=name,
+            ready_timeout=ready_timeout,
+        )
     )
 
 

@@ -148,6 +148,11 @@ class ServerProcess(ThrowawayServer):
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (a profiler attaches to it)."""
+        return self._process.pid if self.is_running and self._process is not None else None
+
     def log_tail(self, lines: int = 30) -> str:
         return log_tail(self.log_path, lines)
 

@@ -26,3 +26,17 @@ def refund_for_cancellation(booking: BookingRecord, now: datetime) -> Money | No
 def refund_for_airline_cancellation(booking: BookingRecord) -> Money | None:
     """The airline cancelled a flight: a paid booking is refunded in full, whenever."""
     return booking.total_price if booking.status == CONFIRMED else None
+
+
+def full_refund_deadline(booking: BookingRecord) -> datetime:
+    """Until when a passenger's cancellation is refunded in full."""
+    return booking.first_departure_at - FULL_REFUND_NOTICE
+
+
+def describe_refund_rule(booking: BookingRecord, now: datetime) -> str:
+    """The fare rule that applies to a cancellation at `now`, in words."""
+    if booking.status != CONFIRMED:
+        return "Nothing was paid, so nothing is refunded; the seats are released."
+    if booking.first_departure_at - now > FULL_REFUND_NOTICE:
+        return "More than 24 hours before departure: the whole price is refunded."
+    return f"Less than 24 hours before departure: {LATE_REFUND_PERCENT} % is refunded."

@@ -6,13 +6,15 @@ flight's rows must stay removable once its bookings are history.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flightdeck.platform.db import Base, IdMixin, UTCDateTime
+from flightdeck.platform.db import AmountColumn, Base, IdMixin, UTCDateTime
 from flightdeck.platform.security.encryption import EncryptedString
+
+_ENDED = text("outcome IS NOT NULL")
 
 
 class Booking(Base):
@@ -22,6 +24,9 @@ class Booking(Base):
         Index("ix_bookings_user_created", "user_id", "created_at", "id"),
         # The sweeper: pending holds by expiry.
         Index("ix_bookings_status_hold_expires", "status", "hold_expires_at"),
+        # The admin listing: every booking newest first, or those of one status.
+        Index("ix_bookings_created", "created_at", "id"),
+        Index("ix_bookings_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -29,14 +34,14 @@ class Booking(Base):
     user_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
     cabin: Mapped[str] = mapped_column(String(16))
-    total_amount: Mapped[int] = mapped_column(Integer)
+    total_amount: Mapped[int] = mapped_column(AmountColumn)
     currency: Mapped[str] = mapped_column(String(3))
     hold_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancellation_reason: Mapped[str | None] = mapped_column(String(200), default=None)
-    refund_amount: Mapped[int | None] = mapped_column(Integer, default=None)
+    refund_amount: Mapped[int | None] = mapped_column(AmountColumn, default=None)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     seats_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -54,7 +59,18 @@ class BookingSegment(IdMixin, Base):
     """One flight of a booking, as held (a copy: the flight may change later)."""
 
     __tablename__ = "booking_segments"
-    __table_args__ = (UniqueConstraint("booking_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("booking_id", "position"),
+        # The cancellations report: only the segments of bookings that ended, by date, with
+        # what it groups by (PostgreSQL reads it alone: an index-only scan).
+        Index(
+            "ix_booking_segments_ended",
+            "service_date",
+            sqlite_where=_ENDED,
+            postgresql_where=_ENDED,
+            postgresql_include=["origin", "destination", "flight_number", "position", "outcome"],
+        ),
+    )
 
     booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
@@ -64,7 +80,13 @@ class BookingSegment(IdMixin, Base):
     destination: Mapped[str] = mapped_column(String(3))
     departure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     arrival_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    fare_amount: Mapped[int] = mapped_column(Integer)
+    # The flight's local date at its origin, kept for reports by service date (derived from
+    # departure_at and the origin's time zone when the booking is stored).
+    service_date: Mapped[date | None] = mapped_column(Date(), default=None)
+    # How the booking ended, copied here when it does (reports count ended bookings from the
+    # segments alone): flight_cancelled, cancelled_by_staff, cancelled_by_passenger, expired.
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    fare_amount: Mapped[int] = mapped_column(AmountColumn)
     fare_currency: Mapped[str] = mapped_column(String(3))
     # One seat (or null) per passenger, in passenger order.
     seats: Mapped[list[str | None]] = mapped_column(JSON)

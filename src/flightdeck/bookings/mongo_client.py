@@ -82,6 +82,13 @@ async def ensure_indexes(collection: BookingCollection) -> None:
     )
     # Flight cancellation: the bookings with a segment on the flight.
     await collection.create_index("segments.flight_id", name="segment_flight")
+    # The admin listing (newest first, also by status) and reports by service date.
+    await collection.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="created")
+    await collection.create_index(
+        [("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+        name="status_created",
+    )
+    await collection.create_index("segments.service_date", name="segment_service_date")
     # The sweeper's repair pass: sparse, so it holds only bookings whose seats await release.
     await collection.create_index("release_pending_since", sparse=True, name="release_pending")
 

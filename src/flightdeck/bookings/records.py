@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+from flightdeck.flights.airports import to_local
 from flightdeck.platform.money import Money
 
 BookingStatus = Literal["pending_payment", "confirmed", "cancelled", "expired"]
@@ -20,6 +21,11 @@ CANCELLED: BookingStatus = "cancelled"
 EXPIRED: BookingStatus = "expired"
 # Bookings that hold seats: a cancellation or an expiry gives them back.
 ACTIVE_STATUSES: frozenset[BookingStatus] = frozenset({PENDING_PAYMENT, CONFIRMED})
+
+# Why a booking was cancelled (`cancellation_reason`).
+FLIGHT_CANCELLED_REASON = "flight_cancelled"
+PASSENGER_CANCELLED_REASON = "cancelled_by_passenger"
+STAFF_CANCELLED_REASON = "cancelled_by_staff"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class SegmentRecord:
     arrival_at: datetime  # UTC
     fare: Money  # per passenger
     seats: tuple[str | None, ...]
+
+    @property
+    def service_date(self) -> date:
+        """The flight's local date at its origin (what reports group by)."""
+        return to_local(self.departure_at, self.origin).date()
 
 
 @dataclass(frozen=True)

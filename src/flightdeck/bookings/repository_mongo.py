@@ -72,6 +72,7 @@ def _to_document(booking: BookingRecord) -> BookingDocument:
                 "destination": s.destination,
                 "departure_at": s.departure_at,
                 "arrival_at": s.arrival_at,
+                "service_date": s.service_date.isoformat(),
                 "fare": _money(s.fare),
                 "seats": list(s.seats),
             }
@@ -159,6 +160,10 @@ def _store_errors() -> Iterator[None]:
             log.warning("bookings store unavailable: %s", exc)
             raise BookingStoreUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from exc
         raise
+
+
+# The same translation of driver errors for the store's other readers (reports).
+store_errors = _store_errors
 
 
 # --- the store ---------------------------------------------------------------------------

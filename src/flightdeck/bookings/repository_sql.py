@@ -11,8 +11,8 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import CursorResult, Select, Table, and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.models import Booking, BookingPassenger, BookingSegment
@@ -29,6 +29,7 @@ from flightdeck.bookings.records import (
     SegmentRecord,
 )
 from flightdeck.bookings.repository import PnrTaken
+from flightdeck.platform.db import new_id
 from flightdeck.platform.money import Money
 
 
@@ -80,44 +81,70 @@ def _to_record(row: Booking) -> BookingRecord:
     )
 
 
-def _to_row(record: BookingRecord) -> Booking:
-    return Booking(
-        id=record.id,
-        pnr=record.pnr,
-        user_id=record.user_id,
-        status=record.status,
-        cabin=record.cabin,
-        total_amount=record.total_price.amount,
-        currency=record.total_price.currency,
-        hold_expires_at=record.hold_expires_at,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        segments=[
-            BookingSegment(
-                position=position,
-                flight_id=s.flight_id,
-                flight_number=s.flight_number,
-                origin=s.origin,
-                destination=s.destination,
-                departure_at=s.departure_at,
-                arrival_at=s.arrival_at,
-                fare_amount=s.fare.amount,
-                fare_currency=s.fare.currency,
-                seats=list(s.seats),
-            )
-            for position, s in enumerate(record.segments)
-        ],
-        passengers=[
-            BookingPassenger(
-                position=position,
-                first_name=p.first_name,
-                last_name=p.last_name,
-                date_of_birth=p.date_of_birth.isoformat(),
-                passport_number=p.passport_number,
-            )
-            for position, p in enumerate(record.passengers)
-        ],
-    )
+Values = dict[str, Any]
+_BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
+_SEGMENTS: Table = BookingSegment.__table__  # type: ignore[assignment]
+_PASSENGERS: Table = BookingPassenger.__table__  # type: ignore[assignment]
+
+
+def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
+    """The booking's row, its segments' rows and its passengers' rows, as column values."""
+    booking = {
+        "id": record.id,
+        "pnr": record.pnr,
+        "user_id": record.user_id,
+        "status": record.status,
+        "cabin": record.cabin,
+        "total_amount": record.total_price.amount,
+        "currency": record.total_price.currency,
+        "hold_expires_at": record.hold_expires_at,
+        "payment_id": None,
+        "confirmed_at": None,
+        "cancelled_at": None,
+        "cancellation_reason": None,
+        "refund_amount": None,
+        "expired_at": None,
+        "seats_released_at": None,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+    segments = [
+        {
+            "id": new_id(),
+            "booking_id": record.id,
+            "position": position,
+            "flight_id": s.flight_id,
+            "flight_number": s.flight_number,
+            "origin": s.origin,
+            "destination": s.destination,
+            "departure_at": s.departure_at,
+            "arrival_at": s.arrival_at,
+            "service_date": s.service_date,
+            "fare_amount": s.fare.amount,
+            "fare_currency": s.fare.currency,
+            "seats": list(s.seats),
+        }
+        for position, s in enumerate(record.segments)
+    ]
+    passengers = [
+        {
+            "id": new_id(),
+            "booking_id": record.id,
+            "position": position,
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "date_of_birth": p.date_of_birth.isoformat(),
+            "passport_number": p.passport_number,
+        }
+        for position, p in enumerate(record.passengers)
+    ]
+    return booking, segments, passengers
+
+
+def _insert_booking(dialect: str) -> Any:
+    """INSERT of a booking that skips it (rowcount 0) when its PNR is taken."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(_BOOKINGS).on_conflict_do_nothing(index_elements=["pnr"])
 
 
 class SqlBookingRepository:
@@ -127,16 +154,15 @@ class SqlBookingRepository:
         self.session = session
 
     async def add(self, booking: BookingRecord) -> None:
-        row = _to_row(booking)
-        try:
-            # A savepoint, so a PNR collision leaves the transaction usable for the retry.
-            async with self.session.begin_nested():
-                self.session.add(row)
-                await self.session.flush()
-        except IntegrityError as exc:
-            # The savepoint's rollback already took the new rows out of the session.
-            raise PnrTaken(booking.pnr) from exc
-        self.session.expunge(row)
+        # Three statements, no SAVEPOINT: a taken PNR writes nothing and is reported, so the
+        # transaction stays usable for the retry with another PNR.
+        row, segments, passengers = _rows(booking)
+        dialect = self.session.get_bind().dialect.name
+        result = cast(CursorResult[Any], await self.session.execute(_insert_booking(dialect), row))
+        if result.rowcount != 1:
+            raise PnrTaken(booking.pnr)
+        await self.session.execute(insert(_SEGMENTS), segments)
+        await self.session.execute(insert(_PASSENGERS), passengers)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
         return await self._one(select(Booking).where(Booking.id == booking_id))
@@ -183,7 +209,7 @@ class SqlBookingRepository:
     ) -> BookingRecord | None:
         if from_status not in ACTIVE_STATUSES:
             return None
-        return await self._transition(
+        cancelled = await self._transition(
             booking_id,
             {from_status},
             None,
@@ -194,9 +220,12 @@ class SqlBookingRepository:
             seats_released_at=at,
             updated_at=at,
         )
+        if cancelled is not None:
+            await self._mark_ended(booking_id, reason or CANCELLED)
+        return cancelled
 
     async def expire(self, booking_id: str, *, at: datetime) -> BookingRecord | None:
-        return await self._transition(
+        expired = await self._transition(
             booking_id,
             {PENDING_PAYMENT},
             Booking.hold_expires_at <= at,
@@ -204,6 +233,19 @@ class SqlBookingRepository:
             expired_at=at,
             seats_released_at=at,
             updated_at=at,
+        )
+        if expired is not None:
+            await self._mark_ended(booking_id, EXPIRED)
+        return expired
+
+    async def _mark_ended(self, booking_id: str, outcome: str) -> None:
+        """Copies how the booking ended onto its segments (what reports count), in the same
+        transaction as the change of status."""
+        await self.session.execute(
+            update(BookingSegment)
+            .where(BookingSegment.booking_id == booking_id)
+            .values(outcome=outcome)
+            .execution_options(synchronize_session=False)
         )
 
     async def list_expired_holds(self, now: datetime, *, limit: int) -> list[BookingRecord]:

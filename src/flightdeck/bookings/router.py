@@ -16,7 +16,12 @@ from flightdeck.bookings.errors import (
     MixedCurrencies,
     SegmentsNotConsecutive,
 )
-from flightdeck.bookings.schemas import BookingCancellation, BookingCreate, BookingRead
+from flightdeck.bookings.schemas import (
+    BookingCancellation,
+    BookingCreate,
+    BookingRead,
+    CancellationQuote,
+)
 from flightdeck.flights.errors import (
     CabinNotOffered,
     DuplicateSeat,
@@ -29,7 +34,8 @@ from flightdeck.flights.errors import (
     UnknownFlight,
 )
 from flightdeck.platform.db import DbSession
-from flightdeck.platform.errors import Unauthorized, error_responses
+from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
+from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.idempotency import (
     IdempotencyKeyHeader,
     IdempotencyKeyReused,
@@ -40,10 +46,14 @@ from flightdeck.platform.idempotency import (
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import CurrentPrincipal
 from flightdeck.platform.settings import AppSettings
+from flightdeck.platform.text import RESOURCE_ID_PATTERN
 
 router = APIRouter(tags=["bookings"])
 
-BookingReference = Annotated[str, Path(description="The booking's id, or its PNR (any case)")]
+BookingReference = Annotated[
+    str,
+    Path(description="The booking's id, or its PNR (any case)", pattern=RESOURCE_ID_PATTERN),
+]
 
 
 @router.post(
@@ -67,8 +77,10 @@ BookingReference = Annotated[str, Path(description="The booking's id, or its PNR
         MixedCurrencies,
         InvalidSeatSelection,
         422,
+        TooManyRequests,
         BookingStoreUnavailable,
     ),
+    dependencies=[rate_limit("create_booking")],
 )
 async def create_booking(
     data: BookingCreate,
@@ -111,6 +123,17 @@ async def get_booking(
 ) -> BookingRead:
     """One booking, by id or PNR: its owner, agents and admins."""
     return await service.get_booking(session, principal, booking_id)
+
+
+@router.get(
+    "/bookings/{booking_id}/cancellation",
+    responses=error_responses(Unauthorized, BookingNotFound),
+)
+async def quote_cancellation(
+    booking_id: BookingReference, session: DbSession, principal: CurrentPrincipal
+) -> CancellationQuote:
+    """What cancelling now would pay back, by the fare rules (nothing changes)."""
+    return await service.quote_cancellation(session, principal, booking_id)
 
 
 @router.delete(

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from flightdeck.bookings.records import BookingRecord, PassengerRecord, SegmentRecord
 from flightdeck.flights.airports import to_local
-from flightdeck.platform.clock import utcnow
+from flightdeck.platform.bounds import BirthDate
 from flightdeck.platform.instants import LocalInstant
 from flightdeck.platform.money import Money
+from flightdeck.platform.text import RESOURCE_ID_PATTERN, SingleLineText
 
 MAX_SEGMENTS = 4
 MAX_PASSENGERS = 9  # one booking (PNR) holds at most nine passengers, as airlines do
 PASSPORT_MASK = "•••••"
 
 CabinName = Annotated[str, StringConstraints(pattern=r"^(economy|premium_economy|business|first)$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-FlightId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=36)]
+Name = Annotated[SingleLineText, StringConstraints(min_length=1, max_length=100)]
+FlightId = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=RESOURCE_ID_PATTERN, max_length=36)
+]
 # Checked against the cabin's layout by the inventory ("12A"; case ignored).
 SeatCode = Annotated[
     str,
@@ -36,7 +39,7 @@ PassportNumber = Annotated[
 class PassengerCreate(BaseModel):
     first_name: Name
     last_name: Name
-    date_of_birth: date
+    date_of_birth: BirthDate
     passport_number: PassportNumber | None = None
     seat: SeatCode | None = Field(
         default=None, description="Seat on the first segment (see `seats` for every segment)"
@@ -46,13 +49,6 @@ class PassengerCreate(BaseModel):
         description="One seat (or null) per segment, in segment order; an addition to the "
         "contract's single `seat`, which applies to the first segment only",
     )
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born_already(cls, value: date) -> date:
-        if value > utcnow().date():
-            raise ValueError("must not be in the future")
-        return value
 
     @model_validator(mode="after")
     def _seat_agrees_with_seats(self) -> PassengerCreate:
@@ -91,7 +87,7 @@ class BookingCreate(BaseModel):
 class PassengerRead(BaseModel):
     first_name: str
     last_name: str
-    date_of_birth: date
+    date_of_birth: BirthDate
     passport_number: str | None = Field(
         description="In full to the booking's owner only; others see the last four characters"
     )
@@ -137,6 +133,17 @@ class BookingCancellation(BaseModel):
     status: Literal["cancelled"] = "cancelled"
     refund: Money | None = Field(description="Paid back by the payments domain; null if unpaid")
     booking: BookingRead
+
+
+class CancellationQuote(BaseModel):
+    """`GET /bookings/{id}/cancellation`: what cancelling now would pay back (nothing changes)."""
+
+    cancellable: bool = Field(description="False once cancelled or expired")
+    refund: Money | None = Field(description="Paid back if cancelled now; null if unpaid")
+    full_refund_until: datetime | None = Field(
+        description="Until when a cancellation is refunded in full (UTC); null if unpaid"
+    )
+    rule: str = Field(description="The fare rule that applies, in words")
 
 
 def mask_passport(number: str | None) -> str | None:

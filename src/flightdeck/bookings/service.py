@@ -24,6 +24,8 @@ from flightdeck.bookings.errors import (
     SegmentsNotConsecutive,
 )
 from flightdeck.bookings.fare_rules import (
+    describe_refund_rule,
+    full_refund_deadline,
     refund_for_airline_cancellation,
     refund_for_cancellation,
 )
@@ -32,7 +34,10 @@ from flightdeck.bookings.records import (
     ACTIVE_STATUSES,
     CONFIRMED,
     EXPIRED,
+    FLIGHT_CANCELLED_REASON,
+    PASSENGER_CANCELLED_REASON,
     PENDING_PAYMENT,
+    STAFF_CANCELLED_REASON,
     BookingCursor,
     BookingRecord,
     PassengerRecord,
@@ -43,6 +48,7 @@ from flightdeck.bookings.schemas import (
     BookingCancellation,
     BookingCreate,
     BookingRead,
+    CancellationQuote,
     booking_to_read,
 )
 from flightdeck.bookings.stores import booking_repository
@@ -52,21 +58,19 @@ from flightdeck.flights.inventory.service import (
     hold_inventory,
     release_inventory,
 )
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
 from flightdeck.platform.money import Money
-from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 from flightdeck.platform.security.auth import Principal
 
 BOOKING_CREATED = "booking.created"
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_EXPIRED = "booking.expired"
-FLIGHT_CANCELLED_REASON = "flight_cancelled"
-PASSENGER_CANCELLED_REASON = "cancelled_by_passenger"
-STAFF_CANCELLED_REASON = "cancelled_by_staff"
 _PNR_ATTEMPTS = 8
 _CANCEL_ATTEMPTS = 3
 
@@ -221,7 +225,7 @@ def _decode_cursor(values: list[Any] | None) -> BookingCursor | None:
         return None
     try:
         created_at, booking_id = values
-        return BookingCursor(created_at=datetime.fromisoformat(created_at), id=str(booking_id))
+        return BookingCursor(created_at=cursor_instant(created_at), id=str(booking_id))
     except (TypeError, ValueError) as exc:
         raise Unprocessable(
             "cursor: not a cursor this server issued", code="invalid_cursor"
@@ -240,6 +244,22 @@ async def _visible_booking(
 
 
 # --- cancel ------------------------------------------------------------------------------
+
+
+async def quote_cancellation(
+    session: AsyncSession, principal: Principal, reference: str
+) -> CancellationQuote:
+    """What `cancel_booking` would pay back now, by the same fare rules; changes nothing.
+    404 as `get_booking`."""
+    booking = await _visible_booking(booking_repository(session), principal, reference)
+    now = booking_now()
+    paid = booking.status == CONFIRMED
+    return CancellationQuote(
+        cancellable=booking.status in ACTIVE_STATUSES,
+        refund=refund_for_cancellation(booking, now),
+        full_refund_until=full_refund_deadline(booking) if paid else None,
+        rule=describe_refund_rule(booking, now),
+    )
 
 
 async def cancel_booking(
@@ -269,6 +289,19 @@ async def cancel_booking(
         raise BookingNotCancellable(
             f"A booking that is {booking.status} cannot be cancelled",
             details={"status": booking.status},
+        )
+    if reason == STAFF_CANCELLED_REASON:
+        await record_audit(
+            session,
+            action="cancel",
+            entity="booking",
+            entity_id=cancelled.id,
+            before={"pnr": booking.pnr, "status": booking.status},
+            after={
+                "pnr": cancelled.pnr,
+                "status": cancelled.status,
+                "refund": cancelled.refund_amount.model_dump() if cancelled.refund_amount else None,
+            },
         )
     return BookingCancellation(
         refund=cancelled.refund_amount,

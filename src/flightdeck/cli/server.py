@@ -26,5 +26,8 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
-        proxy_headers=True,
+        # The client address is resolved by the app (platform/client_address.py), from
+        # X-Forwarded-For only when the peer is in FLIGHTDECK_TRUSTED_PROXIES; uvicorn's own
+        # rewrite would believe the header from 127.0.0.1, whoever sent it.
+        proxy_headers=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -10,6 +11,9 @@ from zoneinfo import ZoneInfo
 import airportsdata
 
 from flightdeck.flights.errors import UnknownAirport
+
+# Mean Earth radius (IUGG), the usual sphere for great-circle route distances.
+EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True)
@@ -95,3 +99,14 @@ def local_to_utc(day: date, local_time: time, airport_code: str) -> datetime:
     """
     zone = get_airport(airport_code).zone
     return datetime.combine(day, local_time, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+@lru_cache(maxsize=4096)
+def great_circle_km(origin: str, destination: str) -> int:
+    """The great-circle (haversine) distance between two airports, rounded to whole km."""
+    a, b = get_airport(origin), get_airport(destination)
+    lat1, lat2 = math.radians(a.latitude), math.radians(b.latitude)
+    dlat = lat2 - lat1
+    dlon = math.radians(b.longitude - a.longitude)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return round(2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h))))

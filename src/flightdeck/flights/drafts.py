@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flightdeck.flights.airports import great_circle_km
 from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.flights.schemas import CabinSpec
 from flightdeck.platform.clock import utcnow
@@ -62,6 +63,8 @@ def _columns(draft: FlightDraft) -> dict[str, Any]:
         "operating_flight": draft.operating_flight,
         "origin": draft.origin,
         "destination": draft.destination,
+        # Kept with the flight for the ASK/RPK reports (cached per airport pair).
+        "distance_km": great_circle_km(draft.origin, draft.destination),
         "departure_at": draft.departure_at.astimezone(UTC),
         "arrival_at": draft.arrival_at.astimezone(UTC),
         "aircraft": draft.aircraft,

@@ -15,11 +15,12 @@ from sqlalchemy import (
     String,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
+from flightdeck.platform.db import AmountColumn, Base, IdMixin, TimestampMixin, UTCDateTime
 
 CABINS = ("economy", "premium_economy", "business", "first")
 # IATA service types (SSIM Appendix C) FlightDeck sells: scheduled and additional passenger
@@ -97,7 +98,11 @@ class Flight(IdMixin, TimestampMixin, Base):
         CheckConstraint("arrival_at > departure_at", name="arrives_after_departure"),
         Index("ix_flights_origin_departure", "origin", "departure_at"),
         Index("ix_flights_destination_departure", "destination", "departure_at"),
+        # Search: a route's flights in a window (direct flights, a connection's second leg).
+        Index("ix_flights_route_departure", "origin", "destination", "departure_at"),
         Index("ix_flights_departure", "departure_at"),
+        # Reports and the admin listing select by local service date.
+        Index("ix_flights_service_date", "service_date"),
     )
 
     flight_number: Mapped[str] = mapped_column(String(8))
@@ -117,6 +122,8 @@ class Flight(IdMixin, TimestampMixin, Base):
     schedule_id: Mapped[str | None] = mapped_column(
         ForeignKey("schedules.id", ondelete="SET NULL"), default=None, index=True
     )
+    # Great-circle distance between the airports, kept with the flight for ASK/RPK reports.
+    distance_km: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     # Live status (the latest; every change is also kept in flight_status_changes).
     status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
@@ -129,6 +136,10 @@ class Flight(IdMixin, TimestampMixin, Base):
     terminal: Mapped[str | None] = mapped_column(String(8), default=None)
     diverted_to: Mapped[str | None] = mapped_column(String(3), default=None)
     status_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Actual minus scheduled, in whole minutes (negative: early), once the actual is known:
+    # what punctuality reports (D15, A15, percentiles) aggregate in SQL.
+    departure_delay_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    arrival_delay_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
 
     cabins: Mapped[list[FlightCabin]] = relationship(
         back_populates="flight",
@@ -153,7 +164,7 @@ class FlightCabin(IdMixin, Base):
     cabin: Mapped[str] = mapped_column(String(16))
     capacity: Mapped[int] = mapped_column(Integer)
     sold: Mapped[int] = mapped_column(Integer, default=0)
-    fare_amount: Mapped[int] = mapped_column(Integer)
+    fare_amount: Mapped[int] = mapped_column(AmountColumn)
     fare_currency: Mapped[str] = mapped_column(String(3))
 
     flight: Mapped[Flight] = relationship(back_populates="cabins")

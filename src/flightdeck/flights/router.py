@@ -29,6 +29,7 @@ from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import StaffPrincipal
+from flightdeck.platform.text import ResourceId
 
 router = APIRouter()
 
@@ -69,7 +70,7 @@ async def list_flights(
 
 
 @router.get("/flights/{flight_id}", tags=["flights"], responses=error_responses(FlightNotFound))
-async def get_flight(flight_id: str, session: DbSession) -> FlightRead:
+async def get_flight(flight_id: ResourceId, session: DbSession) -> FlightRead:
     """One flight with seats available per cabin."""
     return flight_to_read(await service.get_flight(session, flight_id))
 
@@ -87,7 +88,7 @@ async def get_flight(flight_id: str, session: DbSession) -> FlightRead:
     ),
 )
 async def update_flight(
-    flight_id: str, data: FlightUpdate, session: DbSession, principal: StaffPrincipal
+    flight_id: ResourceId, data: FlightUpdate, session: DbSession, principal: StaffPrincipal
 ) -> FlightRead:
     """Change times, aircraft or cabins (never below seats sold)."""
     flight = await service.update_flight(session, flight_id, data, actor_id=principal.user_id)
@@ -104,7 +105,7 @@ async def update_flight(
     },
 )
 async def delete_flight(
-    flight_id: str, session: DbSession, principal: StaffPrincipal
+    flight_id: ResourceId, session: DbSession, principal: StaffPrincipal
 ) -> FlightCancelled | Response:
     """Remove a flight with nothing sold (204); cancel it when seats are sold (200)."""
     outcome = await service.delete_flight(session, flight_id, actor_id=principal.user_id)

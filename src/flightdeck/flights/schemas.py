@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from flightdeck.flights.airports import Airport, to_local
 from flightdeck.flights.models import Flight
+from flightdeck.platform.bounds import FlightDate, FlightInstant
 from flightdeck.platform.instants import LocalInstant
-from flightdeck.platform.money import Money
+from flightdeck.platform.money import Fare, Money
+from flightdeck.platform.text import SingleLineText
 
 # Patterns are checked before upper-casing (pydantic), so they accept either case.
 FlightNumber = Annotated[
@@ -32,37 +33,54 @@ AirportCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")
 ]
 CabinName = Annotated[str, StringConstraints(pattern=r"^(economy|premium_economy|business|first)$")]
+AircraftType = Annotated[SingleLineText, Field(max_length=16, examples=["B789"])]
+
+# The longest flights scheduled today (Singapore-New York) take about 19 hours, and Qantas'
+# planned Sydney-London nonstop about 22: no airliner carries passengers longer than that, so
+# a longer block time is a typing error (a wrong day or offset), not a flight.
+MAX_BLOCK_TIME = timedelta(hours=22)
+
+
+def block_time_problem(departure: datetime, arrival: datetime) -> str | None:
+    """Why these times cannot be one flight's, or None."""
+    if arrival <= departure:
+        return "arrival_time must be after departure_time"
+    if arrival - departure > MAX_BLOCK_TIME:
+        hours = MAX_BLOCK_TIME.total_seconds() / 3600
+        return f"the flight would last more than {hours:g} hours, longer than any airliner flies"
+    return None
 
 
 class CabinSpec(BaseModel):
     seats: int = Field(ge=0, le=1000)
-    fare: Money
+    fare: Fare
 
 
 class FlightCreate(BaseModel):
     flight_number: FlightNumber = Field(examples=["FD101"])
     origin: AirportCode = Field(examples=["JFK"])
     destination: AirportCode = Field(examples=["LHR"])
-    departure_time: AwareDatetime
-    arrival_time: AwareDatetime
-    aircraft: str | None = Field(default=None, max_length=16)
+    departure_time: FlightInstant
+    arrival_time: FlightInstant
+    aircraft: AircraftType | None = None
     cabins: dict[CabinName, CabinSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check_route_and_times(self) -> FlightCreate:
         if self.origin == self.destination:
             raise ValueError("origin and destination must differ")
-        if self.arrival_time <= self.departure_time:
-            raise ValueError("arrival_time must be after departure_time")
+        problem = block_time_problem(self.departure_time, self.arrival_time)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
 class FlightUpdate(BaseModel):
     """Every field optional; cabins given are replaced (never below seats already sold)."""
 
-    departure_time: AwareDatetime | None = None
-    arrival_time: AwareDatetime | None = None
-    aircraft: str | None = Field(default=None, max_length=16)
+    departure_time: FlightInstant | None = None
+    arrival_time: FlightInstant | None = None
+    aircraft: AircraftType | None = None
     cabins: dict[CabinName, CabinSpec] | None = Field(default=None, min_length=1)
 
 
@@ -76,7 +94,7 @@ class FlightFilters(BaseModel):
 
     origin: AirportCode | None = None
     destination: AirportCode | None = None
-    date: dt.date | None = None
+    date: FlightDate | None = None
     status: FlightStatus | None = None
     flight_number: FlightNumber | None = None
 

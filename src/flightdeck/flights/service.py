@@ -30,13 +30,15 @@ from flightdeck.flights.schemas import (
     FlightFilters,
     FlightRead,
     FlightUpdate,
+    block_time_problem,
     flight_to_read,
 )
 from flightdeck.flights.status.schemas import FlightStatusUpdate
 from flightdeck.flights.status.service import update_flight_status
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
-from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 
 FLIGHT_UPDATED = "flight.updated"
 # Once a flight is off the ground (or cancelled) its schedule is history.
@@ -84,7 +86,24 @@ async def create_flight(session: AsyncSession, data: FlightCreate) -> Flight:
     if not await repository.add_flight(session, flight):
         raise _duplicate(data.flight_number, flight.service_date)
     await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+    await record_audit(
+        session, action="create", entity="flight", entity_id=flight.id, after=flight_state(flight)
+    )
     return flight
+
+
+def flight_state(flight: Flight) -> dict[str, Any]:
+    """What the audit log keeps of a flight created or removed."""
+    return {
+        "flight_number": flight.flight_number,
+        "service_date": flight.service_date.isoformat(),
+        "origin": flight.origin,
+        "destination": flight.destination,
+        "departure_time": _iso(flight.departure_at, flight.origin),
+        "arrival_time": _iso(flight.arrival_at, flight.destination),
+        "aircraft": flight.aircraft,
+        "cabins": {cabin.cabin: _cabin_state(cabin) for cabin in flight.cabins},
+    }
 
 
 def _duplicate(flight_number: str, service_date: date) -> DuplicateFlight:
@@ -145,13 +164,7 @@ def _decode_flight_cursor(values: list[Any] | None) -> tuple[datetime, str] | No
         return None
     if len(values) != 2 or not all(isinstance(value, str) for value in values):
         raise _invalid_cursor()
-    try:
-        departure_at = datetime.fromisoformat(values[0])
-    except ValueError as exc:
-        raise _invalid_cursor() from exc
-    if departure_at.tzinfo is None:
-        raise _invalid_cursor()
-    return departure_at.astimezone(UTC), values[1]
+    return cursor_instant(values[0]), values[1]
 
 
 async def list_flights(
@@ -187,10 +200,9 @@ def _apply_time_changes(flight: Flight, data: FlightUpdate) -> dict[str, Any]:
             f"The times of a {flight.status} flight cannot change",
             details={"status": flight.status},
         )
-    if arrival_at <= departure_at:
-        raise Unprocessable(
-            "arrival_time: must be after departure_time", details={"field": "arrival_time"}
-        )
+    problem = block_time_problem(departure_at, arrival_at)
+    if problem is not None:
+        raise Unprocessable(f"arrival_time: {problem}", details={"field": "arrival_time"})
     changes: dict[str, Any] = {}
     if departure_at != flight.departure_at:
         changes["departure_time"] = {
@@ -214,6 +226,14 @@ def _apply_time_changes(flight: Flight, data: FlightUpdate) -> dict[str, Any]:
         service_date,
     )
     return changes
+
+
+def _side(changes: dict[str, Any], side: str) -> dict[str, Any]:
+    """One side ("from" or "to") of {field: {from, to}} (cabins: {cabin: {from, to}})."""
+    return {
+        name: change[side] if "from" in change else _side(change, side)
+        for name, change in changes.items()
+    }
 
 
 def _cabin_state(cabin: FlightCabin) -> dict[str, Any]:
@@ -306,6 +326,14 @@ async def update_flight(
         payload={"flight_id": flight.id, "flight_number": flight.flight_number, "changed": changes},
         actor_id=actor_id,
     )
+    await record_audit(
+        session,
+        action="update",
+        entity="flight",
+        entity_id=flight.id,
+        before=_side(changes, "from"),
+        after=_side(changes, "to"),
+    )
     reloaded = await repository.reload_flight(session, flight.id)
     assert reloaded is not None  # locked by this transaction
     return reloaded
@@ -371,8 +399,12 @@ async def delete_flight(
             details={"status": flight.status},
         )
     await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+    state = flight_state(flight)
     # Conditional delete: a seat sold meanwhile makes it fail, and the flight is cancelled.
-    if await repository.delete_flight_if_unsold(session, flight.id):
+    if await repository.delete_flight_if_unsold(session, flight_id):
+        await record_audit(
+            session, action="delete", entity="flight", entity_id=flight_id, before=state
+        )
         return FlightRemoval(removed=True, flight=None)
     affected = 0
     if flight.status != "cancelled":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from flightdeck.notifications import service
 from flightdeck.notifications.email import Mailer
@@ -19,6 +19,7 @@ from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import CurrentPrincipal, StaffPrincipal
+from flightdeck.platform.text import ResourceId
 
 router = APIRouter(tags=["notifications"])
 
@@ -29,7 +30,7 @@ def app_mailer(request: Request) -> Mailer:
 
 
 AppMailer = Annotated[Mailer, Depends(app_mailer)]
-NotificationId = Annotated[str, Path(max_length=36)]
+NotificationId = ResourceId
 
 
 @router.post(

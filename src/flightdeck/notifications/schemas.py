@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flightdeck.notifications.models import Notification
+from flightdeck.platform.text import RESOURCE_ID_PATTERN, MultiLineText, SingleLineText
 
 
 class NotificationCreate(BaseModel):
@@ -16,10 +17,10 @@ class NotificationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    user_id: str | None = Field(default=None, min_length=1, max_length=36)
-    flight_id: str | None = Field(default=None, min_length=1, max_length=36)
-    title: str = Field(min_length=1, max_length=200)
-    message: str = Field(min_length=1, max_length=2000)
+    user_id: str | None = Field(default=None, pattern=RESOURCE_ID_PATTERN)
+    flight_id: str | None = Field(default=None, pattern=RESOURCE_ID_PATTERN)
+    title: SingleLineText = Field(min_length=1, max_length=200)
+    message: MultiLineText = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")
     def _one_audience(self) -> NotificationCreate:

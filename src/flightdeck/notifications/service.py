@@ -37,11 +37,12 @@ from flightdeck.notifications.schemas import (
     ReadAllResult,
     notification_to_read,
 )
+from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
-from flightdeck.platform.pagination import Page, PageParams, encode_cursor
+from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 from flightdeck.platform.security.auth import Principal
 from flightdeck.users.service import UserContact, contacts_for
 
@@ -161,6 +162,19 @@ async def send_notification(
     rows = await notify_users(
         session, user_ids, content, email_enabled=email_enabled, actor_id=principal.user_id
     )
+    await record_audit(
+        session,
+        action="send",
+        entity="notification",
+        entity_id=rows[0].batch_id if rows else new_id(),
+        after={
+            "title": data.title,
+            "message": data.message,
+            "user_id": data.user_id,
+            "flight_id": data.flight_id,
+            "recipients": len(rows),
+        },
+    )
     return NotificationSent(recipients=len(rows))
 
 
@@ -172,7 +186,7 @@ def _decode_cursor(values: list[Any] | None) -> tuple[datetime, str] | None:
         return None
     try:
         created_at, notification_id = values
-        return datetime.fromisoformat(created_at), str(notification_id)
+        return cursor_instant(created_at), str(notification_id)
     except (TypeError, ValueError) as exc:
         raise Unprocessable(
             "cursor: not a cursor this server issued", code="invalid_cursor"

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import State
 
 from flightdeck.bookings import service as bookings_service
 from flightdeck.flights import service as flights_service
@@ -29,9 +30,8 @@ from flightdeck.notifications.hub import (
     flight_channel,
 )
 from flightdeck.platform.errors import AppError, NotFound
+from flightdeck.platform.security.auth import principal_for_token
 from flightdeck.platform.security.tokens import AccessClaims, InvalidToken, decode_access_token
-from flightdeck.platform.settings import Settings
-from flightdeck.users import service as users_service
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,14 @@ def token_from_handshake(websocket: WebSocket) -> tuple[str | None, str | None]:
     return websocket.query_params.get("token"), None
 
 
-async def _authenticate(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], token: str | None
-) -> tuple[AccessClaims, list[str]]:
-    """The token's claims (its user active) and the flights the user holds bookings on."""
+async def _authenticate(state: State, token: str | None) -> tuple[AccessClaims, list[str]]:
+    """The token's claims (its user existing, active, the token not revoked) and the flights
+    the user holds bookings on."""
     if not token:
         raise InvalidToken("no access token")
-    claims = decode_access_token(settings, token)
-    async with sessionmaker() as session:
-        await users_service.get_active_user(session, claims.user_id)
+    claims = decode_access_token(state.settings, token)
+    async with state.sessionmaker() as session:
+        await principal_for_token(state, state.settings, token, session)
         flight_ids = await bookings_service.flight_ids_for_user(session, claims.user_id)
     return claims, flight_ids
 
@@ -74,7 +73,7 @@ async def live_feed(websocket: WebSocket) -> None:
     token, subprotocol = token_from_handshake(websocket)
     await websocket.accept(subprotocol=subprotocol)
     try:
-        claims, flight_ids = await _authenticate(state.settings, state.sessionmaker, token)
+        claims, flight_ids = await _authenticate(state, token)
     except (InvalidToken, AppError) as exc:
         reason = "access token expired" if "expired" in str(exc) else "not authenticated"
         await websocket.close(CLOSE_UNAUTHORIZED, reason)
@@ -136,7 +135,7 @@ async def handle_client_message(
         )
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return _error("invalid_message", "Messages are JSON objects")
     if not isinstance(data, dict):
         return _error("invalid_message", "Messages are JSON objects")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from flightdeck.platform.errors import AppError, Conflict, NotFound, Unprocessable
+from flightdeck.platform.errors import (
+    AppError,
+    Conflict,
+    FeatureNotConfigured,
+    NotFound,
+    Unprocessable,
+)
 
 
 class PaymentNotFound(NotFound):
@@ -50,10 +56,8 @@ class UnknownProvider(NotFound):
     message = "No such payment provider"
 
 
-class PaymentWebhooksDisabled(AppError):
-    status_code = 503
-    code = "payment_webhooks_disabled"
-    message = "Payment webhooks are not configured on this server"
+class PaymentWebhooksDisabled(FeatureNotConfigured):
+    message = "Payment webhooks are not configured on this server (no webhook secret)"
 
 
 class BookingAlreadyPaid(Conflict):

@@ -3,16 +3,17 @@ already handled."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Date, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
+from flightdeck.platform.db import AmountColumn, Base, IdMixin, TimestampMixin, UTCDateTime
 
 # At most one attempt per booking that is not `failed`: two concurrent payments for one
 # booking cannot both reach the gateway (the second insert violates this index).
 _LIVE_ATTEMPT = text("status <> 'failed'")
+_REFUNDED = text("refunded_amount > 0")
 
 
 class Payment(IdMixin, TimestampMixin, Base):
@@ -29,6 +30,8 @@ class Payment(IdMixin, TimestampMixin, Base):
         ),
         Index("ix_payments_gateway_charge", "gateway", "charge_id"),
         Index("ix_payments_user_id", "user_id"),
+        # The admin listing: what each booking of a page paid and got back.
+        Index("ix_payments_booking_id", "booking_id"),
         # The reconciler's look-up of attempts left `processing`.
         Index("ix_payments_status_updated_at", "status", "updated_at"),
     )
@@ -36,7 +39,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     booking_id: Mapped[str] = mapped_column(String(36))
     user_id: Mapped[str] = mapped_column(String(36))
     pnr: Mapped[str] = mapped_column(String(6))
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(AmountColumn)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(24))
     method_type: Mapped[str] = mapped_column(String(16))
@@ -48,7 +51,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     failure_code: Mapped[str | None] = mapped_column(String(40), default=None)
     gateway: Mapped[str] = mapped_column(String(16))
     charge_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[int] = mapped_column(AmountColumn, default=0)
     refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
     # The request's `Idempotency-Key`, released if the reconciler finds nothing was charged.
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -66,7 +69,7 @@ class PaymentRefund(IdMixin, TimestampMixin, Base):
     )
 
     payment_id: Mapped[str] = mapped_column(String(36))
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(AmountColumn)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16))
@@ -87,3 +90,57 @@ class PaymentWebhookEvent(IdMixin, Base):
     event_type: Mapped[str] = mapped_column(String(100))
     payment_id: Mapped[str | None] = mapped_column(String(36), default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PaymentSegment(IdMixin, Base):
+    """What a payment pays for, one row per flight of its booking, kept by payments at write
+    time so revenue reports group by flight, route, cabin and service date without reaching
+    into another domain's tables. `amount` is the segment's fare times its passengers (the
+    segments of a payment add up to it); `captured_amount` becomes `amount` when the payment
+    succeeds; `refunded_amount` is the segment's share of what was paid back (refunds are
+    split in proportion to `amount`, see payments/segments.py)."""
+
+    __tablename__ = "payment_segments"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "position"),
+        # Revenue reports read this index alone on PostgreSQL (an index-only scan by date).
+        Index(
+            "ix_payment_segments_service_date",
+            "service_date",
+            postgresql_include=[
+                "captured_amount",
+                "refunded_amount",
+                "currency",
+                "origin",
+                "destination",
+                "flight_number",
+                "cabin",
+                "passengers",
+                "distance_km",
+                "position",
+            ],
+        ),
+        # Refunds paid (the cancellations report): only the segments with some, a few.
+        Index(
+            "ix_payment_segments_refunded",
+            "service_date",
+            sqlite_where=_REFUNDED,
+            postgresql_where=_REFUNDED,
+        ),
+    )
+
+    payment_id: Mapped[str] = mapped_column(String(36))
+    booking_id: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(Integer)
+    flight_id: Mapped[str] = mapped_column(String(36))
+    flight_number: Mapped[str] = mapped_column(String(8))
+    origin: Mapped[str] = mapped_column(String(3))
+    destination: Mapped[str] = mapped_column(String(3))
+    service_date: Mapped[date] = mapped_column(Date())
+    cabin: Mapped[str] = mapped_column(String(16))
+    passengers: Mapped[int] = mapped_column(Integer)
+    distance_km: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(Integer)
+    captured_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)

@@ -20,6 +20,7 @@ from flightdeck.payments.events import record_payment_event
 from flightdeck.payments.gateways.base import RefundResult
 from flightdeck.payments.models import Payment, PaymentRefund
 from flightdeck.payments.repository import PaymentRepository
+from flightdeck.payments.segments import share_refunds
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.money import Money
@@ -105,6 +106,7 @@ async def complete_refund(
     if payment.status in REFUNDABLE:  # a disputed payment stays disputed
         changes["status"] = "refunded" if refunded >= payment.amount else "partially_refunded"
     await repo.transition(payment, from_statuses=(payment.status,), **changes)
+    await share_refunds(session, payment.id, refunded)
     await record_payment_event(
         session,
         PAYMENT_REFUNDED,

@@ -10,7 +10,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightdeck.payments.models import Payment, PaymentRefund, PaymentWebhookEvent
+from flightdeck.payments.models import (
+    Payment,
+    PaymentRefund,
+    PaymentSegment,
+    PaymentWebhookEvent,
+)
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 
@@ -203,3 +208,35 @@ class PaymentRepository:
             for name, value in values.items():
                 setattr(refund, name, value)
         return applied
+
+
+class PaymentSegmentRepository:
+    """The flights each payment pays for (revenue reports read them)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_all(self, segments: list[PaymentSegment]) -> None:
+        self.session.add_all(segments)
+        await self.session.flush()
+
+    async def capture(self, payment_id: str) -> None:
+        """The payment succeeded: each segment's whole amount was taken."""
+        await self.session.execute(
+            update(PaymentSegment)
+            .where(PaymentSegment.payment_id == payment_id)
+            .values(captured_amount=PaymentSegment.amount)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def for_payment(self, payment_id: str) -> list[PaymentSegment]:
+        result = await self.session.scalars(
+            select(PaymentSegment)
+            .where(PaymentSegment.payment_id == payment_id)
+            .order_by(PaymentSegment.position)
+            .execution_options(populate_existing=True)
+        )
+        return list(result)
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -35,6 +35,7 @@ from flightdeck.platform.idempotency import (
     run_idempotent,
 )
 from flightdeck.platform.security.auth import CurrentPrincipal
+from flightdeck.platform.text import ResourceId
 
 router = APIRouter(tags=["payments"])
 
@@ -99,7 +100,7 @@ async def create_payment(
 
 @router.get("/payments/{payment_id}", responses=error_responses(Unauthorized, PaymentNotFound))
 async def get_payment(
-    payment_id: str, session: DbSession, principal: CurrentPrincipal
+    payment_id: ResourceId, session: DbSession, principal: CurrentPrincipal
 ) -> PaymentRead:
     """One payment: its owner and admins."""
     return await service.get_payment(session, principal, payment_id)
@@ -112,7 +113,7 @@ async def get_payment(
     ),
 )
 async def confirm_payment(
-    payment_id: str, session: DbSession, principal: CurrentPrincipal, gateway: Gateway
+    payment_id: ResourceId, session: DbSession, principal: CurrentPrincipal, gateway: Gateway
 ) -> PaymentRead:
     """Complete a payment that requires action (3-D Secure passed)."""
     return await service.confirm_payment(session, principal, payment_id, gateway=gateway)

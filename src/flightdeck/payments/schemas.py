@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr
 
 from flightdeck.platform.money import Money
+from flightdeck.platform.text import RESOURCE_ID_PATTERN, SingleLineText
 
 if TYPE_CHECKING:
     from flightdeck.payments.models import Payment, PaymentRefund
@@ -52,7 +53,7 @@ class CardMethod(BaseModel):
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
     cvc: Cvc = Field(examples=["123"])
-    holder: str = Field(min_length=1, max_length=100)
+    holder: SingleLineText = Field(min_length=1, max_length=100)
 
     @property
     def last4(self) -> str:
@@ -64,7 +65,8 @@ class WalletMethod(BaseModel):
 
     type: Literal["wallet"]
     provider: Literal["apple_pay", "google_pay"]
-    token: str = Field(min_length=1, max_length=500, examples=["tok_success"])
+    # Wallet tokens are printable ASCII (base64 and the like).
+    token: str = Field(pattern=r"^[\x21-\x7e]{1,500}$", examples=["tok_success"])
 
 
 class PayPalMethod(BaseModel):
@@ -80,7 +82,7 @@ PaymentMethodIn = Annotated[CardMethod | WalletMethod | PayPalMethod, Field(disc
 class PaymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    booking_id: str = Field(min_length=1, max_length=36)
+    booking_id: str = Field(pattern=RESOURCE_ID_PATTERN)
     method: PaymentMethodIn
     amount: Money | None = Field(
         default=None, description="Optional: must equal the booking's total when given"

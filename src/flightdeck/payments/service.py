@@ -42,6 +42,7 @@ from flightdeck.payments.schemas import (
     WalletMethod,
     payment_to_read,
 )
+from flightdeck.payments.segments import capture_segments, record_segments
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import commit_mid_request, new_id
 from flightdeck.platform.errors import Conflict
@@ -208,6 +209,7 @@ async def complete_succeeded(
     after committing. False if the payment had moved on."""
     if not await repo.transition(payment, from_statuses=(from_status,), status="succeeded"):
         return False
+    await capture_segments(session, payment.id)
     try:
         await confirm_booking(session, payment.booking_id, payment.id)
     except Conflict:
@@ -247,13 +249,15 @@ async def _start_attempt(
         updated_at=utcnow(),
     )
     try:
-        return await repo.add_attempt(payment)
+        await repo.add_attempt(payment)
     except LiveAttemptExists:
         await repo.session.rollback()
         live = await repo.live_for_booking(booking.id)
         if live is not None and live.status in ("processing", "requires_action"):
             raise PaymentInProgress(details={"payment_id": live.id}) from None
         raise BookingAlreadyPaid(details={"booking_id": booking.id}) from None
+    await record_segments(repo.session, payment, booking)
+    return payment
 
 
 async def _apply_result(

@@ -48,8 +48,9 @@ def verify_event(
     raw: bytes,
     headers: Mapping[str, str],
 ) -> WebhookEvent:
-    """The verified event; 404 for another provider than the configured one, 503 without a
-    webhook secret, 400 `invalid_signature` / `stale_webhook`."""
+    """The verified event; 404 for another provider than the configured one, 404
+    `feature_not_configured` without a webhook secret, 400 `invalid_signature` /
+    `stale_webhook`."""
     if provider != gateway.name:
         raise UnknownProvider(details={"provider": provider})
     try:

@@ -26,7 +26,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, ClassVar
 
 import redis.asyncio as aioredis
@@ -77,6 +77,19 @@ class Cache(ABC):
     @abstractmethod
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Stores the value for `ttl` seconds (best effort)."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of `keys`, in order (None where absent): one round trip where the
+        backend allows it."""
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, values: dict[str, bytes], ttl: float) -> None:
+        """Stores every value for `ttl` seconds (best effort)."""
+        for key, value in values.items():
+            await self.set(key, value, ttl)
+
+    async def delete(self, keys: Sequence[str]) -> None:  # noqa: B027 - nothing to drop
+        """Drops these keys now (best effort), on every instance sharing the cache."""
 
     @abstractmethod
     async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
@@ -158,6 +171,17 @@ class MemoryCache(Cache):
         if ttl > 0:
             self._write(key, value, ttl)
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values = [self._read(key) for key in keys]
+        hits = sum(value is not None for value in values)
+        CACHE_LOOKUPS.labels(self.backend, "hit").inc(hits)
+        CACHE_LOOKUPS.labels(self.backend, "miss").inc(len(values) - hits)
+        return values
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
     async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
         versions = []
         for tag in tags:
@@ -232,6 +256,38 @@ class RedisCache(Cache):
             await self._client.set(self.prefix + key, value, px=max(int(ttl * 1000), 1))
         except (RedisError, OSError) as exc:
             self._failed("set", exc)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values: list[bytes | None] = [None] * len(keys)
+        if keys and self._available():
+            try:
+                found = await self._client.mget([self.prefix + key for key in keys])
+                values = [_as_bytes(value) for value in found]
+            except (RedisError, OSError) as exc:
+                self._failed("get", exc)
+        hits = sum(value is not None for value in values)
+        CACHE_LOOKUPS.labels(self.backend, "hit").inc(hits)
+        CACHE_LOOKUPS.labels(self.backend, "miss").inc(len(values) - hits)
+        return values
+
+    async def set_many(self, values: dict[str, bytes], ttl: float) -> None:
+        if ttl <= 0 or not values or not self._available():
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, value in values.items():
+                    pipe.set(self.prefix + key, value, px=max(int(ttl * 1000), 1))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed("set", exc)
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        try:
+            await self._client.delete(*(self.prefix + key for key in keys))
+        except (RedisError, OSError) as exc:
+            self._failed("delete", exc)
 
     async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
         if not self._available():
@@ -309,22 +365,53 @@ def get_cache() -> Cache:
 # Invalidations scheduled after a commit; referenced until done so they are not collected.
 _pending: set[asyncio.Task[None]] = set()
 _SESSION_TAGS = "flightdeck.cache.invalidate_after_commit"
+_SESSION_KEYS = "flightdeck.cache.delete_after_commit"
+
+
+_SESSION_TASKS = "flightdeck.cache.after_commit_tasks"
+
+
+def _schedule(session: Any, work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+    session.info.setdefault(_SESSION_TASKS, []).append(task)
 
 
 def _after_commit(session: Any) -> None:
     if session.get_nested_transaction() is not None:
         return  # a SAVEPOINT was released; the transaction goes on
     tags: set[str] = session.info.pop(_SESSION_TAGS, set())
-    if not tags:
-        return
-    task = asyncio.get_running_loop().create_task(get_cache().invalidate_tags(sorted(tags)))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    keys: set[str] = session.info.pop(_SESSION_KEYS, set())
+    if tags:
+        _schedule(session, get_cache().invalidate_tags(sorted(tags)))
+    if keys:
+        _schedule(session, get_cache().delete(sorted(keys)))
+
+
+async def finish_invalidations(session: AsyncSession) -> None:
+    """Waits until the invalidations the session's last commit started are done (a cache
+    failure only costs speed: nothing is raised), so the caller's next read sees them."""
+    tasks: list[asyncio.Task[None]] = session.sync_session.info.pop(_SESSION_TASKS, [])
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _after_rollback(session: Any) -> None:
     if session.get_nested_transaction() is None:  # the whole transaction, not a SAVEPOINT
         session.info.pop(_SESSION_TAGS, None)
+        session.info.pop(_SESSION_KEYS, None)
+
+
+def _pending_after_commit(session: AsyncSession, name: str) -> set[str]:
+    sync_session = session.sync_session
+    pending: set[str] | None = sync_session.info.get(name)
+    if pending is None:
+        pending = sync_session.info[name] = set()
+        if not event.contains(sync_session, "after_commit", _after_commit):
+            event.listen(sync_session, "after_commit", _after_commit)
+            event.listen(sync_session, "after_rollback", _after_rollback)
+    return pending
 
 
 async def invalidate_tags(tags: Iterable[str], *, session: AsyncSession | None = None) -> None:
@@ -332,13 +419,15 @@ async def invalidate_tags(tags: Iterable[str], *, session: AsyncSession | None =
     right after its transaction commits (nothing more if it rolls back)."""
     tags = sorted(set(tags))
     await get_cache().invalidate_tags(tags)
-    if session is None:
-        return
-    sync_session = session.sync_session
-    pending: set[str] | None = sync_session.info.get(_SESSION_TAGS)
-    if pending is None:
-        pending = sync_session.info[_SESSION_TAGS] = set()
-        if not event.contains(sync_session, "after_commit", _after_commit):
-            event.listen(sync_session, "after_commit", _after_commit)
-            event.listen(sync_session, "after_rollback", _after_rollback)
-    pending.update(tags)
+    if session is not None:
+        _pending_after_commit(session, _SESSION_TAGS).update(tags)
+
+
+async def delete_keys(keys: Iterable[str], *, session: AsyncSession | None = None) -> None:
+    """Drops the keys from the configured cache now and, when `session` is given, again right
+    after its transaction commits (a read between the two could cache what was true before
+    the change)."""
+    keys = sorted(set(keys))
+    await get_cache().delete(keys)
+    if session is not None:
+        _pending_after_commit(session, _SESSION_KEYS).update(keys)

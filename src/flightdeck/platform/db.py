@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, String, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -20,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from flightdeck.platform.cache import finish_invalidations
 from flightdeck.platform.settings import Settings
 
 NAMING_CONVENTION = {
@@ -55,6 +60,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Money columns (integer minor units): 64-bit. PostgreSQL's INTEGER is 32-bit (21 million in
+# major units, less than one business fare in Indonesian rupiah); SQLite's is 64-bit already.
+AmountColumn = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -84,13 +94,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
 
 
 READ_ONLY = "flightdeck_read_only"
+# A connection of `read_connection`: every statement on its own (SQLite's autocommit).
+STATEMENT_READS = "flightdeck_statement_reads"
 
 
 def _sqlite_begin(conn: Any) -> None:
     # Writers take the lock up front, so concurrent requests queue instead of deadlocking
     # on a read-then-write lock upgrade; read-only requests (GET) do not queue behind them.
-    read_only = conn.get_execution_options().get(READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    options = conn.get_execution_options()
+    if options.get(STATEMENT_READS, False):
+        return  # no transaction: each SELECT reads its own snapshot
+    conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -100,21 +114,51 @@ def create_engine(settings: Settings) -> AsyncEngine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pool: dict[str, int] = {}
+        if path and path != ":memory:":  # an in-memory database has one static connection
+            pool = {"pool_size": settings.database_pool_size, "max_overflow": 0}
         engine = create_async_engine(
             settings.database_url,
             echo=settings.database_echo,
             connect_args={"timeout": 30, "isolation_level": None},
+            **pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size * 2,
-        pool_pre_ping=True,
+        # No overflow: under load, extra connections were opened and closed again on every
+        # return to a full pool (a new server backend each time); requests wait for one.
+        max_overflow=0,
     )
+    event.listen(engine.sync_engine.pool, "connect", _mark_used)
+    event.listen(engine.sync_engine.pool, "checkin", _mark_used)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_after_idle)
+    return engine
+
+
+# A connection idle this long is checked before use (the server may have restarted or cut
+# it); one in steady use is not: SQLAlchemy's pre-ping cost three round trips per checkout.
+IDLE_BEFORE_PING_SECONDS = 10.0
+_LAST_USED = "flightdeck_last_used"
+
+
+def _mark_used(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _ping_after_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    last_used = record.info.get(_LAST_USED, 0.0)
+    if time.monotonic() - last_used < IDLE_BEFORE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:
+        # The pool drops this connection and checks out another (a fresh one if need be).
+        raise DisconnectionError() from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -130,9 +174,32 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.connection(execution_options={READ_ONLY: True})
             yield session
             await session.commit()
+            # Cached answers the commit made stale are dropped before the response is sent.
+            await finish_invalidations(session)
         except BaseException:
             await session.rollback()
             raise
+
+
+async def app_engine(request: Request) -> AsyncEngine:
+    """The running app's engine (a FastAPI dependency), for reads outside any session. A
+    coroutine: FastAPI would run a plain function in its threadpool."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for read-only work outside the request's session (no ORM, no
+    unit of work): search opens one only when its cache cannot answer. Statements run in
+    autocommit, each on its own snapshot; nothing is written, so nothing is committed."""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # The driver is in autocommit already; only skip the BEGIN of `_sqlite_begin`.
+            await conn.execution_options(**{STATEMENT_READS: True})
+        else:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 async def commit_mid_request(session: AsyncSession) -> None:
@@ -146,3 +213,4 @@ async def commit_mid_request(session: AsyncSession) -> None:
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+DbEngine = Annotated[AsyncEngine, Depends(app_engine)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,30 @@ class TooManyRequests(AppError):
     message = "Too many requests"
 
 
+UNREADABLE_BODY_MESSAGE = (
+    "The request body could not be read: not valid UTF-8, nested too deeply, or not in the "
+    "declared content type"
+)
+
+
+class InvalidBody(AppError):
+    """A body that cannot be parsed at all (syntactically wrong JSON is a 422, as FastAPI
+    answers it for every route)."""
+
+    status_code = 400
+    code = "invalid_body"
+    message = UNREADABLE_BODY_MESSAGE
+
+
+class FeatureNotConfigured(AppError):
+    """An endpoint whose feature this server is not configured for (e.g. signed webhooks
+    without their secret): a 4xx, since nothing is down; monitoring reads 5xx as an outage."""
+
+    status_code = 404
+    code = "feature_not_configured"
+    message = "This feature is not configured on this server"
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -119,7 +145,7 @@ def error_payload(code: str, message: str, details: dict[str, Any] | None = None
 
 
 _HTTP_CODES = {
-    400: "bad_request",
+    400: "invalid_body",
     401: "not_authenticated",
     403: "forbidden",
     404: "not_found",
@@ -132,17 +158,26 @@ _HTTP_CODES = {
 }
 
 
-async def _app_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+# Decides, for an error found before the route's dependencies ran (a body that could not be
+# read), whether the route's own 401 comes first: a missing or bad token is a 401 whatever the
+# body. Given by the app (platform/security/auth.py), which errors.py cannot import.
+AuthRejection = Callable[[Request], "AppError | None"]
+
+
+def _json_error(error: AppError) -> JSONResponse:
     return JSONResponse(
-        error_payload(exc.code, exc.message, exc.details),
-        status_code=exc.status_code,
-        headers=exc.headers,
+        error_payload(error.code, error.message, error.details),
+        status_code=error.status_code,
+        headers=error.headers,
     )
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _json_error(exc)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
     fields = [
         {
             "field": ".".join(str(part) for part in err.get("loc", ())),
@@ -158,14 +193,41 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse(
-        error_payload(code, str(exc.detail)),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
-    )
+    message = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400:
+        message = UNREADABLE_BODY_MESSAGE  # FastAPI's only 400: a body it could not parse
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return JSONResponse(error_payload(code, message), status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only those of the
+    route that matched first, and FastAPI makes one route per method."""
+    matched = request.scope.get("route")
+    path = getattr(matched, "path", None)
+    return sorted(_methods_by_path(request.app).get(path, set())) if path else []
+
+
+def _methods_by_path(app: FastAPI) -> dict[str, set[str]]:
+    index: dict[str, set[str]] | None = getattr(app.state, "methods_by_path", None)
+    if index is None:
+        index = {}
+        _index_routes(app.routes, index)
+        app.state.methods_by_path = index
+    return index
+
+
+def _index_routes(routes: Sequence[BaseRoute], index: dict[str, set[str]]) -> None:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # an included APIRouter
+        if included is not None:
+            _index_routes(included.routes, index)
+        elif isinstance(route, Route):
+            index.setdefault(route.path, set()).update(route.methods or ())
 
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
@@ -173,8 +235,36 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_payload("internal_error", "Internal server error"), status_code=500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+def install_error_handlers(app: FastAPI, *, auth_rejection: AuthRejection | None = None) -> None:
+    """Every error in the one shape. `auth_rejection` puts a protected route's 401 before the
+    400/422 of a body that could not be parsed (parsing happens before dependencies run)."""
+
+    def auth_first(request: Request) -> JSONResponse | None:
+        rejection = auth_rejection(request) if auth_rejection is not None else None
+        return _json_error(rejection) if rejection is not None else None
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        unparsed = any(err.get("type") == "json_invalid" for err in exc.errors())
+        if unparsed and (rejected := auth_first(request)) is not None:
+            return rejected
+        return _validation_response(exc)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        unparsed = exc.status_code in (400, 413)
+        if unparsed and (rejected := auth_first(request)) is not None:
+            return rejected
+        return _http_response(request, exc)
+
+    async def app_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        unparsed = isinstance(exc, InvalidBody)
+        if unparsed and (rejected := auth_first(request)) is not None:
+            return rejected
+        return _json_error(exc)
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -7,12 +7,12 @@ same transaction, so once the first request has committed, the same key and body
 response; if it failed, nothing is kept and the key can be used again. The same key with a
 different body is a 409. Keys expire after 24 h.
 
-Responses are stored encrypted (they may carry personal data).
+Responses are stored encrypted and request bodies only as keyed digests (HMAC with a server key,
+platform/security/digests.py): both may carry personal data, such as birth dates.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
 from flightdeck.platform.errors import Conflict
+from flightdeck.platform.security.digests import digest_keys
 from flightdeck.platform.security.encryption import EncryptedString
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -76,7 +77,8 @@ class IdempotencyKey(IdMixin, Base):
     # What the key is unique within: the caller and the operation, e.g. "<user id>:bookings".
     scope: Mapped[str] = mapped_column(String(100))
     key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
+    # A keyed digest of the request body, `h1:<kid>:<hex>` (security/digests.py).
+    request_hash: Mapped[str] = mapped_column(String(100))
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     response_body: Mapped[str | None] = mapped_column(EncryptedString(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -94,10 +96,9 @@ class IdempotentResponse:
         return {REPLAYED_HEADER: "true"} if self.replayed else {}
 
 
-def request_fingerprint(body: Any) -> str:
-    """SHA-256 of the body as canonical JSON (sorted keys, no spaces)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def request_fingerprint(body: Any) -> bytes:
+    """The body as canonical JSON (sorted keys, no spaces): what the stored digest is of."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 async def run_idempotent(
@@ -105,7 +106,7 @@ async def run_idempotent(
     *,
     scope: str,
     key: str | None,
-    fingerprint: str,
+    fingerprint: bytes,
     produce: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> IdempotentResponse:
     """Runs `produce` (returning status and JSON-able body) once per (scope, key): a repeat
@@ -144,7 +145,7 @@ async def purge_expired_keys(session: AsyncSession, now: datetime | None = None)
 
 
 async def _claim(
-    session: AsyncSession, scope: str, key: str, fingerprint: str, now: datetime
+    session: AsyncSession, scope: str, key: str, fingerprint: bytes, now: datetime
 ) -> bool:
     """Inserts the key's row unless it exists (an expired one is replaced); True if inserted."""
     await session.execute(
@@ -162,7 +163,7 @@ async def _claim(
             id=new_id(),
             scope=scope,
             key=key,
-            request_hash=fingerprint,
+            request_hash=digest_keys().digest(fingerprint),
             created_at=now,
             expires_at=now + KEY_LIFETIME,
         )
@@ -173,14 +174,14 @@ async def _claim(
 
 
 async def _replay(
-    session: AsyncSession, scope: str, key: str, fingerprint: str
+    session: AsyncSession, scope: str, key: str, fingerprint: bytes
 ) -> IdempotentResponse:
     stored = await session.scalar(
         select(IdempotencyKey)
         .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
         .execution_options(populate_existing=True)
     )
-    if stored is not None and stored.request_hash != fingerprint:
+    if stored is not None and not digest_keys().matches(stored.request_hash, fingerprint):
         raise IdempotencyKeyReused()
     if stored is None or stored.response_status is None or stored.response_body is None:
         # Claimed by a transaction that has not committed yet (or just rolled back).

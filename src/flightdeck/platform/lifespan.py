@@ -18,7 +18,9 @@ from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.events.factory import create_bus
 from flightdeck.platform.modules import DomainModule, Runtime, Wiring
 from flightdeck.platform.observability import ReadinessCheck, database_check
+from flightdeck.platform.security.digests import configure_digest_keys, load_digest_keys
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
+from flightdeck.platform.security.identity import IdentityCache
 from flightdeck.platform.security.tokens import jwt_secret
 from flightdeck.platform.settings import Settings
 
@@ -29,6 +31,7 @@ async def run_modules(
 ) -> AsyncIterator[None]:
     """Runs the server's shared machinery and `modules` for the lifetime of the app."""
     configure_keyring(load_keyring(settings))
+    configure_digest_keys(load_digest_keys(settings))
     jwt_secret(settings)  # fail fast in production when unset
     wiring: Wiring = app.state.wiring
     app.state.workers = {}
@@ -78,6 +81,8 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
     state = app.state
     state.settings, state.engine, state.sessionmaker = settings, engine, runtime.sessionmaker
     state.cache, state.bus = cache, runtime.bus
+    # Who each access token's user is now (role, active, token version), briefly per process.
+    state.identity_cache = IdentityCache(settings.identity_cache_seconds)
     return runtime
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,10 +33,25 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     encryption_key_file: str = "var/encryption.keys"
 
-    # Failed-login throttling.
-    login_max_failures: int = 5
-    login_failure_window_seconds: int = 900
-    login_delay_after_failures: int = 3
+    # Each request's token is checked against its user (exists, active, role, token version),
+    # cached this long per process; a change to the user evicts it on every instance at once
+    # (through the bus), so this only bounds the staleness if that event were lost.
+    identity_cache_seconds: float = Field(default=15, ge=0, le=3600)
+
+    # Sign-in throttling (users/login_throttle.py; the policy is in the README): within the
+    # window, `login_max_failures` failures per (account, client address) and
+    # `login_max_failures_per_address` per client address, then 429. Of the attempts on one
+    # account from addresses it has not signed in from lately, `login_pace_after_attempts` pass
+    # freely, then one at a time: `login_pace_seconds` apart, doubling with each, up to
+    # `login_pace_max_seconds`. An address is known to an account for
+    # `login_known_address_days` after a successful sign-in from it.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_pace_after_attempts: int = Field(default=5, ge=1)
+    login_pace_seconds: int = Field(default=1, ge=1)
+    login_pace_max_seconds: int = Field(default=60, ge=1)
+    login_known_address_days: int = Field(default=30, ge=1, le=365)
 
     # Bookings: seat holds last `hold_minutes`; the sweeper looks for expired ones every
     # `hold_sweep_seconds` (0 = no sweeper task in this process). Store: "" = the SQL
@@ -44,7 +61,7 @@ class Settings(BaseSettings):
     bookings_store_url: str = ""
 
     # Event bus: "" = in-process; else Kafka bootstrap servers ("host:port,host:port").
-    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification).
+    # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification, user).
     # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process).
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "flightdeck"
@@ -80,6 +97,9 @@ class Settings(BaseSettings):
     # changes first.
     redis_url: str = ""
     search_cache_seconds: float = Field(default=30, ge=0)
+    # A flight number's punctuality (shown on search results) is cached this long, unless a
+    # flight of that number gets an outcome (arrived, cancelled, diverted) first.
+    punctuality_cache_seconds: float = Field(default=900, ge=0)
 
     # Itinerary search: minimum connection time (domestic when all the airports of a
     # connection are in one country) and the longest layover offered.
@@ -112,6 +132,65 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = []
     log_level: str = "INFO"
+
+    # Rate limits on every request (platform/http_limits.py), in the `limits` notation
+    # ("600/minute", several joined by ";"): per client address and per signed-in user, plus a
+    # stricter named limit on the routes that declare one (`rate_limit_<name>`, counted per
+    # user when signed in, else per address). Counters live in Redis when `redis_url` is set.
+    rate_limits_enabled: bool = True
+    rate_limit_per_address: str = "600/minute"
+    rate_limit_per_user: str = "600/minute"
+    rate_limit_register: str = "10/minute;50/hour"
+    rate_limit_login: str = "30/minute"
+    rate_limit_search: str = "120/minute"
+    rate_limit_create_booking: str = "30/minute"
+    # Longest wait for Redis on one rate-limit operation before counting in-process instead.
+    rate_limit_storage_timeout_seconds: float = Field(default=0.25, gt=0)
+    # Peers whose X-Forwarded-For is believed (the gateway): IPs or CIDRs, comma-separated.
+    # From anyone else the header is ignored and the peer's own address is the client's.
+    trusted_proxies: str = ""
+
+    @field_validator(
+        "rate_limit_per_address",
+        "rate_limit_per_user",
+        "rate_limit_register",
+        "rate_limit_login",
+        "rate_limit_search",
+        "rate_limit_create_booking",
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '100/minute;1000/hour': {value!r}") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_trusted_proxies(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {part!r} is not an IP or CIDR") from exc
+        return value
+
+    # The app at `/` (flightdeck.ui): the API it calls ("" = this server, at the address the
+    # browser's session reached) and where its compressed web files are kept.
+    ui_api_url: str = ""
+    ui_asset_cache_dir: str = "var/ui-cache"
+    # Request bodies: JSON and forms at most `max_body_bytes`; multipart uploads (the SSIM
+    # import: a file of at most 5 MB plus the form's framing) at most `max_upload_bytes`.
+    # Larger bodies are refused with 413 while they stream in, never held in memory.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+
+    # Keyed digests (HMAC-SHA256) of personal data, e.g. the request bodies kept for
+    # Idempotency-Key replays: "kid:base64key,kid2:base64key"; the first keys new digests,
+    # every one still verifies (rotation). Empty: derived from each encryption key (HKDF,
+    # same key ids), so they rotate with `encryption_keys`.
+    digest_keys: str = ""
 
     @field_validator("log_level")
     @classmethod
@@ -152,4 +231,10 @@ def app_settings(request: Request) -> Settings:
     return settings
 
 
-AppSettings = Annotated[Settings, Depends(app_settings)]
+async def _app_settings_dependency(request: Request) -> Settings:
+    # A coroutine: FastAPI runs a plain-function dependency in its threadpool, a thread hop
+    # on every request.
+    return app_settings(request)
+
+
+AppSettings = Annotated[Settings, Depends(_app_settings_dependency)]

@@ -110,7 +110,10 @@ def connection_window(
     return earliest, latest
 
 
-def _connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRules) -> bool:
+def connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRules) -> bool:
+    """Whether `second` can follow `first`: it leaves from where `first` lands within the
+    allowed layover (minimum by the three airports' countries), does not return to where
+    `first` started, and is priced in the same currency."""
     if second.destination == first.origin or first.fare.currency != second.fare.currency:
         return False  # back to where it started, or fares that cannot be added up
     layover = second.departure_at - first.arrival_at
@@ -144,7 +147,7 @@ def connecting_itineraries(
         itineraries.extend(
             Itinerary((first, second))
             for second in candidates[start:end]
-            if _connects(first, second, rules)
+            if connects(first, second, rules)
         )
     return itineraries
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from flightdeck.flights.schemas import AirportCode, FlightRead
+from flightdeck.flights.status.schemas import PunctualityRead
+from flightdeck.platform.bounds import FlightDate
 from flightdeck.platform.instants import LocalInstant
 from flightdeck.platform.money import Money
 
@@ -20,7 +22,9 @@ class SearchQuery(BaseModel):
 
     origin: AirportCode = Field(examples=["JFK"])
     destination: AirportCode = Field(examples=["SFO"])
-    date: dt.date = Field(description="Local date of departure at the origin")
+    date: FlightDate = Field(
+        description="Local date of departure at the origin, within two years of today"
+    )
     passengers: int = Field(default=1, ge=1, le=9)
     cabin: Cabin = "economy"
     max_stops: int = Field(default=1, ge=0, le=1)
@@ -38,8 +42,14 @@ class LayoverRead(BaseModel):
     minutes: int
 
 
+class SegmentRead(FlightRead):
+    """A flight of an itinerary, with how punctual its flight number has been."""
+
+    punctuality: PunctualityRead
+
+
 class ItineraryRead(BaseModel):
-    segments: list[FlightRead]
+    segments: list[SegmentRead]
     stops: int
     departure_time: LocalInstant = Field(description="At the origin, in its local offset")
     arrival_time: LocalInstant = Field(description="At the destination, in its local offset")

@@ -1,122 +1,199 @@
-"""Itinerary search: direct flights and one-stop connections, cached briefly.
+"""Itinerary search: direct flights, one-stop connections and through flights, cached.
 
-Two indexed reads through the flights service, whatever the network: (1) every bookable flight
-leaving the origin on the local date (the direct flights and the first legs), (2) every
-bookable flight to the destination from one of the first legs' destinations, departing in the
-window the first legs' arrivals allow. The connections are joined here, in memory, and so are
-through journeys on multi-leg flights: a flight's own next leg (same number and date) makes one
-itinerary with no minimum connection time, so the second read starts at the first arrival.
-Itineraries the flights' SSIM traffic restrictions do not sell are left out.
+A cached answer is served without touching the database (no connection, no transaction).
+Otherwise, on one read-only connection and a fixed number of indexed queries whatever the
+network's size:
 
-Results are cached for `search_cache_seconds` under the route's tags (see
-`itinerary_queries.route_cache_tags`): any change to a flight from the origin or to the
-destination drops them. Seat counts in a cached answer may lag by up to that TTL where seats
-are sold without an invalidation; a booking re-checks the inventory itself.
+1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
+   their flights, ranked and limited in SQL, one query each (`CANDIDATES`: direct flights;
+   one-stop connections joined in SQL on the connection window; through journeys on one
+   multi-leg flight, its consecutive legs with no connection time), so the work done here
+   follows the size of the answer, not of the airports;
+2. their flight numbers' punctuality (from its own cache; one query for those missing).
+
+The answer is a JSON document built here and cached for `search_cache_seconds` under the
+route's tags (`itinerary_queries.route_cache_tags`): any change to a flight from the origin
+or to the destination drops it. Seat counts in a cached answer may lag by up to that TTL where
+seats are sold without an invalidation; a booking re-checks the inventory itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightdeck.flights.airports import get_airport, to_local
 from flightdeck.flights.itineraries import service as itinerary_queries
+from flightdeck.flights.itineraries.service import SearchWindow
+from flightdeck.flights.status import service as status_service
 from flightdeck.platform.cache import get_cache
 from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import read_connection
 from flightdeck.platform.settings import Settings
 from flightdeck.search.connections import (
     ConnectionRules,
     Itinerary,
-    connecting_itineraries,
-    connection_window,
-    direct_itineraries,
+    connects,
     sort_itineraries,
 )
-from flightdeck.search.schemas import ItineraryRead, LayoverRead, SearchQuery, SearchResults
+from flightdeck.search.schemas import SearchQuery
 
 MAX_ITINERARIES = 50
 # Bump when the cached document's shape changes, so instances running other code ignore it.
-_CACHE_FORMAT = "search:v1"
+_CACHE_FORMAT = "search:v3"
+
+# One kind of candidate: its best `limit` itineraries for the query, in the query's order.
+CandidateSource = Callable[
+    [AsyncConnection, SearchQuery, SearchWindow, ConnectionRules, int],
+    Awaitable[list[Itinerary]],
+]
 
 
-def _whole_minutes(duration: timedelta) -> int:
-    return int(duration.total_seconds() // 60)
+async def direct_candidates(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    window: SearchWindow,
+    rules: ConnectionRules,
+    limit: int,
+) -> list[Itinerary]:
+    flights = await itinerary_queries.find_direct_flights(conn, window, query.sort, limit=limit)
+    return [Itinerary((flight,)) for flight in flights]
 
 
-def _to_read(itinerary: Itinerary, passengers: int) -> ItineraryRead:
-    first, last = itinerary.segments[0], itinerary.segments[-1]
-    return ItineraryRead(
-        segments=[segment.read for segment in itinerary.segments],
-        stops=itinerary.stops,
-        departure_time=to_local(first.departure_at, first.origin),
-        arrival_time=to_local(last.arrival_at, last.destination),
-        duration_minutes=_whole_minutes(itinerary.duration),
-        layovers=[
-            LayoverRead(airport=layover.airport, minutes=_whole_minutes(layover.duration))
-            for layover in itinerary.layovers
-        ],
-        fare_per_passenger=itinerary.fare,
-        total_price=itinerary.fare.times(passengers),
-        seats_available=itinerary.seats_available,
-    )
+def _sql_minimum_connection(query: SearchQuery, rules: ConnectionRules) -> timedelta:
+    """The connection time SQL asks for: exact when origin and destination are in different
+    countries (every connection is international), else the shorter of the two (whether the
+    connecting airport is abroad is checked here, on the few pairs returned)."""
+    if get_airport(query.origin).country != get_airport(query.destination).country:
+        return rules.min_international
+    return rules.shortest_connection
+
+
+async def connection_candidates(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    window: SearchWindow,
+    rules: ConnectionRules,
+    limit: int,
+) -> list[Itinerary]:
+    if query.max_stops < 1:
+        return []
+    fetch = limit
+    while True:
+        pairs = await itinerary_queries.find_connections(
+            conn,
+            window,
+            query.sort,
+            min_connection=_sql_minimum_connection(query, rules),
+            max_layover=rules.max_layover,
+            limit=fetch,
+        )
+        kept = [Itinerary(pair) for pair in pairs if connects(*pair, rules)]
+        if len(kept) >= limit or len(pairs) < fetch:
+            return kept[:limit]
+        fetch *= 4  # pairs via a foreign airport fell short of its minimum: read further
+
+
+async def through_candidates(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    window: SearchWindow,
+    rules: ConnectionRules,
+    limit: int,
+) -> list[Itinerary]:
+    """Two consecutive legs of one multi-leg flight (same number and date): one stop, but no
+    minimum connection time (and never offered as a connection too)."""
+    if query.max_stops < 1:
+        return []
+    pairs = await itinerary_queries.find_through_flights(conn, window, query.sort, limit=limit)
+    return [Itinerary(pair) for pair in pairs]
+
+
+CANDIDATES: tuple[CandidateSource, ...] = (
+    direct_candidates,
+    connection_candidates,
+    through_candidates,
+)
 
 
 async def find_itineraries(
-    session: AsyncSession, query: SearchQuery, rules: ConnectionRules
+    conn: AsyncConnection, query: SearchQuery, rules: ConnectionRules
 ) -> list[Itinerary]:
-    """Every itinerary of the query (unsorted): 422 `unknown_airport` for an unknown code."""
+    """The query's best `MAX_ITINERARIES` itineraries in its sort order: 422
+    `unknown_airport` for an unknown code."""
     get_airport(query.origin, "origin")
     get_airport(query.destination, "destination")
-    now = utcnow()
-    departures = await itinerary_queries.find_departures(
-        session,
+    window = itinerary_queries.search_window(
         origin=query.origin,
+        destination=query.destination,
         day=query.date,
         cabin=query.cabin,
         passengers=query.passengers,
-        now=now,
+        now=utcnow(),
     )
-    itineraries = direct_itineraries(departures, query.destination)
-    first_legs = [leg for leg in departures if leg.destination != query.destination]
-    window = connection_window(first_legs, rules)
-    if query.max_stops == 0 or window is None:
-        return _sold(itineraries)
-    second_legs = await itinerary_queries.find_flights_to(
-        session,
-        origins=sorted({leg.destination for leg in first_legs}),
-        destination=query.destination,
-        # From the first arrival: a multi-leg flight's next leg needs no connection time.
-        departing_from=min(leg.arrival_at for leg in first_legs),
-        departing_until=window[1],
-        cabin=query.cabin,
-        passengers=query.passengers,
-        now=now,
-    )
-    # A multi-leg flight's own legs are a through journey (no connection time), not a connection.
-    connections = [
-        itinerary
-        for itinerary in connecting_itineraries(first_legs, second_legs, rules)
-        if not itinerary_queries.same_flight(itinerary.segments)
-    ]
-    through = itinerary_queries.through_flights(first_legs, second_legs)
-    return _sold(itineraries + [Itinerary(legs) for legs in through] + connections)
+    limit = MAX_ITINERARIES
+    itineraries: list[Itinerary] = []
+    for source in CANDIDATES:
+        itineraries.extend(await source(conn, query, window, rules, limit))
+    return sort_itineraries(itineraries, query.sort)[:limit]
 
 
-def _sold(itineraries: list[Itinerary]) -> list[Itinerary]:
-    """The itineraries the flights' SSIM traffic restrictions allow to sell."""
-    return [i for i in itineraries if itinerary_queries.journey_sold(i.segments)]
+def _minutes(duration: timedelta) -> int:
+    return int(duration.total_seconds() // 60)
 
 
-async def search_itineraries(
-    session: AsyncSession, query: SearchQuery, rules: ConnectionRules
-) -> SearchResults:
-    """The query's best `MAX_ITINERARIES` itineraries in its sort order, uncached."""
-    itineraries = sort_itineraries(await find_itineraries(session, query, rules), query.sort)
-    return SearchResults(
-        **query.model_dump(),
-        itineraries=[_to_read(i, query.passengers) for i in itineraries[:MAX_ITINERARIES]],
-    )
+def _money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def _itinerary_document(
+    itinerary: Itinerary, passengers: int, segments: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """`ItineraryRead` as JSON."""
+    first, last = itinerary.segments[0], itinerary.segments[-1]
+    fare = itinerary.fare
+    return {
+        "segments": [segments[segment.id] for segment in itinerary.segments],
+        "stops": itinerary.stops,
+        "departure_time": to_local(first.departure_at, first.origin).isoformat(),
+        "arrival_time": to_local(last.arrival_at, last.destination).isoformat(),
+        "duration_minutes": _minutes(itinerary.duration),
+        "layovers": [
+            {"airport": layover.airport, "minutes": _minutes(layover.duration)}
+            for layover in itinerary.layovers
+        ],
+        "fare_per_passenger": _money(fare.amount, fare.currency),
+        "total_price": _money(fare.amount * passengers, fare.currency),
+        "seats_available": itinerary.seats_available,
+    }
+
+
+async def search_document(
+    conn: AsyncConnection, query: SearchQuery, settings: Settings
+) -> dict[str, Any]:
+    """`SearchResults` as JSON, uncached: the itineraries, their flights as the API shows
+    them, each with its flight number's punctuality."""
+    rules = ConnectionRules.from_settings(settings)
+    itineraries = await find_itineraries(conn, query, rules)
+    flights = {segment.id: segment for i in itineraries for segment in i.segments}
+    segments: dict[str, dict[str, Any]] = {}
+    if flights:
+        segments = itinerary_queries.flight_documents(flights.values())
+        punctuality = await status_service.punctuality_of(
+            conn,
+            [flight.flight_number for flight in flights.values()],
+            cache_seconds=settings.punctuality_cache_seconds,
+        )
+        for flight_id, document in segments.items():
+            document["punctuality"] = punctuality[flights[flight_id].flight_number]
+    return {
+        **query.model_dump(mode="json"),
+        "itineraries": [_itinerary_document(i, query.passengers, segments) for i in itineraries],
+    }
 
 
 def _cache_base(query: SearchQuery, rules: ConnectionRules) -> str:
@@ -138,20 +215,22 @@ def _cache_base(query: SearchQuery, rules: ConnectionRules) -> str:
 
 
 async def search_itineraries_json(
-    session: AsyncSession, query: SearchQuery, settings: Settings
+    engine: AsyncEngine, query: SearchQuery, settings: Settings
 ) -> bytes:
-    """`search_itineraries` as a JSON document, from the cache when a fresh answer is there."""
-    rules = ConnectionRules.from_settings(settings)
+    """The search's JSON document, from the cache when a fresh answer is there (then
+    without a database connection)."""
     get_airport(query.origin, "origin")  # an unknown code is a 422 before any cache access
     get_airport(query.destination, "destination")
     cache = get_cache()
     key = None
     if settings.search_cache_seconds > 0:
+        rules = ConnectionRules.from_settings(settings)
         tags = itinerary_queries.route_cache_tags(query.origin, query.destination)
         key = await cache.tagged_key(_cache_base(query, rules), tags)
     if key is not None and (cached := await cache.get(key)) is not None:
         return cached
-    document = (await search_itineraries(session, query, rules)).model_dump_json().encode()
+    async with read_connection(engine) as conn:
+        document = orjson.dumps(await search_document(conn, query, settings))
     if key is not None:
         await cache.set(key, document, settings.search_cache_seconds)
     return document

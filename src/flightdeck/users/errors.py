@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from flightdeck.platform.errors import AppError, Conflict, Forbidden, Unauthorized, Unprocessable
+from flightdeck.platform.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+)
 
 
 class EmailTaken(Conflict):
@@ -52,3 +59,16 @@ class UnsupportedLoginMediaType(AppError):
     status_code = 415
     code = "unsupported_media_type"
     message = "Send the sign-in as JSON or as an application/x-www-form-urlencoded form"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    message = "No such user"
+
+
+class OwnAccessUnchangeable(Conflict):
+    """An administrator cannot demote or deactivate themselves (and so lock the airline out
+    of its own administration by mistake)."""
+
+    code = "own_access_unchangeable"
+    message = "You cannot change your own role or deactivate your own account"

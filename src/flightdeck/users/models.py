@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flightdeck.platform.db import Base, IdMixin, TimestampMixin, UTCDateTime
@@ -27,6 +27,9 @@ class User(IdMixin, TimestampMixin, Base):
         JSON, default=lambda: dict(DEFAULT_NOTIFICATION_PREFERENCES)
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # In every access token; moved on by a password change or a deactivation, which ends
+    # every token issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class RefreshToken(IdMixin, Base):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from flightdeck.platform.client_address import client_address
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
+from flightdeck.platform.http_limits import rate_limit, rate_limit_storage
+from flightdeck.platform.json_body import parse_json
+from flightdeck.platform.ratelimit import TooManyAttempts
 from flightdeck.platform.security.auth import CurrentPrincipal
 from flightdeck.platform.settings import AppSettings, app_settings
 from flightdeck.users import service
@@ -24,6 +27,7 @@ from flightdeck.users.errors import (
     UnsupportedLoginMediaType,
     WeakPassword,
 )
+from flightdeck.users.login_throttle import LoginThrottles
 from flightdeck.users.schemas import (
     LoginForm,
     LoginRequest,
@@ -51,26 +55,12 @@ LOGIN_OPENAPI: dict[str, Any] = {
 }
 
 
-def login_throttles(request: Request) -> service.LoginThrottles:
-    """The app's account throttle plus a per-IP one created on first use."""
-    state = request.app.state
-    settings = app_settings(request)
-    if getattr(state, "login_ip_throttle", None) is None:
-        state.login_ip_throttle = service.ip_throttle_for(
-            state.login_throttle, settings.login_failure_window_seconds
-        )
-    return service.LoginThrottles(
-        account=state.login_throttle,
-        ip=state.login_ip_throttle,
-        delay_after_failures=settings.login_delay_after_failures,
-    )
+def login_throttles(request: Request) -> LoginThrottles:
+    """The sign-in throttles, on the app's rate-limit storage (Redis when configured)."""
+    return LoginThrottles(app_settings(request), rate_limit_storage(request))
 
 
-Throttles = Annotated[service.LoginThrottles, Depends(login_throttles)]
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+Throttles = Annotated[LoginThrottles, Depends(login_throttles)]
 
 
 async def read_login_request(request: Request) -> LoginRequest:
@@ -81,15 +71,11 @@ async def read_login_request(request: Request) -> LoginRequest:
             form = await request.form()
             return LoginForm.model_validate(dict(form)).to_login_request()
         if media_type == "application/json" or media_type.endswith("+json"):
-            return LoginRequest.model_validate(await request.json())
+            return LoginRequest.model_validate(parse_json(await request.body()))
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False)
         raise RequestValidationError(
             [{**err, "loc": ("body", *err["loc"])} for err in errors]
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestValidationError(
-            [{"loc": ("body",), "msg": "The body is not valid JSON", "type": "json_invalid"}]
         ) from exc
     raise UnsupportedLoginMediaType()
 
@@ -97,7 +83,8 @@ async def read_login_request(request: Request) -> LoginRequest:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(EmailTaken, WeakPassword, 422),
+    responses=error_responses(EmailTaken, WeakPassword, 422, TooManyRequests),
+    dependencies=[rate_limit("register")],
 )
 async def register(body: RegisterRequest, session: DbSession) -> UserRead:
     """Create a passenger account."""
@@ -108,14 +95,17 @@ async def register(body: RegisterRequest, session: DbSession) -> UserRead:
 @router.post(
     "/login",
     openapi_extra=LOGIN_OPENAPI,
-    responses=error_responses(InvalidCredentials, UnsupportedLoginMediaType, 422, TooManyRequests),
+    responses=error_responses(
+        InvalidCredentials, UnsupportedLoginMediaType, 422, TooManyAttempts, TooManyRequests
+    ),
+    dependencies=[rate_limit("login")],
 )
 async def login(
     request: Request, session: DbSession, settings: AppSettings, throttles: Throttles
 ) -> TokenPair:
     """Sign in with email and password (JSON or the OAuth2 password form)."""
     credentials = await read_login_request(request)
-    return await service.login(session, settings, throttles, credentials, client_ip(request))
+    return await service.login(session, settings, throttles, credentials, client_address(request))
 
 
 @router.post(
@@ -136,15 +126,24 @@ async def get_profile(principal: CurrentPrincipal, session: DbSession) -> Profil
 @router.patch(
     "/profile",
     responses=error_responses(
-        Unauthorized, AccountUnavailable, InvalidCurrentPassword, WeakPassword, 422, TooManyRequests
+        Unauthorized,
+        AccountUnavailable,
+        InvalidCurrentPassword,
+        WeakPassword,
+        422,
+        TooManyAttempts,
+        TooManyRequests,
     ),
 )
 async def update_profile(
+    request: Request,
     body: ProfileUpdate,
     principal: CurrentPrincipal,
     session: DbSession,
     throttles: Throttles,
 ) -> ProfileRead:
     """Update name, phone, notification preferences or password (403 on a wrong current one)."""
-    user = await service.update_profile(session, throttles, principal.user_id, body)
+    user = await service.update_profile(
+        session, throttles, principal.user_id, body, client_address(request)
+    )
     return ProfileRead.model_validate(user)

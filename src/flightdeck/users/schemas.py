@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from flightdeck.platform.text import SingleLineText
+
 PHONE_PATTERN = r"^\+?[0-9 ()-]{6,20}$"
 MIN_PHONE_DIGITS = 6
 MAX_PHONE_DIGITS = 15  # E.164
@@ -33,13 +35,14 @@ def normalise_phone(phone: str) -> str:
 # Emails are stored lower-cased, which makes the unique index case-insensitive.
 EmailAddress = Annotated[EmailStr, Field(max_length=320), AfterValidator(str.lower)]
 LoginEmail = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=320)
+    SingleLineText,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=320),
 ]
 # Policy (length, email) is checked by the service so it reports `weak_password`;
 # this bound only keeps absurd inputs away from the hasher.
 NewPassword = Annotated[str, StringConstraints(max_length=1024)]
 GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FullName = Annotated[SingleLineText, StringConstraints(min_length=1, max_length=200)]
 PhoneNumber = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN),

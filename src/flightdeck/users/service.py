@@ -1,9 +1,8 @@
 """Registration, sign-in with rotating refresh tokens, and profiles.
 
-Login throttling: per account (`login:acct:<email>`) the app's `login_throttle` allows
-`login_max_failures` failures per window; per client IP (`login:ip:<ip>`) a second throttle
-allows `IP_FAILURE_MULTIPLIER` times as many, so one address cannot spray many accounts.
-From `login_delay_after_failures` account failures on, each attempt is slowed a little more.
+Failed sign-ins (and wrong current passwords) are throttled by `login_throttle.LoginThrottles`:
+per (account, client address), per client address, and an account under attack paces
+attempts from addresses it does not know.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple, NoReturn
 
@@ -21,8 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import commit_mid_request, new_id
 from flightdeck.platform.errors import Unprocessable
-from flightdeck.platform.ratelimit import FailureThrottle
+from flightdeck.platform.events.outbox import record_event
 from flightdeck.platform.security.auth import ROLES
+from flightdeck.platform.security.identity import (
+    USER_CHANGED,
+    Identity,
+    forget_identity_on_commit,
+)
 from flightdeck.platform.security.passwords import hash_password, needs_rehash, verify_password
 from flightdeck.platform.security.tokens import (
     hash_refresh_token,
@@ -40,6 +43,7 @@ from flightdeck.users.errors import (
     RefreshTokenReused,
     WeakPassword,
 )
+from flightdeck.users.login_throttle import LoginThrottles
 from flightdeck.users.models import DEFAULT_NOTIFICATION_PREFERENCES, RefreshToken, User
 from flightdeck.users.repository import RefreshTokenRepository, UserRepository
 from flightdeck.users.schemas import LoginRequest, ProfileUpdate, RegisterRequest, TokenPair
@@ -50,11 +54,6 @@ PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 # Shorter local parts ("jo@…") would reject ordinary passwords that merely contain them.
 MIN_LOCAL_PART_CHECKED = 3
-
-IP_FAILURE_MULTIPLIER = 4
-LOGIN_DELAY_STEP_SECONDS = 0.25
-LOGIN_DELAY_MAX_SECONDS = 2.0
-
 
 # --- password policy --------------------------------------------------------------------------
 
@@ -74,51 +73,6 @@ def check_password_policy(password: str, email: str) -> None:
     local_part = email.split("@", 1)[0].casefold()
     if len(local_part) >= MIN_LOCAL_PART_CHECKED and local_part in password.casefold():
         raise WeakPassword("The password must not contain the name part of your email address")
-
-
-# --- login throttling -------------------------------------------------------------------------
-
-
-def ip_throttle_for(account_throttle: FailureThrottle, window_seconds: int) -> FailureThrottle:
-    """The per-IP throttle: same window and storage as the account one, a higher limit."""
-    return FailureThrottle(
-        account_throttle.max_failures * IP_FAILURE_MULTIPLIER,
-        window_seconds,
-        storage=account_throttle.limiter.storage,
-    )
-
-
-@dataclass(frozen=True)
-class LoginThrottles:
-    account: FailureThrottle
-    ip: FailureThrottle
-    delay_after_failures: int
-
-    @staticmethod
-    def account_key(email: str) -> str:
-        return f"login:acct:{email}"
-
-    @staticmethod
-    def ip_key(client_ip: str) -> str:
-        return f"login:ip:{client_ip}"
-
-    async def admit(self, email: str, client_ip: str | None) -> None:
-        """429 once a limit is used up (whatever the password); slows repeated failures."""
-        await self.account.ensure_allowed(self.account_key(email))
-        if client_ip is not None:
-            await self.ip.ensure_allowed(self.ip_key(client_ip))
-        failures = await self.account.failures(self.account_key(email))
-        if failures >= self.delay_after_failures:
-            steps = failures - self.delay_after_failures + 1
-            await asyncio.sleep(min(LOGIN_DELAY_MAX_SECONDS, LOGIN_DELAY_STEP_SECONDS * steps))
-
-    async def record_failure(self, email: str, client_ip: str | None) -> None:
-        await self.account.record_failure(self.account_key(email))
-        if client_ip is not None:
-            await self.ip.record_failure(self.ip_key(client_ip))
-
-    async def record_success(self, email: str) -> None:
-        await self.account.reset(self.account_key(email))
 
 
 # --- registration -----------------------------------------------------------------------------
@@ -184,10 +138,10 @@ async def login(
     settings: Settings,
     throttles: LoginThrottles,
     credentials: LoginRequest,
-    client_ip: str,
+    client_address: str,
 ) -> TokenPair:
     """Checks email and password and starts a new refresh-token family."""
-    await throttles.admit(credentials.email, client_ip)
+    await throttles.admit(credentials.email, client_address)
     users = UserRepository(session)
     user = await users.get_by_email(credentials.email)
     # With no user, a dummy hash is verified so both failures take the same time.
@@ -195,9 +149,9 @@ async def login(
         verify_password, user.password_hash if user else None, credentials.password
     )
     if user is None or not valid or not user.is_active:
-        await throttles.record_failure(credentials.email, client_ip)
+        await throttles.record_failure(credentials.email, client_address)
         raise InvalidCredentials()
-    await throttles.record_success(credentials.email)
+    await throttles.record_success(credentials.email, client_address)
     if needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(hash_password, credentials.password)
         await users.flush()
@@ -251,8 +205,40 @@ async def _issue_token_pair(
             expires_at=now + timedelta(days=settings.refresh_token_days),
         )
     )
-    access_token, expires_in = issue_access_token(settings, user.id, user.role)
+    access_token, expires_in = issue_access_token(settings, user.id, user.role, user.token_version)
     return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+
+
+# --- identity on every request ----------------------------------------------------------------
+
+
+async def load_identity(session: AsyncSession, user_id: str) -> Identity | None:
+    """What the auth check needs of a user (the platform's identity loader, a hook)."""
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        return None
+    return Identity(
+        user_id=user.id,
+        role=user.role,
+        is_active=user.is_active,
+        token_version=user.token_version,
+    )
+
+
+async def record_identity_change(
+    session: AsyncSession, user: User, changed: list[str], *, actor_id: str | None
+) -> None:
+    """After a change to what the auth check reads (role, active, token version): every
+    instance forgets the user (`user.changed` on the bus), this one right after the commit."""
+    await record_event(
+        session,
+        USER_CHANGED,
+        aggregate_type="user",
+        aggregate_id=user.id,
+        payload={"user_id": user.id, "changed": changed},
+        actor_id=actor_id,
+    )
+    forget_identity_on_commit(session, user.id)
 
 
 # --- profile ----------------------------------------------------------------------------------
@@ -293,12 +279,18 @@ async def contacts_for(session: AsyncSession, user_ids: Collection[str]) -> dict
 
 
 async def update_profile(
-    session: AsyncSession, throttles: LoginThrottles, user_id: str, changes: ProfileUpdate
+    session: AsyncSession,
+    throttles: LoginThrottles,
+    user_id: str,
+    changes: ProfileUpdate,
+    client_address: str,
 ) -> User:
     """Applies the given fields; a password change ends every refresh-token family."""
     user = await get_active_user(session, user_id)
     if changes.password is not None and changes.current_password is not None:
-        await _change_password(session, throttles, user, changes.password, changes.current_password)
+        await _change_password(
+            session, throttles, user, changes.password, changes.current_password, client_address
+        )
     if changes.full_name is not None:
         user.full_name = changes.full_name
     if "phone" in changes.model_fields_set:
@@ -312,13 +304,21 @@ async def update_profile(
 
 
 async def _change_password(
-    session: AsyncSession, throttles: LoginThrottles, user: User, new: str, current: str
+    session: AsyncSession,
+    throttles: LoginThrottles,
+    user: User,
+    new: str,
+    current: str,
+    client_address: str,
 ) -> None:
-    # Guessing the current password here counts against the same account limit as /login.
-    await throttles.admit(user.email, client_ip=None)
+    # Guessing the current password here counts against the same limits as /login.
+    await throttles.admit(user.email, client_address)
     if not await asyncio.to_thread(verify_password, user.password_hash, current):
-        await throttles.record_failure(user.email, client_ip=None)
+        await throttles.record_failure(user.email, client_address)
         raise InvalidCurrentPassword()
     check_password_policy(new, user.email)
     user.password_hash = await asyncio.to_thread(hash_password, new)
     await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())
+    # Every access token issued before ends too.
+    user.token_version += 1
+    await record_identity_change(session, user, ["password"], actor_id=user.id)

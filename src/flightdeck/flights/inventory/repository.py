@@ -1,33 +1,107 @@
 """All SQL of seat inventory: cabin counters, seat assignments and per-booking hold rows.
 
-Module-level functions taking the caller's `AsyncSession`; none commits. Counters only move
-through conditional UPDATEs whose rowcount is checked; bulk statements bypass the identity
-map, so `refresh_cabins` reloads a flight's cabins after them.
+Module-level functions taking the caller's `AsyncSession`; none commits. Core statements, no
+ORM objects on the hold path (a hold is a few statements, no SAVEPOINT: inserts that may meet
+a unique key say ON CONFLICT DO NOTHING and report it). Counters only move through
+conditional UPDATEs whose rowcount is checked; bulk statements bypass the identity map, so
+`refresh_cabins` reloads a flight's cabins after them when the session holds the flight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import case, delete, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, Table, bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from flightdeck.flights.models import Flight, FlightCabin, InventoryHold, SeatAssignment
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import new_id
 
 
-async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flight | None:
-    """The flight and its cabins, read fresh, with a shared row lock on PostgreSQL (SQLite
-    already serialises writers): a concurrent status change or cancellation, which locks the
-    row for update, waits for this booking's transaction, or this one sees its outcome."""
-    statement = (
-        select(Flight)
-        .where(Flight.id == flight_id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
+@dataclass(frozen=True)
+class CabinInventory:
+    cabin: str
+    capacity: int
+    sold: int
+    fare_amount: int
+    fare_currency: str
+
+
+@dataclass(frozen=True)
+class FlightForBooking:
+    """A flight's columns a hold needs, and its cabins by name (read, not tracked)."""
+
+    id: str
+    flight_number: str
+    origin: str
+    destination: str
+    departure_at: datetime
+    arrival_at: datetime
+    status: str
+    aircraft: str | None
+    # A leg of a multi-leg flight: what SSIM traffic restrictions and service types decide on
+    # (inventory/traffic.py).
+    flight_date: date
+    leg_sequence: int
+    service_type: str
+    traffic_restrictions: str | None
+    cabins: tuple[CabinInventory, ...]
+
+
+_FLIGHTS: Table = Flight.__table__  # type: ignore[assignment]
+_CABINS: Table = FlightCabin.__table__  # type: ignore[assignment]
+_HOLDS: Table = InventoryHold.__table__  # type: ignore[assignment]
+_SEATS: Table = SeatAssignment.__table__  # type: ignore[assignment]
+_FLIGHT_COLUMNS = (
+    "id", "flight_number", "origin", "destination", "departure_at", "arrival_at", "status",
+    "aircraft", "flight_date", "leg_sequence", "service_type", "traffic_restrictions",
+)  # fmt: skip
+_LOCK_FLIGHT = (
+    select(
+        *(_FLIGHTS.c[name] for name in _FLIGHT_COLUMNS),
+        *(
+            _CABINS.c[name]
+            for name in ("cabin", "capacity", "sold", "fare_amount", "fare_currency")
+        ),
     )
-    return (await session.scalars(statement)).one_or_none()
+    .select_from(_FLIGHTS.outerjoin(_CABINS, _CABINS.c.flight_id == _FLIGHTS.c.id))
+    .where(_FLIGHTS.c.id == bindparam("flight_id", type_=String))
+    .order_by(_CABINS.c.cabin)
+    .with_for_update(read=True, of=_FLIGHTS)
+)
+
+
+async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> FlightForBooking | None:
+    """The flight and its cabins, read fresh in one statement, with a shared lock on the
+    flight's row on PostgreSQL (SQLite already serialises writers): a concurrent status change
+    or cancellation, which locks the row for update, waits for this booking's transaction, or
+    this one sees its outcome."""
+    rows = (await session.execute(_LOCK_FLIGHT, {"flight_id": flight_id})).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return FlightForBooking(
+        id=first.id,
+        flight_number=first.flight_number,
+        origin=first.origin,
+        destination=first.destination,
+        departure_at=first.departure_at,
+        arrival_at=first.arrival_at,
+        status=first.status,
+        aircraft=first.aircraft,
+        flight_date=first.flight_date,
+        leg_sequence=first.leg_sequence,
+        service_type=first.service_type,
+        traffic_restrictions=first.traffic_restrictions,
+        cabins=tuple(
+            CabinInventory(*row[len(_FLIGHT_COLUMNS) :]) for row in rows if row.cabin is not None
+        ),
+    )
 
 
 async def take_seats(session: AsyncSession, flight_id: str, cabin: str, quantity: int) -> bool:
@@ -71,7 +145,10 @@ async def seats_left(session: AsyncSession, flight_id: str, cabin: str) -> int:
 
 
 async def refresh_cabins(session: AsyncSession, flight_id: str) -> None:
-    """Reloads the flight's cabins into the session after bulk updates of their counters."""
+    """Reloads the flight's cabins into the session after bulk updates of their counters,
+    when this session holds that flight as an object (nothing to refresh otherwise)."""
+    if session.sync_session.identity_map.get(identity_key(Flight, flight_id)) is None:
+        return
     await session.execute(
         select(FlightCabin)
         .where(FlightCabin.flight_id == flight_id)
@@ -79,47 +156,64 @@ async def refresh_cabins(session: AsyncSession, flight_id: str) -> None:
     )
 
 
+def _insert(session: AsyncSession, table: Table) -> Any:
+    """INSERT that can say ON CONFLICT DO NOTHING (the same on both databases)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 async def add_seat_assignments(
-    session: AsyncSession, assignments: list[SeatAssignment]
+    session: AsyncSession, flight_id: str, cabin: str, booking_id: str, seats: list[str | None]
 ) -> str | None:
-    """Inserts the assignments in a SAVEPOINT; the seat that another booking already holds
-    (and nothing written) when the unique (flight_id, seat) key refuses one, else None.
-
-    Each row is flushed alone so the refused seat is known. Other integrity errors propagate.
-    """
-    if not assignments:
+    """Assigns the chosen seats (passenger order; None: no seat) in one statement; the first
+    seat another booking already holds (and nothing written) when the unique (flight_id, seat)
+    key refuses one, else None."""
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "flight_id": flight_id,
+            "seat": seat,
+            "cabin": cabin,
+            "booking_id": booking_id,
+            "passenger_index": index,
+            "created_at": utcnow(),
+        }
+        for index, seat in enumerate(seats)
+        if seat is not None
+    ]
+    if not rows:
         return None
-    current: SeatAssignment | None = None
-    try:
-        async with session.begin_nested():
-            for assignment in assignments:
-                current = assignment
-                session.add(assignment)
-                await session.flush()
-    except IntegrityError:
-        assert current is not None
-        flight_id, seat = current.flight_id, current.seat
-        if await _seat_assigned(session, flight_id, seat):
-            return seat
-        raise
-    return None
+    statement = (
+        _insert(session, _SEATS)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["flight_id", "seat"])
+        .returning(_SEATS.c.seat)
+    )
+    assigned = set((await session.execute(statement)).scalars())
+    refused: list[str] = [row["seat"] for row in rows if row["seat"] not in assigned]
+    return refused[0] if refused else None
 
 
-async def _seat_assigned(session: AsyncSession, flight_id: str, seat: str) -> bool:
-    condition = (SeatAssignment.flight_id == flight_id) & (SeatAssignment.seat == seat)
-    return bool(await session.scalar(select(exists().where(condition))))
-
-
-async def add_hold(session: AsyncSession, hold: InventoryHold) -> bool:
-    """Inserts the hold row in a SAVEPOINT; False (nothing written) when the booking already
-    holds seats on that flight."""
-    try:
-        async with session.begin_nested():
-            session.add(hold)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+async def add_hold(
+    session: AsyncSession, *, booking_id: str, flight_id: str, cabin: str, quantity: int
+) -> bool:
+    """Records the seats a booking holds on a flight; False (nothing written) when the
+    booking already holds seats on that flight."""
+    statement = (
+        _insert(session, _HOLDS)
+        .values(
+            id=new_id(),
+            booking_id=booking_id,
+            flight_id=flight_id,
+            cabin=cabin,
+            quantity=quantity,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["booking_id", "flight_id"])
+    )
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from flightdeck.flights.errors import (
     UnknownFlight,
 )
 from flightdeck.flights.inventory import repository as inventory_repository
+from flightdeck.flights.inventory.repository import CabinInventory, FlightForBooking
 from flightdeck.flights.inventory.schemas import (
     CabinSeatMapRead,
     SeatMapRead,
@@ -52,13 +53,7 @@ from flightdeck.flights.itineraries.service import (
     invalidate_flight_searches,
     invalidate_searches_for_flights,
 )
-from flightdeck.flights.models import (
-    SOLD_SERVICE_TYPES,
-    Flight,
-    FlightCabin,
-    InventoryHold,
-    SeatAssignment,
-)
+from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.money import Money
@@ -96,11 +91,11 @@ class HeldSegment:
 # --- holding ------------------------------------------------------------------------------
 
 
-def _layout(flight: Flight) -> list[CabinLayout]:
+def _layout(flight: Flight | FlightForBooking) -> list[CabinLayout]:
     return seat_map(flight.aircraft, [(c.cabin, c.capacity) for c in flight.cabins])
 
 
-def _offered_cabin(flight: Flight, cabin: str) -> FlightCabin:
+def _offered_cabin(flight: FlightForBooking, cabin: str) -> CabinInventory:
     offered = next((c for c in flight.cabins if c.cabin == cabin), None)
     if offered is None:
         raise CabinNotOffered(
@@ -110,7 +105,7 @@ def _offered_cabin(flight: Flight, cabin: str) -> FlightCabin:
     return offered
 
 
-async def _bookable_flight(session: AsyncSession, flight_id: str, cabin: str) -> Flight:
+async def _bookable_flight(session: AsyncSession, flight_id: str, cabin: str) -> FlightForBooking:
     """The flight, share-locked, if it takes bookings in that cabin now."""
     flight = await inventory_repository.lock_flight_for_booking(session, flight_id)
     if flight is None:
@@ -130,9 +125,13 @@ async def _bookable_flight(session: AsyncSession, flight_id: str, cabin: str) ->
     )
 
 
-def _checked_seats(flight: Flight, cabin: str, seats: list[str | None]) -> list[str | None]:
+def _checked_seats(
+    flight: FlightForBooking, cabin: str, seats: list[str | None]
+) -> list[str | None]:
     """The chosen seats normalised ("12a" -> "12A"); 422 when one is not a seat of this cabin
     or is chosen twice."""
+    if all(seat is None for seat in seats):
+        return list(seats)  # no seat chosen: no seat map to build
     layout = _layout(flight)
     checked: list[str | None] = []
     for requested in seats:
@@ -172,7 +171,12 @@ def _check_request(segments: list[SegmentRequest]) -> None:
 
 
 async def _hold_segment(
-    session: AsyncSession, flight: Flight, *, booking_id: str, cabin: str, seats: list[str | None]
+    session: AsyncSession,
+    flight: FlightForBooking,
+    *,
+    booking_id: str,
+    cabin: str,
+    seats: list[str | None],
 ) -> None:
     """Takes len(seats) seats of the cabin, assigns the chosen ones and records the hold."""
     requested = len(seats)
@@ -187,23 +191,18 @@ async def _hold_segment(
                 "available": available,
             },
         )
-    assignments = [
-        SeatAssignment(
-            flight_id=flight.id, seat=seat, cabin=cabin, booking_id=booking_id, passenger_index=i
-        )
-        for i, seat in enumerate(seats)
-        if seat is not None
-    ]
-    taken = await inventory_repository.add_seat_assignments(session, assignments)
+    taken = await inventory_repository.add_seat_assignments(
+        session, flight.id, cabin, booking_id, seats
+    )
     if taken is not None:
         raise SeatUnavailable(
             f"Seat {taken} on {flight.flight_number} is taken",
             details={"flight_id": flight.id, "seat": taken},
         )
-    hold = InventoryHold(
-        booking_id=booking_id, flight_id=flight.id, cabin=cabin, quantity=requested
+    added = await inventory_repository.add_hold(
+        session, booking_id=booking_id, flight_id=flight.id, cabin=cabin, quantity=requested
     )
-    if not await inventory_repository.add_hold(session, hold):
+    if not added:
         raise InventoryAlreadyHeld(
             f"Booking {booking_id} already holds seats on {flight.flight_number}",
             details={"booking_id": booking_id, "flight_id": flight.id},
@@ -213,7 +212,7 @@ async def _hold_segment(
     await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
 
 
-def _held_segment(flight: Flight, cabin: str, seats: list[str | None]) -> HeldSegment:
+def _held_segment(flight: FlightForBooking, cabin: str, seats: list[str | None]) -> HeldSegment:
     offered = _offered_cabin(flight, cabin)
     return HeldSegment(
         flight_id=flight.id,
@@ -249,7 +248,7 @@ async def hold_inventory(
     locked in flight-id order so two bookings over the same flights cannot deadlock.
     """
     _check_request(segments)
-    flights: dict[str, Flight] = {}
+    flights: dict[str, FlightForBooking] = {}
     for flight_id in sorted(segment.flight_id for segment in segments):
         flights[flight_id] = await _bookable_flight(session, flight_id, cabin)
     check_traffic_restrictions([flights[s.flight_id] for s in segments])

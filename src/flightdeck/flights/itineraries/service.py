@@ -1,8 +1,11 @@
 """Flights as itinerary search reads them, and the cache tags that keep searches fresh.
 
-The search domain calls these functions (never the repository). They return `BookableFlight`
-values: a flight with what one cabin offers, already checked to be bookable (status, departure
-in the future, enough free seats), and the flight as the API shows it.
+The search domain calls these functions (never the repository), on a read-only connection
+(`platform.db.read_connection`): no ORM session, no objects tracked. They return
+`BookableFlight` values: a flight with what one cabin offers, already checked to be bookable
+(status, passenger service, departure in the future, enough free seats, sold by its SSIM
+traffic restrictions), read with every cabin;
+`flight_documents` shows them as the API shows a flight (`FlightRead`'s JSON).
 
 Cached searches are tagged with `route_cache_tags(origin, destination)`: every flight of an
 itinerary departs from its origin or arrives at its destination (a connection's first leg
@@ -13,23 +16,20 @@ invalidates `flights-from:<its origin>` and `flights-to:<its destination>`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from flightdeck.flights.airports import local_to_utc
-from flightdeck.flights.inventory import traffic
+from flightdeck.flights.airports import local_to_utc, to_local
 from flightdeck.flights.itineraries import repository
-from flightdeck.flights.models import Flight
-from flightdeck.flights.schemas import FlightRead, flight_to_read
+from flightdeck.flights.itineraries.repository import LegRow, Order, SearchWindow
 from flightdeck.platform.cache import invalidate_tags
 from flightdeck.platform.money import Money
 
-# Safety bounds on one search's reads (far above any real day at one airport).
-MAX_DEPARTURES = 2000
-MAX_CONNECTING_FLIGHTS = 5000
+__all__ = ["BookableFlight", "LegRow", "Order", "SearchWindow"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,7 @@ class BookableFlight:
     arrival_at: datetime  # UTC
     fare: Money  # per passenger, in the searched cabin
     seats_available: int  # in the searched cabin
-    read: FlightRead  # the whole flight as the API shows it (local times, every cabin)
-    # A leg of a multi-leg flight: the flight's date, its place, and its SSIM traffic
-    # restriction codes (see `journey_sold`).
-    flight_date: date | None = None
-    leg_sequence: int = 1
-    traffic_restrictions: str | None = None
+    read: LegRow  # the flight's own columns as search read them (`flight_documents`)
 
 
 def route_cache_tags(origin: str, destination: str) -> list[str]:
@@ -84,97 +79,114 @@ def departure_window(day: date, origin: str) -> tuple[datetime, datetime]:
     )
 
 
-def _bookable(flight: Flight, cabin: str) -> BookableFlight:
-    offered = next(c for c in flight.cabins if c.cabin == cabin)  # the query checked it exists
-    return BookableFlight(
-        id=flight.id,
-        flight_number=flight.flight_number,
-        origin=flight.origin,
-        destination=flight.destination,
-        departure_at=flight.departure_at,
-        arrival_at=flight.arrival_at,
-        fare=Money(amount=offered.fare_amount, currency=offered.fare_currency),
-        seats_available=offered.capacity - offered.sold,
-        read=flight_to_read(flight),
-        flight_date=flight.flight_date,
-        leg_sequence=flight.leg_sequence,
-        traffic_restrictions=flight.traffic_restrictions,
-    )
-
-
-async def find_departures(
-    session: AsyncSession, *, origin: str, day: date, cabin: str, passengers: int, now: datetime
-) -> list[BookableFlight]:
-    """Bookable flights departing from `origin` on the local date `day` there (any
-    destination), by departure."""
+def search_window(
+    *, origin: str, destination: str, day: date, cabin: str, passengers: int, now: datetime
+) -> SearchWindow:
+    """Flights leaving `origin` on the local date `day` there, after `now`, with
+    `passengers` free seats in `cabin`, on the way to `destination`."""
     start, end = departure_window(day, origin)
-    wanted = repository.SeatsWanted(cabin=cabin, passengers=passengers, now=now)
-    flights = await repository.departures(session, origin, start, end, wanted, limit=MAX_DEPARTURES)
-    return [_bookable(flight, cabin) for flight in flights]
+    # "After now" as an inclusive bound: stored instants have microseconds at most.
+    departing_from = max(start, now + timedelta(microseconds=1))
+    return SearchWindow(origin, destination, departing_from, end, cabin, passengers)
 
 
-async def find_flights_to(
-    session: AsyncSession,
-    *,
-    origins: Sequence[str],
-    destination: str,
-    departing_from: datetime,
-    departing_until: datetime,
-    cabin: str,
-    passengers: int,
-    now: datetime,
-) -> list[BookableFlight]:
-    """Bookable flights from any of `origins` to `destination` departing in [departing_from,
-    departing_until], by departure."""
-    if not origins:
-        return []
-    wanted = repository.SeatsWanted(cabin=cabin, passengers=passengers, now=now)
-    flights = await repository.arrivals_from(
-        session,
-        origins,
-        destination,
-        departing_from,
-        departing_until,
-        wanted,
-        limit=MAX_CONNECTING_FLIGHTS,
+def _bookable(row: LegRow) -> BookableFlight:
+    return BookableFlight(
+        id=row.id,
+        flight_number=row.flight_number,
+        origin=row.origin,
+        destination=row.destination,
+        departure_at=row.departure_at,
+        arrival_at=row.arrival_at,
+        fare=Money.model_construct(amount=row.fare_amount, currency=row.fare_currency),
+        seats_available=row.seats_available,
+        read=row,
     )
-    return [_bookable(flight, cabin) for flight in flights]
 
 
-# --- through journeys on one flight (multi-leg flights) -----------------------------------
+async def find_direct_flights(
+    conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
+) -> list[BookableFlight]:
+    """The best `limit` bookable flights from the window's origin to its destination, in
+    `order` (ties by flight id)."""
+    rows = await repository.direct_flights(conn, window, order, limit=limit)
+    return [_bookable(row) for row in rows]
 
 
-def through_flights(
-    departing: Iterable[BookableFlight], arriving: Iterable[BookableFlight]
+async def find_connections(
+    conn: AsyncConnection,
+    window: SearchWindow,
+    order: Order,
+    *,
+    min_connection: timedelta,
+    max_layover: timedelta,
+    limit: int,
 ) -> list[tuple[BookableFlight, BookableFlight]]:
-    """Through journeys on one multi-leg flight: a leg of `departing` and the same flight's
-    (number and date) next leg, when it is among `arriving`. No connection time applies
-    between a flight's own legs; journeys its traffic restrictions do not sell are left out."""
-    next_legs: dict[tuple[str, date | None, int], BookableFlight] = {
-        (leg.flight_number, leg.flight_date, leg.leg_sequence): leg
-        for leg in arriving
-        if leg.flight_date is not None
+    """The best `limit` pairs of bookable flights origin → X → destination where the second
+    leaves X between `min_connection` and `max_layover` after the first lands, fares in one
+    currency, in `order` (ties by flight ids). The caller applies finer connection rules."""
+    pairs = await repository.connections(
+        conn,
+        window,
+        order,
+        min_connection_seconds=int(min_connection.total_seconds()),
+        max_layover_seconds=int(max_layover.total_seconds()),
+        limit=limit,
+    )
+    return [(_bookable(first), _bookable(second)) for first, second in pairs]
+
+
+async def find_through_flights(
+    conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
+) -> list[tuple[BookableFlight, BookableFlight]]:
+    """The best `limit` through journeys on one multi-leg flight: a leg from the window's
+    origin and the same flight's (number and date) next leg to its destination, with no
+    minimum connection time between them, both bookable, sold by their SSIM traffic
+    restrictions, in `order` (ties by flight ids)."""
+    pairs = await repository.through_flights(conn, window, order, limit=limit)
+    return [(_bookable(first), _bookable(second)) for first, second in pairs]
+
+
+def _money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def flight_document(row: LegRow) -> dict[str, Any]:
+    """The flight as `GET /flights/{id}` shows it (`FlightRead` as JSON): times in each
+    airport's local offset, every cabin with live availability."""
+    cabin_documents = {
+        c.cabin: {
+            "seats": c.capacity,
+            "sold": c.sold,
+            "seats_available": c.capacity - c.sold,
+            "fare": _money(c.fare_amount, c.fare_currency),
+        }
+        for c in row.cabins
     }
-    journeys = []
-    for first in departing:
-        second = next_legs.get((first.flight_number, first.flight_date, first.leg_sequence + 1))
-        if (
-            second is not None
-            and second.origin == first.destination
-            and second.departure_at >= first.arrival_at
-            and journey_sold((first, second))
-        ):
-            journeys.append((first, second))
-    return journeys
+    return {
+        "id": row.id,
+        "flight_number": row.flight_number,
+        "origin": row.origin,
+        "destination": row.destination,
+        "departure_time": to_local(row.departure_at, row.origin).isoformat(),
+        "arrival_time": to_local(row.arrival_at, row.destination).isoformat(),
+        "service_date": row.service_date.isoformat(),
+        "duration_minutes": int((row.arrival_at - row.departure_at).total_seconds() // 60),
+        "aircraft": row.aircraft,
+        "status": row.status,
+        "schedule_id": row.schedule_id,
+        "cabins": cabin_documents,
+        "seats_available": {name: c["seats_available"] for name, c in cabin_documents.items()},
+        "flight_date": row.flight_date.isoformat(),
+        "leg_sequence": row.leg_sequence,
+        "itinerary_variation": row.itinerary_variation,
+        "service_type": row.service_type,
+        "traffic_restrictions": row.traffic_restrictions,
+        "operating_carrier": row.operating_carrier,
+        "operating_flight": row.operating_flight,
+    }
 
 
-def journey_sold(legs: Sequence[BookableFlight]) -> bool:
-    """Whether the flights' SSIM traffic restrictions sell this journey (legs in travel
-    order; consecutive legs of one flight are flown through as one segment)."""
-    segments = traffic.segments(legs)
-    return all(traffic.restriction_problem(s, len(segments)) is None for s in segments)
-
-
-def same_flight(legs: Sequence[BookableFlight]) -> bool:
-    """Whether every leg belongs to one flight (a through journey, not a connection)."""
-    return len({(leg.flight_number, leg.flight_date) for leg in legs}) == 1
+def flight_documents(flights: Iterable[BookableFlight]) -> dict[str, dict[str, Any]]:
+    """`flight_document` of each flight, by id."""
+    return {flight.id: flight_document(flight.read) for flight in flights}

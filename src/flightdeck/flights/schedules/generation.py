@@ -16,11 +16,16 @@ from datetime import date, datetime, timedelta
 from flightdeck.flights.airports import local_to_utc
 from flightdeck.flights.drafts import FlightDraft, FlightKey
 from flightdeck.flights.schedules.schemas import ScheduleCreate, SkippedDate
+from flightdeck.flights.schemas import MAX_BLOCK_TIME, block_time_problem
 from flightdeck.platform.errors import Unprocessable
 
 
 class ArrivalNotAfterDeparture(Unprocessable):
     code = "arrival_before_departure"
+
+
+class BlockTimeTooLong(Unprocessable):
+    code = "block_time_too_long"
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ def operating_dates(days_of_week: str, valid_from: date, valid_to: date) -> list
 
 def dated_times(definition: ScheduleCreate) -> list[DatedTimes]:
     """Every operating day in UTC (none for a cancelled schedule); a 422 if any arrival is
-    not after its departure. The airports must be known (see `service.check_airports`)."""
+    not after its departure or comes more than `MAX_BLOCK_TIME` after it. The airports must
+    be known (see `service.check_airports`)."""
     if definition.status != "active":
         return []
     arrival_shift = timedelta(days=definition.arrival_day_offset)
@@ -63,6 +69,14 @@ def dated_times(definition: ScheduleCreate) -> list[DatedTimes]:
                 f"arrival {definition.arrival_local:%H:%M} {definition.destination} "
                 f"(day offset {definition.arrival_day_offset}) is not after departure "
                 f"{definition.departure_local:%H:%M} {definition.origin} on {day.isoformat()}",
+                details={"service_date": day.isoformat()},
+            )
+        if arrival_at - departure_at > MAX_BLOCK_TIME:
+            raise BlockTimeTooLong(
+                f"departure {definition.departure_local:%H:%M} {definition.origin} to arrival "
+                f"{definition.arrival_local:%H:%M} {definition.destination} (day offset "
+                f"{definition.arrival_day_offset}) on {day.isoformat()}: "
+                + str(block_time_problem(departure_at, arrival_at)),
                 details={"service_date": day.isoformat()},
             )
         dated.append(DatedTimes(day, departure_at, arrival_at))

@@ -25,7 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights.schedules import repository as repo
 from flightdeck.flights.schedules import service
-from flightdeck.flights.schedules.generation import ArrivalNotAfterDeparture, dated_times
+from flightdeck.flights.schedules.generation import (
+    ArrivalNotAfterDeparture,
+    BlockTimeTooLong,
+    dated_times,
+)
 from flightdeck.flights.schedules.schemas import (
     ImportRejection,
     ImportWarning,
@@ -182,7 +186,7 @@ def _add_flight(run: _Import, flight: SsimFlight) -> None:
             continue
         try:
             dated = dated_times(leg.definition)
-        except ArrivalNotAfterDeparture as error:
+        except (ArrivalNotAfterDeparture, BlockTimeTooLong) as error:
             run.reject(leg.line_number, error.message)
             continue
         run.batch.append(service.ImportedSchedule(leg.line_number, leg.definition, dated))

@@ -12,7 +12,7 @@ from flightdeck.flights.errors import DuplicateFlight, ScheduleNotFound, Unknown
 from flightdeck.flights.schedules import exporter as schedule_export
 from flightdeck.flights.schedules import importer as schedule_import
 from flightdeck.flights.schedules import service as schedule_service
-from flightdeck.flights.schedules.generation import ArrivalNotAfterDeparture
+from flightdeck.flights.schedules.generation import ArrivalNotAfterDeparture, BlockTimeTooLong
 from flightdeck.flights.schedules.importer import (
     DEFAULT_CURRENCY,
     DEFAULT_FARE_AMOUNT,
@@ -31,10 +31,13 @@ from flightdeck.flights.schedules.schemas import (
 )
 from flightdeck.flights.schedules.ssim.legs import Fares
 from flightdeck.flights.schedules.ssm import apply as ssm_apply
+from flightdeck.flights.schemas import AirportCode, FlightNumber
+from flightdeck.platform.bounds import MAX_AMOUNT
 from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.pagination import Page, PageParams, page_params
 from flightdeck.platform.security.auth import StaffPrincipal
+from flightdeck.platform.text import ResourceId
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
@@ -65,7 +68,7 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     "",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(
-        *_STAFF, UnknownAirport, ArrivalNotAfterDeparture, DuplicateFlight, 422
+        *_STAFF, UnknownAirport, ArrivalNotAfterDeparture, BlockTimeTooLong, DuplicateFlight, 422
     ),
 )
 async def create_schedule(
@@ -80,9 +83,9 @@ async def list_schedules(
     session: DbSession,
     _: StaffPrincipal,
     page: Annotated[PageParams, Depends(page_params)],
-    flight_number: Annotated[str | None, Query(max_length=8, examples=["FD101"])] = None,
-    origin: Annotated[str | None, Query(max_length=3, examples=["JFK"])] = None,
-    destination: Annotated[str | None, Query(max_length=3, examples=["LHR"])] = None,
+    flight_number: Annotated[FlightNumber | None, Query(examples=["FD101"])] = None,
+    origin: Annotated[AirportCode | None, Query(examples=["JFK"])] = None,
+    destination: Annotated[AirportCode | None, Query(examples=["LHR"])] = None,
 ) -> Page[ScheduleRead]:
     """List schedules, ordered by flight number and start of validity."""
     return await schedule_service.list_schedules(
@@ -108,7 +111,7 @@ async def import_ssim(
     session: DbSession,
     principal: StaffPrincipal,
     file: Annotated[UploadFile, File(description="IATA SSIM chapter 7 file, at most 5 MB")],
-    default_fare_amount: Annotated[int | None, Form(ge=0)] = None,
+    default_fare_amount: Annotated[int | None, Form(ge=0, le=MAX_AMOUNT)] = None,
     currency: Annotated[str | None, Form(pattern=r"^[A-Z]{3}$")] = None,
 ) -> ScheduleImportResult:
     """Import an SSIM file: good legs load, bad lines are reported with their line number."""
@@ -175,7 +178,7 @@ async def apply_messages(
     request: Request,
     session: DbSession,
     principal: StaffPrincipal,
-    default_fare_amount: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
+    default_fare_amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT)] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
 ) -> SsmResults:
     """Apply schedule change messages; each action is reported (applied or rejected)."""
@@ -190,7 +193,9 @@ async def apply_messages(
 
 
 @router.get("/{schedule_id}", responses=error_responses(*_STAFF, ScheduleNotFound))
-async def get_schedule(schedule_id: str, session: DbSession, _: StaffPrincipal) -> ScheduleDetail:
+async def get_schedule(
+    schedule_id: ResourceId, session: DbSession, _: StaffPrincipal
+) -> ScheduleDetail:
     """The schedule with counts of its future flights."""
     return await schedule_service.get_schedule(session, schedule_id)
 
@@ -198,11 +203,17 @@ async def get_schedule(schedule_id: str, session: DbSession, _: StaffPrincipal) 
 @router.put(
     "/{schedule_id}",
     responses=error_responses(
-        *_STAFF, ScheduleNotFound, UnknownAirport, ArrivalNotAfterDeparture, DuplicateFlight, 422
+        *_STAFF,
+        ScheduleNotFound,
+        UnknownAirport,
+        ArrivalNotAfterDeparture,
+        BlockTimeTooLong,
+        DuplicateFlight,
+        422,
     ),
 )
 async def update_schedule(
-    schedule_id: str, body: ScheduleUpdate, session: DbSession, principal: StaffPrincipal
+    schedule_id: ResourceId, body: ScheduleUpdate, session: DbSession, principal: StaffPrincipal
 ) -> ScheduleChanged:
     """Replace the definition; future unbooked flights are regenerated, booked ones kept."""
     return await schedule_service.update_schedule(session, schedule_id, body, principal)
@@ -210,7 +221,7 @@ async def update_schedule(
 
 @router.delete("/{schedule_id}", responses=error_responses(*_STAFF, ScheduleNotFound))
 async def delete_schedule(
-    schedule_id: str, session: DbSession, principal: StaffPrincipal
+    schedule_id: ResourceId, session: DbSession, principal: StaffPrincipal
 ) -> ScheduleDeleted:
     """Delete the schedule and its future unbooked flights; booked ones are kept."""
     return await schedule_service.delete_schedule(session, schedule_id, principal)

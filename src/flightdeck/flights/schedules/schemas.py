@@ -16,6 +16,7 @@ from pydantic import (
 
 from flightdeck.flights.models import SOLD_SERVICE_TYPES, Schedule
 from flightdeck.flights.schemas import (
+    AircraftType,
     AirlineDesignator,
     AirportCode,
     CabinName,
@@ -23,6 +24,7 @@ from flightdeck.flights.schemas import (
     FlightNumber,
     FlightRead,
 )
+from flightdeck.platform.bounds import FlightDate
 
 # A schedule generates at most this many days of flights (a bit more than a year of seasons).
 MAX_PERIOD_DAYS = 400
@@ -77,9 +79,9 @@ class ScheduleCreate(BaseModel):
     arrival_local: LocalTime
     arrival_day_offset: int = Field(default=0, ge=-1, le=2)
     days_of_week: DaysOfWeek
-    valid_from: date
-    valid_to: date
-    aircraft: str | None = Field(default=None, max_length=16)
+    valid_from: FlightDate
+    valid_to: FlightDate
+    aircraft: AircraftType | None = None
     cabins: dict[CabinName, CabinSpec] = Field(
         description="At least one for a passenger service (service types "
         f"{', '.join(SOLD_SERVICE_TYPES)}); may be empty for cargo, charter and other services"

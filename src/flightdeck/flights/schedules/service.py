@@ -38,7 +38,11 @@ from flightdeck.flights.schedules.generation import (
     flight_date_range,
     plan_flights,
 )
-from flightdeck.flights.schedules.kept import kept_flight_changes, record_kept_flight_changes
+from flightdeck.flights.schedules.kept import (
+    KeptChanges,
+    kept_flight_changes,
+    record_kept_flight_changes,
+)
 from flightdeck.flights.schedules.schemas import (
     KeptFlight,
     ScheduleChanged,
@@ -51,6 +55,7 @@ from flightdeck.flights.schedules.schemas import (
     schedule_to_read,
 )
 from flightdeck.flights.schemas import flight_to_read
+from flightdeck.platform.audit import changed_fields, record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
@@ -100,6 +105,13 @@ async def create_schedule(
     flights = await store_flights(session, plan.flights)
     await _record_change(
         session, schedule.id, actor.user_id, action="created", flights_created=len(flights)
+    )
+    await record_audit(
+        session,
+        action="create",
+        entity="schedule",
+        entity_id=schedule.id,
+        after={**schedule_state(schedule), "flights_created": len(flights)},
     )
     return ScheduleCreated(
         schedule=schedule_to_read(schedule),
@@ -187,16 +199,21 @@ async def store_imported_schedules(
     await repo.add_schedules(session, schedules, keep_in_session=False)
     await flights_repo.add_flight_rows(session, *flight_rows(drafts))
     await invalidate_flight_searches(session, {(d.origin, d.destination) for d in drafts})
+    batch_id = new_id()
+    summary = {"schedule_ids": [s.id for s in schedules], "flights_created": len(drafts)}
+    await record_audit(
+        session,
+        action="import",
+        entity="schedule_import",
+        entity_id=batch_id,
+        after={**summary, "schedules_created": len(schedules)},
+    )
     await record_event(
         session,
         SCHEDULE_CHANGED,
         aggregate_type="schedule",
-        aggregate_id=new_id(),
-        payload={
-            "action": "imported",
-            "schedule_ids": [s.id for s in schedules],
-            "flights_created": len(drafts),
-        },
+        aggregate_id=batch_id,
+        payload={"action": "imported", **summary},
         actor_id=actor_id,
     )
     return outcomes
@@ -305,6 +322,7 @@ async def replace_schedule(
     dated = [dated_times(definition) for definition in definitions]  # 422 before any write
     now = utcnow()
     future, removed_ids = await _remove_unsold_future_flights(session, schedule.id, now)
+    before = schedule_state(schedule)
     apply_definition(schedule, definitions[0])
     others = [
         new_schedule(d, source=schedule.source, created_by=actor.user_id) for d in definitions[1:]
@@ -331,7 +349,45 @@ async def replace_schedule(
         kept_flight_ids=[f.id for f in changes.kept],
         new_schedule_ids=[s.id for s in others],
     )
+    await _audit_replacement(session, before, schedules, action, created, removed_ids, changes)
     return Replacement(schedules, created, len(removed_ids), changes.kept, skipped)
+
+
+async def _audit_replacement(
+    session: AsyncSession,
+    before: dict[str, Any],
+    schedules: list[Schedule],
+    action: str,
+    created: int,
+    removed_ids: list[str],
+    changes: KeptChanges,
+) -> None:
+    """One `update` entry for the schedule changed (the SSM action that changed it, and the
+    schedules split off it), one `create` entry for each schedule split off."""
+    schedule, *others = schedules
+    changed_before, changed_after = changed_fields(before, schedule_state(schedule))
+    if action != "updated":
+        changed_after["change"] = action
+    if others:
+        changed_after["new_schedule_ids"] = [s.id for s in others]
+    await record_audit(
+        session,
+        action="update",
+        entity="schedule",
+        entity_id=schedule.id,
+        before=changed_before,
+        after={
+            **changed_after,
+            "flights_created": created,
+            "flights_removed": len(removed_ids),
+            "flights_kept": len(changes.kept),
+        },
+    )
+    for other in others:
+        after = {**schedule_state(other), "split_from": schedule.id}
+        await record_audit(
+            session, action="create", entity="schedule", entity_id=other.id, after=after
+        )
 
 
 async def delete_schedule(
@@ -342,7 +398,16 @@ async def delete_schedule(
     await invalidate_flight_searches(session, [(schedule.origin, schedule.destination)])
     future, removed_ids = await _remove_unsold_future_flights(session, schedule.id, utcnow())
     kept = kept_flight_changes(future, [], [], []).kept
+    before = schedule_state(schedule)
     await repo.delete_schedule(session, schedule)
+    await record_audit(
+        session,
+        action="delete",
+        entity="schedule",
+        entity_id=schedule_id,
+        before=before,
+        after={"flights_removed": len(removed_ids), "flights_kept": len(kept)},
+    )
     await record_kept_flight_changes(session, kept, actor.user_id)
     await _record_change(
         session,
@@ -372,6 +437,13 @@ async def _get_schedule(
     if schedule is None:
         raise ScheduleNotFound()
     return schedule
+
+
+def schedule_state(schedule: Schedule) -> dict[str, Any]:
+    """The definition of a schedule as the audit log keeps it."""
+    return schedule_to_read(schedule).model_dump(
+        mode="json", exclude={"id", "created_by", "created_at", "updated_at", "source"}
+    )
 
 
 async def _record_change(

@@ -15,16 +15,22 @@ import hmac
 import json
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository
 from flightdeck.flights.errors import FlightNotFound
 from flightdeck.flights.schemas import AirportCode, FlightNumber, FlightStatus
-from flightdeck.flights.status.schemas import MAX_DELAY_MINUTES, FlightStatusUpdate, GateCode
+from flightdeck.flights.status.schemas import (
+    MAX_DELAY_MINUTES,
+    FlightStatusUpdate,
+    GateCode,
+    Remark,
+)
 from flightdeck.flights.status.service import StatusUpdateResult, update_flight_status
+from flightdeck.platform.bounds import FlightDate, FlightInstant
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.errors import AppError, Unprocessable
+from flightdeck.platform.errors import AppError, FeatureNotConfigured, Unprocessable
 
 TIMESTAMP_HEADER = "X-FlightDeck-Timestamp"
 SIGNATURE_HEADER = "X-FlightDeck-Signature"
@@ -49,28 +55,26 @@ class StaleRequest(AppError):
     message = "The request timestamp is more than five minutes away from now"
 
 
-class StatusFeedDisabled(AppError):
-    status_code = 503
-    code = "status_feed_disabled"
-    message = "The status feed webhook is not configured on this server"
+class StatusFeedDisabled(FeatureNotConfigured):
+    message = "The status feed webhook is not configured on this server (no secret)"
 
 
 class StatusFeedUpdate(BaseModel):
     """One update from an outside system; `date` is the local service date at the origin."""
 
     flight_number: FlightNumber = Field(examples=["FD101"])
-    date: dt.date
+    date: FlightDate
     origin: AirportCode | None = Field(
         default=None,
         description="The leg's origin: needed when several legs of a multi-leg "
         "flight depart on that date",
     )
     status: FlightStatus
-    estimated_departure: AwareDatetime | None = None
+    estimated_departure: FlightInstant | None = None
     gate: GateCode | None = None
     terminal: GateCode | None = None
     delay_minutes: int | None = Field(default=None, ge=0, le=MAX_DELAY_MINUTES)
-    remark: str | None = Field(default=None, max_length=500)
+    remark: Remark | None = None
     source: FeedSource = Field(examples=["ops-jfk"])
 
     def to_status_update(self) -> FlightStatusUpdate:
@@ -109,8 +113,9 @@ def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> di
 def verify_signature(
     secret: str, timestamp: str | None, signature: str | None, body: bytes
 ) -> None:
-    """503 without a secret; 400 `invalid_signature` unless the signature matches; 400
-    `stale_request` when the (authentic) timestamp is more than five minutes off."""
+    """404 `feature_not_configured` without a secret; 400 `invalid_signature` unless the
+    signature matches; 400 `stale_request` when the (authentic) timestamp is more than five
+    minutes off."""
     if not secret:
         raise StatusFeedDisabled()
     if not timestamp or not signature or not timestamp.strip().isdigit():
@@ -129,7 +134,7 @@ def parse_update(body: bytes) -> StatusFeedUpdate:
     try:
         data = json.loads(body)
         return StatusFeedUpdate.model_validate(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         if isinstance(exc, ValidationError) and exc.errors():
             error = exc.errors()[0]
             field = ".".join(str(part) for part in error["loc"]) or "body"

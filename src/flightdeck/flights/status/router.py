@@ -20,6 +20,7 @@ from flightdeck.platform.db import DbSession
 from flightdeck.platform.errors import Forbidden, Unauthorized, error_responses
 from flightdeck.platform.security.auth import StaffPrincipal
 from flightdeck.platform.settings import AppSettings
+from flightdeck.platform.text import ResourceId
 
 router = APIRouter(tags=["flight status"])
 
@@ -61,7 +62,7 @@ async def receive_status_feed(
 
 
 @router.get("/flights/{flight_id}/status", responses=error_responses(FlightNotFound))
-async def get_flight_status(flight_id: str, session: DbSession) -> FlightStatusRead:
+async def get_flight_status(flight_id: ResourceId, session: DbSession) -> FlightStatusRead:
     """Live status, every instant in the relevant airport's local offset."""
     return await service.get_flight_status(session, flight_id)
 
@@ -73,7 +74,7 @@ async def get_flight_status(flight_id: str, session: DbSession) -> FlightStatusR
     ),
 )
 async def update_flight_status(
-    flight_id: str, update: FlightStatusUpdate, session: DbSession, principal: StaffPrincipal
+    flight_id: ResourceId, update: FlightStatusUpdate, session: DbSession, principal: StaffPrincipal
 ) -> FlightStatusRead:
     """Set the live status (transitions per `ALLOWED_TRANSITIONS`), estimates, gate."""
     result = await service.update_flight_status(
@@ -87,7 +88,7 @@ async def update_flight_status(
     responses=error_responses(Unauthorized, Forbidden, FlightNotFound),
 )
 async def list_flight_status_history(
-    flight_id: str, session: DbSession, principal: StaffPrincipal
+    flight_id: ResourceId, session: DbSession, principal: StaffPrincipal
 ) -> list[FlightStatusChangeRead]:
     """Status changes of the flight, newest first."""
     return await service.list_status_history(session, flight_id)

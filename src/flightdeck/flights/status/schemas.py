@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from flightdeck.flights.airports import to_local
 from flightdeck.flights.models import Flight, FlightStatusChange
 from flightdeck.flights.schemas import AirportCode, FlightStatus
+from flightdeck.platform.bounds import FlightInstant
 from flightdeck.platform.instants import LocalInstant
+from flightdeck.platform.text import SingleLineText
 
 # Checked before upper-casing (pydantic), hence both cases: "b7" is stored as "B7".
 GateCode = Annotated[
@@ -18,6 +20,7 @@ GateCode = Annotated[
 ]
 
 MAX_DELAY_MINUTES = 7 * 24 * 60
+Remark = Annotated[SingleLineText, Field(max_length=500)]
 
 
 class FlightStatusUpdate(BaseModel):
@@ -25,14 +28,14 @@ class FlightStatusUpdate(BaseModel):
     null are cleared."""
 
     status: FlightStatus
-    estimated_departure: AwareDatetime | None = None
-    estimated_arrival: AwareDatetime | None = None
-    actual_departure: AwareDatetime | None = None
-    actual_arrival: AwareDatetime | None = None
+    estimated_departure: FlightInstant | None = None
+    estimated_arrival: FlightInstant | None = None
+    actual_departure: FlightInstant | None = None
+    actual_arrival: FlightInstant | None = None
     delay_minutes: int | None = Field(default=None, ge=0, le=MAX_DELAY_MINUTES)
     gate: GateCode | None = Field(default=None, examples=["B7"])
     terminal: GateCode | None = Field(default=None, examples=["4"])
-    remark: str | None = Field(default=None, max_length=500)
+    remark: Remark | None = None
     diverted_to: AirportCode | None = None
 
 
@@ -124,3 +127,15 @@ def status_change_to_read(change: FlightStatusChange, flight: Flight) -> FlightS
         changed_by=change.changed_by,
         changed_at=to_local(change.changed_at, flight.origin),
     )
+
+
+class PunctualityRead(BaseModel):
+    """How punctual a flight number has been over the last `window_days` days, from its
+    status history: of the flights that arrived, were cancelled or diverted, the share that
+    arrived less than 15 minutes late, and the average arrival delay of those that arrived
+    (early arrivals count as 0). Both are null until a flight has been observed."""
+
+    window_days: int = Field(examples=[30])
+    flights_observed: int = Field(examples=[28])
+    on_time_share: float | None = Field(examples=[0.82], description="0 to 1")
+    average_delay_minutes: float | None = Field(examples=[7.5])

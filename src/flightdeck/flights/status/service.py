@@ -7,17 +7,20 @@ feeds, the simulator): each update writes a `FlightStatusChange` row and a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights import repository
 from flightdeck.flights.airports import get_airport, to_local
 from flightdeck.flights.errors import FlightNotFound, InvalidStatusTransition
 from flightdeck.flights.itineraries.service import invalidate_flight_searches
 from flightdeck.flights.models import Flight, FlightStatusChange
+from flightdeck.flights.status import repository as status_repository
 from flightdeck.flights.status.schemas import (
     FlightStatusChangeRead,
     FlightStatusRead,
@@ -25,6 +28,8 @@ from flightdeck.flights.status.schemas import (
     status_change_to_read,
     status_to_read,
 )
+from flightdeck.platform.audit import record_audit
+from flightdeck.platform.cache import delete_keys, get_cache
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
@@ -150,6 +155,7 @@ def _apply_departure(flight: Flight, update: FlightStatusUpdate, now: datetime) 
         flight.delay_minutes = max(_minutes(flight.actual_departure_at - flight.departure_at), 0)
     if update.estimated_arrival is not None:
         flight.estimated_arrival_at = update.estimated_arrival.astimezone(UTC)
+    flight.departure_delay_minutes = _minutes(flight.actual_departure_at - flight.departure_at)
 
 
 def _apply_arrival(flight: Flight, update: FlightStatusUpdate, now: datetime) -> None:
@@ -159,6 +165,7 @@ def _apply_arrival(flight: Flight, update: FlightStatusUpdate, now: datetime) ->
     if departed_at is not None and arrived_at <= departed_at:
         raise _invalid("actual_arrival", "must be after actual_departure")
     flight.actual_arrival_at = arrived_at
+    flight.arrival_delay_minutes = _minutes(arrived_at - flight.arrival_at)
 
 
 def _apply_diversion(flight: Flight, update: FlightStatusUpdate, now: datetime) -> None:
@@ -301,6 +308,8 @@ async def update_flight_status(
     now = utcnow()
     _apply_update(flight, update, now)
     await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+    if flight.status in status_repository.OUTCOME_STATUSES:
+        await forget_punctuality([flight.flight_number], session=session)
     change = _history_row(
         flight, from_status, update, actor_id=actor_id, source=source, changed_at=now
     )
@@ -320,7 +329,28 @@ async def update_flight_status(
         payload=payload,
         actor_id=actor_id,
     )
+    await _audit_status_change(session, flight.id, payload, affected, source)
     return StatusUpdateResult(flight=flight, change=change, affected_bookings=affected)
+
+
+async def _audit_status_change(
+    session: AsyncSession, flight_id: str, payload: dict[str, Any], affected: int, source: str
+) -> None:
+    changed: dict[str, dict[str, Any]] = payload["changed"]
+    after = {name: change["to"] for name, change in changed.items()}
+    if payload.get("remark"):
+        after["remark"] = payload["remark"]
+    if affected:
+        after["affected_bookings"] = affected
+    await record_audit(
+        session,
+        action="status",
+        entity="flight",
+        entity_id=flight_id,
+        before={name: change["from"] for name, change in changed.items()},
+        after=after,
+        source=source,
+    )
 
 
 async def get_flight_status(session: AsyncSession, flight_id: str) -> FlightStatusRead:
@@ -341,3 +371,67 @@ async def list_status_history(
         raise FlightNotFound()
     changes = await repository.list_status_changes(session, flight_id)
     return [status_change_to_read(change, flight) for change in changes]
+
+
+# --- punctuality of flight numbers, for search --------------------------------------------
+
+PUNCTUALITY_WINDOW = timedelta(days=30)
+ON_TIME_THRESHOLD = timedelta(minutes=15)  # A15: arrived less than 15 minutes late
+_PUNCTUALITY_KEY = "punctuality:v1:"
+
+
+def _punctuality_document(row: status_repository.PunctualityRow | None) -> dict[str, Any]:
+    """`PunctualityRead` as JSON."""
+    observed = row.observed if row else 0
+    average = row.average_delay_seconds if row else None
+    return {
+        "window_days": PUNCTUALITY_WINDOW.days,
+        "flights_observed": observed,
+        "on_time_share": round(row.on_time / observed, 3) if row and observed else None,
+        "average_delay_minutes": None if average is None else round(average / 60, 1),
+    }
+
+
+async def punctuality_of(
+    executor: AsyncConnection | AsyncSession,
+    flight_numbers: Sequence[str],
+    *,
+    cache_seconds: float,
+) -> dict[str, dict[str, Any]]:
+    """`PunctualityRead` (as JSON) of each flight number over the last 30 days, from the
+    status history. Served from the cache (one lookup for all of them); the ones missing
+    are computed in one query and cached for `cache_seconds`. An outcome recorded for a
+    flight (arrived, cancelled, diverted) drops its number's entry."""
+    numbers = sorted(set(flight_numbers))
+    cache = get_cache()
+    keys = [_PUNCTUALITY_KEY + number for number in numbers]
+    found = {
+        number: orjson.loads(value)
+        for number, value in zip(numbers, await cache.get_many(keys), strict=True)
+        if value is not None
+    }
+    missing = [number for number in numbers if number not in found]
+    if missing:
+        now = utcnow()
+        rows = await status_repository.punctuality_by_flight_number(
+            executor,
+            missing,
+            since=now - PUNCTUALITY_WINDOW,
+            until=now,
+            on_time_seconds=int(ON_TIME_THRESHOLD.total_seconds()),
+        )
+        by_number = {row.flight_number: row for row in rows}
+        computed = {number: _punctuality_document(by_number.get(number)) for number in missing}
+        found |= computed
+        await cache.set_many(
+            {_PUNCTUALITY_KEY + n: orjson.dumps(d) for n, d in computed.items()}, cache_seconds
+        )
+    return found
+
+
+async def forget_punctuality(
+    flight_numbers: Sequence[str], *, session: AsyncSession | None = None
+) -> None:
+    """Drops the cached punctuality of these flight numbers (a flight of theirs just got an
+    outcome) now and when `session` commits, so the next search computes it again."""
+    await delete_keys([_PUNCTUALITY_KEY + number for number in flight_numbers], session=session)

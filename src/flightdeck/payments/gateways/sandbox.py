@@ -104,11 +104,15 @@ def verify_webhook(secret: str, body: bytes, header: str | None) -> dict[str, ob
     expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
     if not hmac.compare_digest(expected.hexdigest(), signature):
         raise InvalidWebhook("signature mismatch")
-    if utcnow() - datetime.fromtimestamp(int(stamp), UTC) > WEBHOOK_TOLERANCE:
+    try:
+        signed_at = datetime.fromtimestamp(int(stamp), UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the calendar: not a real time
+        raise InvalidWebhook("stale", stale=True) from None
+    if utcnow() - signed_at > WEBHOOK_TOLERANCE:
         raise InvalidWebhook("stale", stale=True)
     try:
         parsed = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise InvalidWebhook("not JSON") from exc
     if not isinstance(parsed, dict):
         raise InvalidWebhook("not an object")

@@ -182,7 +182,7 @@ class StripeGateway:
             )
         except SignatureVerificationError as exc:
             raise InvalidWebhook(str(exc), stale="tolerance" in str(exc)) from exc
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise InvalidWebhook("not JSON") from exc
         obj: dict[str, Any] = event.data.object.to_dict()
         # A dispute names its PaymentIntent; a PaymentIntent event is the intent itself.

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The topics a handler with event_types=None listens to. An event of another family still
 # gets a topic of its own, but reaches only handlers that name its type.
-FAMILIES = ("flight", "booking", "payment", "schedule", "notification")
+FAMILIES = ("flight", "booking", "payment", "schedule", "notification", "user")
 
 
 HANDLER_FAILURES = Counter(

@@ -1,4 +1,5 @@
-"""The authenticated principal, read from the bearer access token, and role guards."""
+"""The authenticated principal: the bearer access token, checked against the user it names on
+every request (platform/security/identity.py), and role guards."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
 
-from flightdeck.platform.errors import Forbidden, Unauthorized
-from flightdeck.platform.security.tokens import InvalidToken, decode_access_token
+from flightdeck.platform.db import DbSession
+from flightdeck.platform.errors import AppError, Forbidden, Unauthorized
+from flightdeck.platform.request_context import set_actor
+from flightdeck.platform.security.identity import IdentityCache, load_identity
+from flightdeck.platform.security.tokens import AccessClaims, InvalidToken, decode_access_token
 from flightdeck.platform.settings import Settings, app_settings
 
 ROLES = ("passenger", "agent", "admin")
@@ -28,30 +36,53 @@ class Principal:
         return self.role in ("agent", "admin")
 
 
-def principal_from_token(settings: Settings, token: str | None) -> Principal:
+def _invalid_token(message: str) -> Unauthorized:
+    return Unauthorized(
+        message,
+        code="invalid_token",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def claims_from_token(settings: Settings, token: str | None) -> AccessClaims:
+    """The token's claims; 401 when it is missing, malformed, forged or expired."""
     if not token:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
     try:
-        claims = decode_access_token(settings, token)
+        return decode_access_token(settings, token)
     except InvalidToken as exc:
-        raise Unauthorized(
-            "Invalid or expired access token",
-            code="invalid_token",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from exc
-    return Principal(user_id=claims.user_id, role=claims.role)
+        raise _invalid_token("Invalid or expired access token") from exc
+
+
+async def principal_for_token(
+    state: State, settings: Settings, token: str | None, session: AsyncSession
+) -> Principal:
+    """The principal behind a valid token whose user still exists, is active and has not
+    moved its token version on since; the role is the user's current one. 401 otherwise.
+    A user not in this process's cache is read in `session` (the request's own)."""
+    claims = claims_from_token(settings, token)
+    cache: IdentityCache = state.identity_cache
+    identity = await cache.get(claims.user_id, lambda: load_identity(session, claims.user_id))
+    if identity is None or not identity.is_active:
+        raise _invalid_token("The account for this token is no longer active")
+    if identity.token_version != claims.token_version:
+        raise _invalid_token("This access token was revoked; sign in again")
+    return Principal(user_id=identity.user_id, role=identity.role)
 
 
 async def current_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], session: DbSession
 ) -> Principal:
-    return principal_from_token(app_settings(request), token)
+    state, settings = request.app.state, app_settings(request)
+    principal = await principal_for_token(state, settings, token, session)
+    set_actor(principal.user_id, principal.role)
+    return principal
 
 
 async def optional_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], session: DbSession
 ) -> Principal | None:
-    return principal_from_token(app_settings(request), token) if token else None
+    return await current_principal(request, token, session) if token else None
 
 
 def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -66,3 +97,25 @@ def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 StaffPrincipal = Annotated[Principal, Depends(require_roles("agent", "admin"))]
 AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+def rejection_before_body(request: Request) -> AppError | None:
+    """The 401 a route that needs a signed-in user would answer, for a request whose body
+    failed to parse: FastAPI parses the body before it runs dependencies, but a missing or bad
+    token must be a 401 whatever the body (`install_error_handlers(auth_rejection=...)`)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if not isinstance(dependant, Dependant) or not _needs_principal(dependant):
+        return None
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    try:
+        claims_from_token(app_settings(request), token if scheme.lower() == "bearer" else None)
+    except Unauthorized as exc:
+        return exc
+    return None
+
+
+def _needs_principal(dependant: Dependant) -> bool:
+    return dependant.call is current_principal or any(
+        _needs_principal(sub) for sub in dependant.dependencies
+    )

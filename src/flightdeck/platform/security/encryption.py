@@ -64,8 +64,13 @@ def generate_key_spec(kid: str = "k1") -> str:
 
 
 def load_keyring(settings: Settings) -> KeyRing:
+    return KeyRing(load_encryption_keys(settings))
+
+
+def load_encryption_keys(settings: Settings) -> list[tuple[str, bytes]]:
+    """The configured (kid, key) pairs, first one current; in development a generated key."""
     if settings.encryption_keys:
-        return KeyRing(parse_keys(settings.encryption_keys))
+        return parse_keys(settings.encryption_keys)
     if settings.is_production:
         raise RuntimeError("FLIGHTDECK_ENCRYPTION_KEYS must be set in production")
     # Development: a generated key kept in a local file so the data survives restarts.
@@ -79,7 +84,7 @@ def load_keyring(settings: Settings) -> KeyRing:
             "in production",
             path,
         )
-    return KeyRing(parse_keys(path.read_text().strip()))
+    return parse_keys(path.read_text().strip())
 
 
 _keyring: KeyRing | None = None

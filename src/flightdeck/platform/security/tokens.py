@@ -47,13 +47,18 @@ class AccessClaims:
     user_id: str
     role: str
     expires_at: datetime
+    # The user's token version when it was issued: a newer one (password changed, account
+    # deactivated) ends the token.
+    token_version: int = 0
 
 
 class InvalidToken(Exception):
     """The token is malformed, has a bad signature, or has expired."""
 
 
-def issue_access_token(settings: Settings, user_id: str, role: str) -> tuple[str, int]:
+def issue_access_token(
+    settings: Settings, user_id: str, role: str, token_version: int = 0
+) -> tuple[str, int]:
     """Returns the token and its lifetime in seconds."""
     now = utcnow()
     lifetime = timedelta(minutes=settings.access_token_minutes)
@@ -64,6 +69,7 @@ def issue_access_token(settings: Settings, user_id: str, role: str) -> tuple[str
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
         "jti": secrets.token_hex(8),
+        "ver": token_version,
     }
     token = jwt.encode(claims, jwt_secret(settings), algorithm=settings.jwt_algorithm)
     return token, int(lifetime.total_seconds())
@@ -89,8 +95,14 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     if int(claims["exp"]) <= int(utcnow().timestamp()):
         raise InvalidToken("token expired")
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo)
+    version = claims.get("ver", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidToken("bad token version")
     return AccessClaims(
-        user_id=str(claims["sub"]), role=str(claims.get("role", "")), expires_at=expires
+        user_id=str(claims["sub"]),
+        role=str(claims.get("role", "")),
+        expires_at=expires,
+        token_version=version,
     )
 
 

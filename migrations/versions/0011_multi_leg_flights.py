@@ -3,8 +3,8 @@ flight_date) and are told apart by leg_sequence; schedules and flights keep the 
 variation, service type, traffic restrictions and codeshare carriers; schedules keep the
 aircraft configuration as filed and may be cancelled (kept for an SSM reinstatement)
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-28 09:00:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0007"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,100 @@
+"""How search reads: nothing from the database on a cached answer, the flights of an answer
+as the API shows them, and connections ranked in SQL but judged by the full rules."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flightdeck.search import service
+from tests.conftest import TestUser as AppUser
+from tests.search.factories import add_flight, routes, search
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DAY = "2026-02-10"
+QUERY = {"origin": "JFK", "destination": "SFO", "date": DAY}
+
+
+async def _network(client: httpx.AsyncClient, agent: AppUser) -> None:
+    """A direct JFK → SFO flight and a connection through ORD."""
+    h = agent.headers
+    await add_flight(
+        client, h, "FD1", "JFK", "SFO", f"{DAY}T09:00:00-05:00", f"{DAY}T12:30:00-08:00"
+    )
+    await add_flight(
+        client, h, "FD10", "JFK", "ORD", f"{DAY}T07:00:00-05:00", f"{DAY}T08:45:00-06:00"
+    )
+    await add_flight(
+        client, h, "FD20", "ORD", "SFO", f"{DAY}T10:00:00-06:00", f"{DAY}T12:40:00-08:00"
+    )
+
+
+async def test_a_cached_answer_opens_no_database_connection(
+    client: httpx.AsyncClient, agent: AppUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _network(client, agent)
+    opened: list[str] = []
+    real_read_connection = service.read_connection
+
+    @contextlib.asynccontextmanager
+    async def counting(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        opened.append("connection")
+        async with real_read_connection(engine) as conn:
+            yield conn
+
+    monkeypatch.setattr(service, "read_connection", counting)
+
+    first = await search(client, **QUERY)
+    second = await search(client, **QUERY)
+
+    assert second == first
+    assert opened == ["connection"]  # the first search only
+
+
+async def test_each_segment_is_the_flight_as_get_flight_shows_it(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await _network(client, agent)
+
+    body = await search(client, **QUERY, passengers=2)
+
+    segments = [s for i in body["itineraries"] for s in i["segments"]]
+    assert len(segments) == 3
+    for segment in segments:
+        assert segment.pop("punctuality")["window_days"] == 30
+        flight = await client.get(f"/flights/{segment['id']}")
+        assert flight.status_code == 200, flight.text
+        assert segment == flight.json()
+
+
+async def test_a_connection_too_short_abroad_does_not_crowd_out_a_valid_one(
+    client: httpx.AsyncClient, agent: AppUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = agent.headers
+    # The cheapest pair changes planes in Toronto after 60 minutes: enough at home, too short
+    # abroad (the international minimum is 90); the database ranks it first all the same.
+    await add_flight(
+        client, h, "FD1", "JFK", "YYZ", f"{DAY}T07:00:00-05:00", f"{DAY}T08:30:00-05:00",
+        fare=50_00,
+    )  # fmt: skip
+    await add_flight(
+        client, h, "AC9", "YYZ", "BOS", f"{DAY}T09:30:00-05:00", f"{DAY}T11:00:00-05:00",
+        fare=50_00,
+    )  # fmt: skip
+    await add_flight(
+        client, h, "FD2", "JFK", "ORD", f"{DAY}T07:00:00-05:00", f"{DAY}T08:45:00-06:00"
+    )
+    await add_flight(
+        client, h, "FD3", "ORD", "BOS", f"{DAY}T10:00:00-06:00", f"{DAY}T13:00:00-05:00"
+    )
+    monkeypatch.setattr(service, "MAX_ITINERARIES", 1)
+
+    body: dict[str, Any] = await search(client, origin="JFK", destination="BOS", date=DAY)
+
+    assert routes(body) == [["FD2", "FD3"]]
