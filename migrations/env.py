@@ -21,6 +21,15 @@ def _settings() -> Settings:
 
 
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # SQLite rebuilds a table to change its constraints (batch mode); dropping the old copy
+        # of a table others reference would fire their ON DELETE actions. SQLite's documented
+        # procedure: foreign keys off, outside any transaction (a raw cursor, before the
+        # connection begins one), and `PRAGMA foreign_key_check` after the rebuild (the
+        # migration does it). The connection is disposed of after the migrations.
+        cursor = connection.connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flightdeck.cli import database, demo, payments, server
+from flightdeck.cli import database, demo, payments, server, ssim
 
 app = typer.Typer(help="FlightDeck: flight schedule management.", no_args_is_help=True)
 
@@ -15,3 +15,5 @@ app.command()(server.serve)
 app.command("simulate-status")(demo.simulate_status)
 app.command("reconcile-payments")(payments.reconcile_payments)
 app.command("retry-refunds")(payments.retry_refunds)
+app.command("import-ssim")(ssim.import_ssim)
+app.command("export-ssim")(ssim.export_ssim)
