@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 API_URL  ?= http://127.0.0.1:8000
 
 .PHONY: run test lint install nginx migrate seed serve clean bench-search bench-bookings bench-ws \
-	wrk browser bench-ui mobile-src fuzz bench-admin bench-scale
+	wrk browser bench-ui mobile-src fuzz bench-admin bench-ssim bench-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -96,6 +96,12 @@ bench-scale: install nginx
 CLIENTS ?= 1000
 bench-ws: install
 	$(BIN)/python bench/ws.py --clients $(CLIENTS)
+
+## SSIM import of a large carrier's season (>= 50,000 leg records, several hundred thousand
+## dated flights) through `flightdeck import-ssim` on SQLite and PostgreSQL: wall time and
+## peak memory, for that file and one half its size (memory must not grow with the file).
+bench-ssim: install
+	$(BIN)/python bench/ssim.py
 
 ## The app in Chromium: time to the first usable screen, bytes on the wire on a first load
 ## (compressed) and on a reload (cached).

@@ -129,16 +129,18 @@ def flight_rows(rng: random.Random, data: DataSet, now: datetime) -> Iterator[tu
                 status, diverted, arrival_delay = "diverted", "DEN", None
                 actual_arrival = None
         yield (
-            f.number, f.service_date, f.origin, f.destination, f.departure_at, f.arrival_at,
-            "A321", None, f.distance_km, status, None, actual_departure, None, actual_arrival,
+            f.number, f.service_date, f.service_date, f.origin, f.destination, f.departure_at,
+            f.arrival_at, "A321", None, f.distance_km, status, None, actual_departure, None,
+            actual_arrival,
             max(departure_delay or 0, 0), None, None, diverted, now, departure_delay,
             arrival_delay, f.id, now, now,
         )  # fmt: skip
 
 
 FLIGHT_COLUMNS = (
-    "flight_number", "service_date", "origin", "destination", "departure_at", "arrival_at",
-    "aircraft", "schedule_id", "distance_km", "status", "estimated_departure_at",
+    # Single-leg flights: the flight date is the service date.
+    "flight_number", "service_date", "flight_date", "origin", "destination", "departure_at",
+    "arrival_at", "aircraft", "schedule_id", "distance_km", "status", "estimated_departure_at",
     "actual_departure_at", "estimated_arrival_at", "actual_arrival_at", "delay_minutes", "gate",
     "terminal", "diverted_to", "status_updated_at", "departure_delay_minutes",
     "arrival_delay_minutes", "id", "created_at", "updated_at",

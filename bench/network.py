@@ -162,6 +162,7 @@ def _flight_row(
         "id": str(uuid.uuid4()),
         "flight_number": fn.number,
         "service_date": day,
+        "flight_date": day,  # single-leg flights: the flight's date is its service date
         "origin": fn.origin,
         "destination": fn.destination,
         "departure_at": departure,

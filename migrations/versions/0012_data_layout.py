@@ -5,7 +5,7 @@ history and the audit log are partitioned by month (with a default partition; `f
 months ahead and drops expired ones)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 15:00:00.000000
 """
 
@@ -19,7 +19,7 @@ import flightdeck.platform.db
 from flightdeck.platform.partitions import partition_table, unpartition_table
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,8 +15,9 @@ import pytest
 from fastapi import FastAPI
 
 from flightdeck.flights import repository as flights_repository
+from flightdeck.flights.drafts import FlightDraft, build_flight
 from flightdeck.flights.schemas import CabinSpec
-from flightdeck.flights.service import build_flight, service_date_at_origin
+from flightdeck.flights.service import service_date_at_origin
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.money import Money
 from tests.bookings.factories import book, booking_body, future_flight
@@ -170,14 +171,16 @@ async def test_every_flight_is_in_the_csv_not_one_page(
     }
     flights = [
         build_flight(
-            flight_number=f"FD{n % 9000 + 1000}",
-            origin="JFK",
-            destination="BOS",
-            departure_at=first + timedelta(hours=n),
-            arrival_at=first + timedelta(hours=n, minutes=75),
-            service_date=service_date_at_origin(first + timedelta(hours=n), "JFK"),
-            aircraft=None,
-            cabins=cabins,
+            FlightDraft(
+                flight_number=f"FD{n % 9000 + 1000}",
+                origin="JFK",
+                destination="BOS",
+                departure_at=first + timedelta(hours=n),
+                arrival_at=first + timedelta(hours=n, minutes=75),
+                service_date=service_date_at_origin(first + timedelta(hours=n), "JFK"),
+                aircraft=None,
+                cabins=cabins,
+            )
         )
         for n in range(2_150)
     ]

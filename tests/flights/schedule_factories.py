@@ -80,23 +80,28 @@ def ssim_leg(
     *,
     airline: str = "FD",
     leg_sequence: int = 1,
+    itinerary_variation: int = 1,
+    service_type: str = "J",
     period: tuple[str, str] = ("08JUN26", "28JUN26"),
     days: str = "1234567",
     aircraft: str = "320",
     configuration: str = "",
     date_variation: str = "  ",
+    traffic: str = "",
+    onward: str = "",
     serial: int = 3,
 ) -> str:
-    """A flight leg; `days` in FlightDeck form ("135") becomes SSIM's positional mask."""
+    """A flight leg; `days` in FlightDeck form ("135") becomes SSIM's positional mask;
+    `onward` is bytes 138-146 as filed ("FD 0642")."""
     mask = "".join(str(d) if str(d) in days else " " for d in range(1, 8))
     return _record(
         {
             1: "3",
             3: airline.ljust(3),
             6: f"{number:04d}",
-            10: "01",
+            10: f"{itinerary_variation:02d}",
             12: f"{leg_sequence:02d}",
-            14: "J",
+            14: service_type,
             15: period[0],
             22: period[1],
             29: mask,
@@ -107,8 +112,40 @@ def ssim_leg(
             58: arrival + arrival,
             66: arrival_variation,
             73: aircraft,
+            138: onward,
+            150: traffic,
             173: configuration,
             193: date_variation,
+        },
+        serial,
+    )
+
+
+def ssim_segment(
+    number: int,
+    board: str,
+    off: str,
+    identifier: int,
+    data: str,
+    *,
+    airline: str = "FD",
+    leg_sequence: int = 1,
+    itinerary_variation: int = 1,
+    serial: int = 4,
+) -> str:
+    """A segment data record (type 4): data element `identifier` of board → off."""
+    return _record(
+        {
+            1: "4",
+            3: airline.ljust(3),
+            6: f"{number:04d}",
+            10: f"{itinerary_variation:02d}",
+            12: f"{leg_sequence:02d}",
+            14: "J",
+            31: f"{identifier:03d}",
+            34: board,
+            37: off,
+            40: data,
         },
         serial,
     )

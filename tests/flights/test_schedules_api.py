@@ -355,6 +355,8 @@ async def test_change_regenerates_only_future_unbooked_flights(
             "flight_number": "FD101",
             "service_date": "2026-06-17",
             "reason": "has_bookings",
+            # Kept at 18:30 while the schedule now says 19:45: its passengers are told.
+            "difference": "times",
         }
     ]
     assert body["flights_removed"] == 16 and body["flights_created"] == 16
@@ -428,6 +430,7 @@ async def test_delete_removes_future_unbooked_flights_and_keeps_booked_ones(
                 "flight_number": "FD101",
                 "service_date": "2026-06-17",
                 "reason": "has_bookings",
+                "difference": "not in the schedule any more",
             }
         ],
     }

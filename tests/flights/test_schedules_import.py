@@ -13,9 +13,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import TestUser as AppUser
 from tests.conftest import assert_error
-from tests.flights.schedule_factories import set_now, ssim_file, ssim_leg, ssim_trailer, utc
+from tests.flights.schedule_factories import (
+    set_now,
+    ssim_file,
+    ssim_leg,
+    ssim_segment,
+    ssim_trailer,
+    utc,
+)
 
 from flightdeck.flights.models import Flight, Schedule
+from flightdeck.flights.schedules import importer
+from flightdeck.platform.events.outbox import OutboxEvent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -23,6 +32,8 @@ SAMPLE = Path(__file__).parent / "data" / "sample.ssim"
 JUNE_1 = utc(2026, 6, 1)
 # FD101 JFK 18:30 → LHR 06:30 the next day, daily 8-28 June 2026 (EDT -0400, BST +0100).
 JFK_LHR = ("JFK", "1830", "-0400", "LHR", "0630", "+0100")
+AMS_LHR = ("AMS", "0700", "+0200", "LHR", "0715", "+0100")
+LHR_JFK = ("LHR", "0900", "+0100", "JFK", "1130", "-0400")
 
 
 async def import_file(
@@ -199,22 +210,149 @@ async def test_utc_mode_file_is_converted_to_local_dates_and_times(
     assert flights[0]["departure_at"] == datetime(2026, 6, 8, 23, 0, tzinfo=UTC)
 
 
-async def test_same_day_legs_of_one_flight_number_load_only_the_first(
-    app: FastAPI, client: httpx.AsyncClient, agent: AppUser
+async def test_multi_leg_flight_loads_every_leg_as_a_flight_of_its_own_on_one_flight_date(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, db: AsyncSession
 ) -> None:
     headers = set_now(app, JUNE_1, agent)
+    # FD5 AMS→LHR→JFK on Mondays; leg 2 leaves LHR the same day, one of its seats sold apart.
     content = ssim_file(
-        ssim_leg(5, "AMS", "0700", "+0200", "LHR", "0715", "+0100", days="1", serial=3),
-        ssim_leg(
-            5, "LHR", "0900", "+0100", "JFK", "1130", "-0400", days="1", leg_sequence=2, serial=4
-        ),
+        ssim_leg(5, *AMS_LHR, days="1", configuration="J12Y100", serial=3),
+        ssim_leg(5, *LHR_JFK, days="1", leg_sequence=2, configuration="J12Y100", serial=4),
     )
 
     result = (await import_file(client, headers, content)).json()
 
-    assert result["schedules_created"] == 2 and result["flights_created"] == 3
-    assert result["flights_skipped"] == 3
-    assert [w["line_number"] for w in result["warnings"]] == [4]
+    assert result["schedules_created"] == 2 and result["flights_created"] == 6
+    assert result["flights_skipped"] == 0 and result["warnings"] == []
+    flights = (await client.get("/flights?flight_number=FD5&date=2026-06-08")).json()["items"]
+    assert [(f["leg_sequence"], f["origin"], f["destination"]) for f in flights] == [
+        (1, "AMS", "LHR"),
+        (2, "LHR", "JFK"),
+    ]
+    assert {f["flight_date"] for f in flights} == {"2026-06-08"}
+    assert {f["itinerary_variation"] for f in flights} == {1}
+    assert all(f["cabins"]["economy"]["seats"] == 100 for f in flights)
+
+
+async def test_overnight_leg_followed_by_a_next_day_leg_shares_the_flight_date(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, db: AsyncSession
+) -> None:
+    headers = set_now(app, JUNE_1, agent)
+    # FD801 AMS 20:50 (Wed) → DXB 06:25 (Thu); DXB 08:15 (Thu) → SIN 19:30 (Thu).
+    content = ssim_file(
+        ssim_leg(801, "AMS", "2050", "+0200", "DXB", "0625", "+0400", days="3",
+                 date_variation="01", serial=3),
+        ssim_leg(801, "DXB", "0815", "+0400", "SIN", "1930", "+0800", days="3",
+                 leg_sequence=2, date_variation="11", serial=4),
+    )  # fmt: skip
+
+    result = (await import_file(client, headers, content)).json()
+
+    assert result["flights_created"] == 6 and result["rejected"] == []
+    legs = await flights_of(db, "FD801")
+    assert [f["service_date"] for f in legs] == sorted(
+        [date(2026, 6, d) for d in (10, 17, 24)] + [date(2026, 6, d) for d in (11, 18, 25)]
+    )
+    second = (await client.get("/flights?flight_number=FD801&date=2026-06-11")).json()["items"]
+    assert [(f["leg_sequence"], f["flight_date"]) for f in second] == [(2, "2026-06-10")]
+    assert second[0]["departure_time"] == "2026-06-11T08:15:00+04:00"
+
+
+async def test_what_the_file_carries_reaches_the_flights(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    headers = set_now(app, JUNE_1, agent)
+    content = ssim_file(
+        ssim_leg(5, *AMS_LHR, days="1", traffic="AK", itinerary_variation=7, serial=3),
+        ssim_leg(5, *LHR_JFK, days="1", leg_sequence=2, itinerary_variation=7, serial=4),
+        ssim_segment(5, "AMS", "JFK", 2, "KL", itinerary_variation=7, serial=5),
+        ssim_segment(5, "LHR", "JFK", 50, "KL 1597", leg_sequence=2, serial=6),
+        ssim_leg(6, *AMS_LHR, service_type="F", days="1", serial=7),
+    )
+
+    result = (await import_file(client, headers, content)).json()
+
+    assert result["rejected"] == [] and result["warnings"] == []
+    first, second = (await client.get("/flights?flight_number=FD5&date=2026-06-08")).json()["items"]
+    assert (first["traffic_restrictions"], first["itinerary_variation"]) == ("AK", 7)
+    assert (first["operating_carrier"], second["operating_carrier"]) == ("KL", "KL")
+    assert second["operating_flight"] == "KL1597"
+    (cargo,) = (await client.get("/flights?flight_number=FD6&date=2026-06-08")).json()["items"]
+    assert cargo["service_type"] == "F" and cargo["cabins"] == {}
+
+
+async def test_every_configuration_form_gives_cabins_and_an_unreadable_one_a_warning(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, db: AsyncSession
+) -> None:
+    headers = set_now(app, JUNE_1, agent)
+    forms = ["J42W24Y302", "Y118VV118", "J14W34Y316VV364", "F8C42M180", "VV738", "J1234", ""]
+    content = ssim_file(
+        *(
+            ssim_leg(100 + i, *AMS_LHR, days="1", configuration=form, serial=3 + i)
+            for i, form in enumerate(forms)
+        )
+    )
+
+    result = (await import_file(client, headers, content)).json()
+
+    assert result["schedules_created"] == len(forms) and result["rejected"] == []
+    seats = {}
+    for i in range(len(forms)):
+        (flight, *_) = await flights_of(db, f"FD{100 + i}")
+        seats[forms[i]] = {cabin: spec[0] for cabin, spec in flight["cabins"].items()}
+    assert seats == {
+        "J42W24Y302": {"business": 42, "premium_economy": 24, "economy": 302},
+        "Y118VV118": {"economy": 118},
+        "J14W34Y316VV364": {"business": 14, "premium_economy": 34, "economy": 316},
+        "F8C42M180": {"first": 8, "business": 42, "economy": 180},
+        "VV738": {"economy": 150},
+        "J1234": {"economy": 150},
+        "": {"economy": 150},
+    }
+    warned = {w["line_number"]: w["warning"] for w in result["warnings"]}
+    assert sorted(warned) == [7, 8]  # the version alone and the unreadable one
+    assert all(w.startswith("aircraft configuration/version:") for w in warned.values())
+
+
+async def test_a_file_larger_than_a_batch_loads_whole_and_skips_repeats_across_batches(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    agent: AppUser,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importer, "BATCH_LEGS", 2)
+    headers = set_now(app, JUNE_1, agent)
+    legs = [ssim_leg(200 + i, *AMS_LHR, days="1", serial=3 + i) for i in range(5)]
+    repeat = ssim_leg(200, *AMS_LHR, days="1", serial=9)  # the first leg again, a batch later
+
+    result = (await import_file(client, headers, ssim_file(*legs, repeat))).json()
+
+    assert result["schedules_created"] == 5 and result["schedules_skipped"] == 1
+    assert result["flights_created"] == 15 and await count(db, Flight) == 15
+    assert [w["line_number"] for w in result["warnings"]] == [8]
+    assert "already scheduled (a stored schedule)" in result["warnings"][0]["warning"]
+
+
+async def test_events_of_an_import_list_its_schedules_batch_by_batch(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    agent: AppUser,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importer, "BATCH_LEGS", 2)
+    headers = set_now(app, JUNE_1, agent)
+    content = ssim_file(*(ssim_leg(300 + i, *AMS_LHR, serial=3 + i) for i in range(3)))
+
+    await import_file(client, headers, content)
+
+    events = (
+        await db.scalars(select(OutboxEvent).where(OutboxEvent.event_type == "schedule.changed"))
+    ).all()
+    listed = sorted(len(e.payload["schedule_ids"]) for e in events)
+    await db.rollback()
+    assert listed == [1, 2] and await count(db, Schedule) == 3
 
 
 @pytest.mark.parametrize(

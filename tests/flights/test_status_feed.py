@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -124,3 +125,28 @@ async def test_webhook_without_a_configured_secret_is_404_feature_not_configured
     response = await post_feed(client, feed_body())
     # A 4xx: nothing is down, the feature is off (monitoring reads 5xx as an outage).
     assert_error(response, 404, "feature_not_configured")
+
+
+async def test_a_multi_leg_flight_is_named_by_the_legs_origin(
+    client: httpx.AsyncClient, agent: TestUser, feed_secret: str
+) -> None:
+    day = (utcnow() + timedelta(days=10)).date()
+    filed = f"{day.day:02d}{day.strftime('%b').upper()}{day.year % 100:02d}"
+    lines = ["SSM", "LT", "NEW", "FD5", f"{filed} {filed} 1234567", "J 320 Y100"]
+    text = "\n".join([*lines, "AMS0700 LHR0715", "LHR0900 JFK1130"])
+    created = await client.post(
+        "/schedules/messages",
+        content=text.encode(),
+        headers={**agent.headers, "Content-Type": "text/plain"},
+    )
+    assert created.json()["messages"][0]["status"] == "applied", created.text
+
+    both = await post_feed(client, feed_body(flight_number="FD5", date=day.isoformat()))
+    named = await post_feed(
+        client, feed_body(flight_number="FD5", date=day.isoformat(), origin="lhr")
+    )
+
+    error = assert_error(both, 422, "ambiguous_flight")
+    assert error["details"]["origins"] == ["AMS", "LHR"]  # type: ignore[index]
+    assert named.status_code == 200, named.text
+    assert (named.json()["origin"], named.json()["status"]) == ("LHR", "delayed")

@@ -68,8 +68,9 @@ async def test_search_reads_flights_with_one_query_per_kind_of_itinerary_cabins_
 
     assert len(body["itineraries"]) == 4
     assert all(i["segments"][0]["cabins"]["economy"]["seats"] == 150 for i in body["itineraries"])
-    # Direct flights, connections (each with every cabin of its flights), punctuality.
-    assert len(statements) == 3, [s for s, _ in statements]
+    # Direct flights, connections, through flights (each with every cabin of its flights),
+    # punctuality.
+    assert len(statements) == 4, [s for s, _ in statements]
 
 
 async def test_search_queries_use_the_route_and_departure_indexes(
@@ -79,14 +80,16 @@ async def test_search_queries_use_the_route_and_departure_indexes(
     with captured_selects(app) as statements:
         await search(client, **QUERY)
     [direct] = [s for s in statements if "FROM flights JOIN flight_cabins" in s[0]]
-    [connections] = [s for s in statements if "FROM flights AS first_leg" in s[0]]
+    pairs = [s for s in statements if "FROM flights AS first_leg" in s[0]]
+    [through] = [s for s in pairs if "first_leg.leg_sequence +" in s[0]]
+    [connections] = [s for s in pairs if s is not through]
 
     plans = []
     async with app.state.engine.connect() as conn:
         if backend == "postgres":
             await conn.exec_driver_sql("SET enable_seqscan = off")  # tiny tables: force the plan
         explain = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN "
-        for statement, parameters in (direct, connections):
+        for statement, parameters in (direct, connections, through):
             rows = await conn.exec_driver_sql(explain + statement, parameters)
             plans.append(" ".join(str(value) for row in rows for value in row))
         await conn.rollback()
@@ -95,6 +98,9 @@ async def test_search_queries_use_the_route_and_departure_indexes(
         assert "flights USING INDEX ix_flights_route_departure" in plans[0], plans[0]
         assert "first_leg USING INDEX ix_flights_origin_departure" in plans[1], plans[1]
         assert "second_leg USING INDEX ix_flights_route_departure" in plans[1], plans[1]
+        # A flight's next leg: on the unique key (flight number, flight date, leg sequence).
+        assert "first_leg USING INDEX ix_flights_origin_departure" in plans[2], plans[2]
+        assert "second_leg USING INDEX sqlite_autoindex_flights" in plans[2], plans[2]
     else:  # PostgreSQL picks among the indexes by its statistics; never a table scan
         for plan in plans:
             assert "Seq Scan" not in plan and "Index Scan using ix_flights_" in plan, plan

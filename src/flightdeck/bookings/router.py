@@ -30,6 +30,7 @@ from flightdeck.flights.errors import (
     InvalidSeat,
     SeatsUnavailable,
     SeatUnavailable,
+    TrafficRestricted,
     UnknownFlight,
 )
 from flightdeck.platform.db import DbSession
@@ -71,6 +72,7 @@ BookingReference = Annotated[
         InvalidSeat,
         DuplicateSeat,
         DuplicateSegment,
+        TrafficRestricted,
         SegmentsNotConsecutive,
         MixedCurrencies,
         InvalidSeatSelection,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flightdeck.cli import database, demo, partitions, payments, server
+from flightdeck.cli import database, demo, partitions, payments, server, ssim
 
 app = typer.Typer(help="FlightDeck: flight schedule management.", no_args_is_help=True)
 
@@ -16,3 +16,5 @@ app.command("simulate-status")(demo.simulate_status)
 app.command("reconcile-payments")(payments.reconcile_payments)
 app.command("retry-refunds")(payments.retry_refunds)
 app.command()(partitions.partitions)
+app.command("import-ssim")(ssim.import_ssim)
+app.command("export-ssim")(ssim.export_ssim)

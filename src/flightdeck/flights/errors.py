@@ -86,3 +86,9 @@ class SeatsUnavailable(Conflict):
 
 class SeatUnavailable(Conflict):
     code = "seat_unavailable"
+
+
+class TrafficRestricted(Unprocessable):
+    """A booking uses a segment its SSIM traffic restriction forbids (inventory/traffic.py)."""
+
+    code = "traffic_restricted"

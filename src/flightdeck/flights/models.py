@@ -23,6 +23,11 @@ from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import AmountColumn, Base, IdMixin, TimestampMixin, UTCDateTime
 
 CABINS = ("economy", "premium_economy", "business", "first")
+# IATA service types (SSIM Appendix C) FlightDeck sells: scheduled and additional passenger
+# services, also shuttles, surface-vehicle and mixed passenger/cargo-in-cabin ones. Charters
+# (C, O, L) are sold by their charterer, cargo/mail and non-revenue flights are not sold.
+SOLD_SERVICE_TYPES = ("J", "S", "U", "G", "B", "Q", "R")
+SCHEDULE_STATUSES = ("active", "cancelled")
 
 FLIGHT_STATUSES = (
     "scheduled",
@@ -61,13 +66,35 @@ class Schedule(IdMixin, TimestampMixin, Base):
     source: Mapped[str] = mapped_column(String(16), default="api")
     created_by: Mapped[str | None] = mapped_column(String(36), default=None)
 
+    # What an SSIM file or SSM message carries (see flights/schedules/ssim/__init__.py). A leg of
+    # a multi-leg flight is one schedule; its legs share flight number and itinerary variation.
+    itinerary_variation: Mapped[int | None] = mapped_column(Integer, default=None)
+    leg_sequence: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Days after the flight's date (its first leg's departure date) this leg departs.
+    departure_day_offset: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    service_type: Mapped[str] = mapped_column(String(1), default="J", server_default="J")
+    # cancelled: kept so an SSM RIN can reinstate it; it generates no flights.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # SSIM traffic restriction codes, position 1 for this leg, 2 for this leg and the next, …
+    traffic_restrictions: Mapped[str | None] = mapped_column(String(11), default=None)
+    operating_carrier: Mapped[str | None] = mapped_column(String(3), default=None)
+    operating_flight: Mapped[str | None] = mapped_column(String(8), default=None)
+    onward_flight: Mapped[str | None] = mapped_column(String(8), default=None)
+    # The aircraft configuration/version as filed (e.g. "J14W34Y316VV364"), for the export.
+    aircraft_configuration: Mapped[str | None] = mapped_column(String(160), default=None)
+
 
 class Flight(IdMixin, TimestampMixin, Base):
-    """One dated flight. Instants are UTC; `service_date` is the local date at the origin."""
+    """One dated flight leg. Instants are UTC; `service_date` is the local date at the origin.
+
+    The legs of a multi-leg flight share `flight_number` and `flight_date` (the local
+    departure date of the first leg) and are told apart by `leg_sequence`; a single-leg flight
+    is leg 1 and its `flight_date` is its `service_date`.
+    """
 
     __tablename__ = "flights"
     __table_args__ = (
-        UniqueConstraint("flight_number", "service_date"),
+        UniqueConstraint("flight_number", "flight_date", "leg_sequence"),
         CheckConstraint("arrival_at > departure_at", name="arrives_after_departure"),
         Index("ix_flights_origin_departure", "origin", "departure_at"),
         Index("ix_flights_destination_departure", "destination", "departure_at"),
@@ -80,6 +107,13 @@ class Flight(IdMixin, TimestampMixin, Base):
 
     flight_number: Mapped[str] = mapped_column(String(8))
     service_date: Mapped[date] = mapped_column(Date())
+    flight_date: Mapped[date] = mapped_column(Date())
+    leg_sequence: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    itinerary_variation: Mapped[int | None] = mapped_column(Integer, default=None)
+    service_type: Mapped[str] = mapped_column(String(1), default="J", server_default="J")
+    traffic_restrictions: Mapped[str | None] = mapped_column(String(11), default=None)
+    operating_carrier: Mapped[str | None] = mapped_column(String(3), default=None)
+    operating_flight: Mapped[str | None] = mapped_column(String(8), default=None)
     origin: Mapped[str] = mapped_column(String(3))
     destination: Mapped[str] = mapped_column(String(3))
     departure_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,8 +4,8 @@ Module-level functions taking the request's `AsyncSession`; none of them commits
 session dependency does). Functions that write `flush()` so database errors surface here.
 
 Used by the flights service and by the schedules service (which stores generated flights with
-`add_flights`, skips existing ones with `find_flight_keys`, and regenerates with
-`list_schedule_flights` + `delete_flights`).
+`add_flights` or, for SSIM imports, `add_flight_rows`, skips existing ones with
+`find_flight_keys`, and regenerates with `list_schedule_flights` + `delete_flights`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Select, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,12 @@ from flightdeck.flights.models import Flight, FlightCabin, FlightStatusChange
 
 # Bound parameters per IN (...) list: far below SQLite's and asyncpg's limits.
 _IN_CHUNK = 500
+# Rows per bulk INSERT statement (SQLAlchemy splits them further into its own batches).
+_INSERT_CHUNK = 2000
+FlightKey = tuple[str, date, int]
+# Bulk inserts go to the tables themselves (Core): the ORM's per-row work costs half the time.
+_FLIGHTS = cast(Table, Flight.__table__)
+_CABINS = cast(Table, FlightCabin.__table__)
 
 
 def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -35,8 +42,8 @@ def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[s
 async def add_flights(session: AsyncSession, flights: list[Flight]) -> None:
     """Inserts the flights with their cabins (built by `service.build_flight`) and flushes.
 
-    A (flight_number, service_date) that already exists raises `IntegrityError` and leaves the
-    caller's transaction unusable: filter with `find_flight_keys` first.
+    A (flight_number, flight_date, leg_sequence) that already exists raises `IntegrityError`
+    and leaves the caller's transaction unusable: filter with `find_flight_keys` first.
     """
     if not flights:
         return
@@ -44,21 +51,44 @@ async def add_flights(session: AsyncSession, flights: list[Flight]) -> None:
     await session.flush()
 
 
+async def add_flight_rows(
+    session: AsyncSession, flights: list[dict[str, Any]], cabins: list[dict[str, Any]]
+) -> None:
+    """Inserts many flights and their cabins as plain rows (`drafts.flight_rows`), without
+    putting objects in the session. A taken (flight_number, flight_date, leg_sequence) raises
+    `IntegrityError`: filter with `find_flight_keys` first."""
+    for start in range(0, len(flights), _INSERT_CHUNK):
+        await session.execute(insert(_FLIGHTS), flights[start : start + _INSERT_CHUNK])
+    for start in range(0, len(cabins), _INSERT_CHUNK):
+        await session.execute(insert(_CABINS), cabins[start : start + _INSERT_CHUNK])
+
+
 async def find_flight_keys(
     session: AsyncSession, flight_numbers: set[str], start: date, end: date
-) -> set[tuple[str, date]]:
-    """The (flight_number, service_date) pairs that already exist, service_date in [start, end]."""
-    keys: set[tuple[str, date]] = set()
+) -> set[FlightKey]:
+    """The (flight_number, flight_date, leg_sequence) keys that already exist, with
+    flight_date in [start, end]."""
+    keys: set[FlightKey] = set()
     for numbers in _chunks(sorted(flight_numbers)):
         rows = await session.execute(
-            select(Flight.flight_number, Flight.service_date).where(
+            select(Flight.flight_number, Flight.flight_date, Flight.leg_sequence).where(
                 Flight.flight_number.in_(numbers),
-                Flight.service_date >= start,
-                Flight.service_date <= end,
+                Flight.flight_date >= start,
+                Flight.flight_date <= end,
             )
         )
-        keys.update((number, day) for number, day in rows)
+        keys.update((number, day, leg) for number, day, leg in rows)
     return keys
+
+
+async def count_legs(session: AsyncSession, flight_number: str, flight_date: date) -> int:
+    """How many legs the flight with this number has on this flight date."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Flight)
+        .where(Flight.flight_number == flight_number, Flight.flight_date == flight_date)
+    )
+    return int(count or 0)
 
 
 async def list_schedule_flights(
@@ -103,36 +133,37 @@ async def delete_flights(session: AsyncSession, flight_ids: list[str]) -> None:
 
 async def add_flight(session: AsyncSession, flight: Flight) -> bool:
     """Inserts one flight with its cabins; False (and nothing written) when its
-    (flight_number, service_date) already exists.
+    (flight_number, flight_date, leg_sequence) already exists.
 
     Runs in a SAVEPOINT so a lost race on the unique constraint leaves the request's
     transaction usable.
     """
-    flight_number, service_date = flight.flight_number, flight.service_date
+    key = (flight.flight_number, flight.flight_date, flight.leg_sequence)
     try:
         async with session.begin_nested():
             session.add(flight)
             await session.flush()
     except IntegrityError:
-        if await flight_key_exists(session, flight_number, service_date):
+        if await flight_key_exists(session, key):
             return False
         raise
     return True
 
 
-async def flight_key_exists(
-    session: AsyncSession, flight_number: str, service_date: date, *, except_id: str | None = None
-) -> bool:
-    """Whether a flight (other than `except_id`) has this number on this service date."""
-    condition = and_(Flight.flight_number == flight_number, Flight.service_date == service_date)
-    if except_id is not None:
-        condition = and_(condition, Flight.id != except_id)
+async def flight_key_exists(session: AsyncSession, key: FlightKey) -> bool:
+    """Whether a flight has this (flight_number, flight_date, leg_sequence)."""
+    flight_number, flight_date, leg_sequence = key
+    condition = and_(
+        Flight.flight_number == flight_number,
+        Flight.flight_date == flight_date,
+        Flight.leg_sequence == leg_sequence,
+    )
     return bool(await session.scalar(select(exists().where(condition))))
 
 
 async def flush_flight_changes(session: AsyncSession) -> bool:
     """Flushes pending changes in a SAVEPOINT; False when the unique (flight_number,
-    service_date) key was violated (the changes are then discarded)."""
+    flight_date, leg_sequence) key was violated (the changes are then discarded)."""
     try:
         async with session.begin_nested():
             await session.flush()
@@ -151,16 +182,18 @@ async def get_flight(
     return (await session.scalars(statement)).one_or_none()
 
 
-async def get_flight_by_number(
-    session: AsyncSession, flight_number: str, service_date: date, *, for_update: bool = False
-) -> Flight | None:
-    """The flight with this number on this service date (local date at the origin)."""
+async def find_flights_by_number(
+    session: AsyncSession, flight_number: str, service_date: date, origin: str | None = None
+) -> list[Flight]:
+    """The legs with this number departing on this service date (local date at their
+    origin), from `origin` when given, in leg order: one, except for multi-leg flights."""
     statement = select(Flight).where(
         Flight.flight_number == flight_number, Flight.service_date == service_date
     )
-    if for_update:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return (await session.scalars(statement)).one_or_none()
+    if origin is not None:
+        statement = statement.where(Flight.origin == origin)
+    statement = statement.order_by(Flight.departure_at, Flight.leg_sequence)
+    return list(await session.scalars(statement))
 
 
 async def reload_flight(session: AsyncSession, flight_id: str) -> Flight | None:

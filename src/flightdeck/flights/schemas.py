@@ -23,6 +23,12 @@ FlightNumber = Annotated[
         pattern=r"^([A-Za-z]{2,3}|[A-Za-z]\d|\d[A-Za-z])\d{1,4}[A-Za-z]?$",
     ),
 ]
+AirlineDesignator = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, pattern=r"^([A-Za-z]{2,3}|[A-Za-z]\d|\d[A-Za-z])$"
+    ),
+]
 AirportCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")
 ]
@@ -134,6 +140,15 @@ class FlightRead(BaseModel):
     schedule_id: str | None
     cabins: dict[str, CabinRead]
     seats_available: dict[str, int]
+    flight_date: date = Field(description="The flight's date: its first leg's departure date")
+    leg_sequence: int = Field(description="Leg of a multi-leg flight (1 for a single leg)")
+    itinerary_variation: int | None
+    service_type: str = Field(description="IATA service type; J: scheduled passenger")
+    traffic_restrictions: str | None = Field(
+        description="SSIM traffic restriction codes, position 1 for this leg alone"
+    )
+    operating_carrier: str | None = Field(description="Operating airline of a codeshare leg")
+    operating_flight: str | None
 
 
 def flight_to_read(flight: Flight) -> FlightRead:
@@ -161,6 +176,13 @@ def flight_to_read(flight: Flight) -> FlightRead:
         schedule_id=flight.schedule_id,
         cabins=cabins,
         seats_available={name: cabin.seats_available for name, cabin in cabins.items()},
+        flight_date=flight.flight_date,
+        leg_sequence=flight.leg_sequence,
+        itinerary_variation=flight.itinerary_variation,
+        service_type=flight.service_type,
+        traffic_restrictions=flight.traffic_restrictions,
+        operating_carrier=flight.operating_carrier,
+        operating_flight=flight.operating_flight,
     )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository
-from flightdeck.flights.airports import get_airport, great_circle_km, local_to_utc, to_local
+from flightdeck.flights.airports import get_airport, local_to_utc, to_local
+from flightdeck.flights.drafts import FlightDraft, build_flight
 from flightdeck.flights.errors import (
     CapacityBelowSold,
     DuplicateFlight,
@@ -35,7 +36,6 @@ from flightdeck.flights.schemas import (
 from flightdeck.flights.status.schemas import FlightStatusUpdate
 from flightdeck.flights.status.service import update_flight_status
 from flightdeck.platform.audit import record_audit
-from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
 from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
@@ -58,47 +58,6 @@ def service_date_at_origin(departure_at: datetime, origin: str) -> date:
     return to_local(departure_at, origin).date()
 
 
-def build_flight(
-    *,
-    flight_number: str,
-    origin: str,
-    destination: str,
-    departure_at: datetime,
-    arrival_at: datetime,
-    service_date: date,
-    aircraft: str | None,
-    cabins: Mapping[str, CabinSpec],
-    schedule_id: str | None = None,
-) -> Flight:
-    """A new `scheduled` Flight with one FlightCabin per cabin (nothing sold), not yet added
-    to a session. Instants must be aware; they are stored in UTC. Store with
-    `repository.add_flights` (many) or `create_flight` (one, checked)."""
-    return Flight(
-        id=new_id(),
-        flight_number=flight_number,
-        service_date=service_date,
-        origin=origin,
-        destination=destination,
-        departure_at=departure_at.astimezone(UTC),
-        arrival_at=arrival_at.astimezone(UTC),
-        aircraft=aircraft,
-        schedule_id=schedule_id,
-        distance_km=great_circle_km(origin, destination),
-        status="scheduled",
-        delay_minutes=0,
-        cabins=[
-            FlightCabin(
-                cabin=name,
-                capacity=spec.seats,
-                sold=0,
-                fare_amount=spec.fare.amount,
-                fare_currency=spec.fare.currency,
-            )
-            for name, spec in cabins.items()
-        ],
-    )
-
-
 def has_sold_seats(flight: Flight) -> bool:
     """Whether any seat of any cabin of the flight is sold."""
     return any(cabin.sold > 0 for cabin in flight.cabins)
@@ -113,14 +72,16 @@ async def create_flight(session: AsyncSession, data: FlightCreate) -> Flight:
     get_airport(data.destination, "destination")
     departure_at = data.departure_time.astimezone(UTC)
     flight = build_flight(
-        flight_number=data.flight_number,
-        origin=data.origin,
-        destination=data.destination,
-        departure_at=departure_at,
-        arrival_at=data.arrival_time.astimezone(UTC),
-        service_date=service_date_at_origin(departure_at, data.origin),
-        aircraft=data.aircraft,
-        cabins=data.cabins,
+        FlightDraft(
+            flight_number=data.flight_number,
+            origin=data.origin,
+            destination=data.destination,
+            departure_at=departure_at,
+            arrival_at=data.arrival_time.astimezone(UTC),
+            service_date=service_date_at_origin(departure_at, data.origin),
+            aircraft=data.aircraft,
+            cabins=data.cabins,
+        )
     )
     if not await repository.add_flight(session, flight):
         raise _duplicate(data.flight_number, flight.service_date)
@@ -337,7 +298,12 @@ async def update_flight(
     409 `duplicate_flight` (new service date taken), 422 (arrival not after departure).
     """
     flight = await _get_flight_for_update(session, flight_id)
+    previous_service_date = flight.service_date
     changes = _apply_time_changes(flight, data)
+    if "service_date" in changes and await _is_single_leg(session, flight, previous_service_date):
+        # A single-leg flight is dated by its departure; a leg of a multi-leg flight keeps
+        # its flight's date, which its other legs share.
+        flight.flight_date = flight.service_date
     if "aircraft" in data.model_fields_set and data.aircraft != flight.aircraft:
         changes["aircraft"] = {"from": flight.aircraft, "to": data.aircraft}
         flight.aircraft = data.aircraft
@@ -371,6 +337,12 @@ async def update_flight(
     reloaded = await repository.reload_flight(session, flight.id)
     assert reloaded is not None  # locked by this transaction
     return reloaded
+
+
+async def _is_single_leg(session: AsyncSession, flight: Flight, service_date: date) -> bool:
+    if flight.leg_sequence != 1 or flight.flight_date != service_date:
+        return False
+    return await repository.count_legs(session, flight.flight_number, flight.flight_date) == 1
 
 
 # --- remove or cancel --------------------------------------------------------------------

@@ -35,6 +35,8 @@ GROUP = "notifications"
 INBOX_CONSUMER = "notifications.inbox"
 
 FLIGHT_STATUS_CHANGED = "flight.status_changed"
+# A schedule change (API or SSM) kept a booked flight that no longer matches the schedule.
+FLIGHT_SCHEDULE_CHANGED = "flight.schedule_changed"
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_EXPIRED = "booking.expired"
@@ -115,6 +117,18 @@ async def plan_flight_status_changed(session: AsyncSession, event: Event) -> Pla
     return user_ids, NotificationContent(kind, title, message, _flight_data(flight))
 
 
+async def plan_flight_schedule_changed(session: AsyncSession, event: Event) -> Planned | None:
+    """A booked flight its schedule no longer matches → every passenger booked on it."""
+    payload = event.payload
+    flight_id = str(payload["flight_id"])
+    flight = {**await flight_details(session, flight_id), **payload}
+    difference = str(payload.get("difference") or "")
+    title, message = texts.flight_schedule_changed(flight, difference)
+    user_ids = await bookings_service.user_ids_booked_on_flight(session, flight_id)
+    data = {**_flight_data(flight), "difference": difference}
+    return user_ids, NotificationContent(FLIGHT_SCHEDULE_CHANGED, title, message, data)
+
+
 # --- bookings and payments ---------------------------------------------------------------
 
 
@@ -178,6 +192,7 @@ async def plan_payment_refunded(session: AsyncSession, event: Event) -> Planned 
 
 PLANNERS: dict[str, Planner] = {
     FLIGHT_STATUS_CHANGED: plan_flight_status_changed,
+    FLIGHT_SCHEDULE_CHANGED: plan_flight_schedule_changed,
     BOOKING_CONFIRMED: plan_booking_event,
     BOOKING_CANCELLED: plan_booking_event,
     BOOKING_EXPIRED: plan_booking_event,

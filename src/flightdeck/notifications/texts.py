@@ -88,6 +88,22 @@ def flight_gate_changed(flight: Mapping[str, Any], old_gate: str | None) -> tupl
     )
 
 
+def flight_schedule_changed(flight: Mapping[str, Any], difference: str) -> tuple[str, str]:
+    """A booked flight kept as it is while its schedule changed around it."""
+    now = {"times": "at other times", "aircraft": "with another aircraft"}.get(difference)
+    change = (
+        f"the airline's schedule now flies it {now}"
+        if now
+        else "the airline has taken it out of its schedule"
+    )
+    return (
+        f"{flight.get('flight_number')}: schedule change",
+        f"{route(flight)}, scheduled {local_time(flight.get('scheduled_departure'))}: {change}. "
+        "Your booking stays on this flight as it is for now; you will be told if it moves or "
+        "is cancelled.",
+    )
+
+
 def itinerary(flights: Sequence[Mapping[str, Any]]) -> str:
     """`FD101 JFK → LHR on Tue 1 Dec 2026, 08:30 (UTC-05:00); FD202 …`."""
     return "; ".join(f"{route(f)} on {local_time(f.get('scheduled_departure'))}" for f in flights)

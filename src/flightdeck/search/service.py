@@ -1,4 +1,4 @@
-"""Itinerary search: direct flights and one-stop connections, cached.
+"""Itinerary search: direct flights, one-stop connections and through flights, cached.
 
 A cached answer is served without touching the database (no connection, no transaction).
 Otherwise, on one read-only connection and a fixed number of indexed queries whatever the
@@ -6,7 +6,8 @@ network's size:
 
 1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
    their flights, ranked and limited in SQL, one query each (`CANDIDATES`: direct flights;
-   one-stop connections joined in SQL on the connection window), so the work done here
+   one-stop connections joined in SQL on the connection window; through journeys on one
+   multi-leg flight, its consecutive legs with no connection time), so the work done here
    follows the size of the answer, not of the airports;
 2. their flight numbers' punctuality (from its own cache; one query for those missing).
 
@@ -44,7 +45,7 @@ from flightdeck.search.schemas import SearchQuery
 
 MAX_ITINERARIES = 50
 # Bump when the cached document's shape changes, so instances running other code ignore it.
-_CACHE_FORMAT = "search:v2"
+_CACHE_FORMAT = "search:v3"
 
 # One kind of candidate: its best `limit` itineraries for the query, in the query's order.
 CandidateSource = Callable[
@@ -98,8 +99,26 @@ async def connection_candidates(
         fetch *= 4  # pairs via a foreign airport fell short of its minimum: read further
 
 
-# Through flights (one flight number over several legs) will be a third source.
-CANDIDATES: tuple[CandidateSource, ...] = (direct_candidates, connection_candidates)
+async def through_candidates(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    window: SearchWindow,
+    rules: ConnectionRules,
+    limit: int,
+) -> list[Itinerary]:
+    """Two consecutive legs of one multi-leg flight (same number and date): one stop, but no
+    minimum connection time (and never offered as a connection too)."""
+    if query.max_stops < 1:
+        return []
+    pairs = await itinerary_queries.find_through_flights(conn, window, query.sort, limit=limit)
+    return [Itinerary(pair) for pair in pairs]
+
+
+CANDIDATES: tuple[CandidateSource, ...] = (
+    direct_candidates,
+    connection_candidates,
+    through_candidates,
+)
 
 
 async def find_itineraries(

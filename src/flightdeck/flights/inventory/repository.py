@@ -10,7 +10,7 @@ conditional UPDATEs whose rowcount is checked; bulk statements bypass the identi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import String, Table, bindparam, case, delete, func, select, update
@@ -44,6 +44,12 @@ class FlightForBooking:
     arrival_at: datetime
     status: str
     aircraft: str | None
+    # A leg of a multi-leg flight: what SSIM traffic restrictions and service types decide on
+    # (inventory/traffic.py).
+    flight_date: date
+    leg_sequence: int
+    service_type: str
+    traffic_restrictions: str | None
     cabins: tuple[CabinInventory, ...]
 
 
@@ -51,21 +57,13 @@ _FLIGHTS: Table = Flight.__table__  # type: ignore[assignment]
 _CABINS: Table = FlightCabin.__table__  # type: ignore[assignment]
 _HOLDS: Table = InventoryHold.__table__  # type: ignore[assignment]
 _SEATS: Table = SeatAssignment.__table__  # type: ignore[assignment]
+_FLIGHT_COLUMNS = (
+    "id", "flight_number", "origin", "destination", "departure_at", "arrival_at", "status",
+    "aircraft", "flight_date", "leg_sequence", "service_type", "traffic_restrictions",
+)  # fmt: skip
 _LOCK_FLIGHT = (
     select(
-        *(
-            _FLIGHTS.c[name]
-            for name in (
-                "id",
-                "flight_number",
-                "origin",
-                "destination",
-                "departure_at",
-                "arrival_at",
-                "status",
-                "aircraft",
-            )
-        ),
+        *(_FLIGHTS.c[name] for name in _FLIGHT_COLUMNS),
         *(
             _CABINS.c[name]
             for name in ("cabin", "capacity", "sold", "fare_amount", "fare_currency")
@@ -96,7 +94,13 @@ async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flig
         arrival_at=first.arrival_at,
         status=first.status,
         aircraft=first.aircraft,
-        cabins=tuple(CabinInventory(*row[8:]) for row in rows if row.cabin is not None),
+        flight_date=first.flight_date,
+        leg_sequence=first.leg_sequence,
+        service_type=first.service_type,
+        traffic_restrictions=first.traffic_restrictions,
+        cabins=tuple(
+            CabinInventory(*row[len(_FLIGHT_COLUMNS) :]) for row in rows if row.cabin is not None
+        ),
     )
 
 

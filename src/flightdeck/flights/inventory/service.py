@@ -48,11 +48,12 @@ from flightdeck.flights.inventory.seat_layouts import (
     seat_cabin,
     seat_map,
 )
+from flightdeck.flights.inventory.traffic import check_traffic_restrictions
 from flightdeck.flights.itineraries.service import (
     invalidate_flight_searches,
     invalidate_searches_for_flights,
 )
-from flightdeck.flights.models import Flight, FlightCabin
+from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.money import Money
@@ -111,6 +112,8 @@ async def _bookable_flight(session: AsyncSession, flight_id: str, cabin: str) ->
         raise UnknownFlight(flight_id)
     if flight.status in NOT_BOOKABLE_STATUSES:
         reason = f"it is {flight.status}"
+    elif flight.service_type not in SOLD_SERVICE_TYPES:
+        reason = f"service type {flight.service_type} is not a passenger service sold here"
     elif flight.departure_at <= utcnow():
         reason = "its departure time has passed"
     else:
@@ -229,13 +232,15 @@ async def hold_inventory(
 ) -> list[HeldSegment]:
     """Holds len(seats) seats in `cabin` on every segment, all or nothing (the caller's
     transaction rolls back on error). Raises UnknownFlight (422 unknown_flight),
-    FlightNotBookable (409 flight_not_bookable: cancelled/departed/arrived/diverted or departing
-    in the past), CabinNotOffered (422 cabin_not_offered), InvalidSeat (422 invalid_seat: seat
-    not in this cabin's layout), DuplicateSeat (422 duplicate_seat: same seat twice in one
-    request), DuplicateSegment (422 duplicate_segment: same flight twice), SeatsUnavailable
-    (409 seats_unavailable: not enough seats left, details {flight_id, flight_number,
-    requested, available}), SeatUnavailable (409 seat_unavailable: a chosen seat is taken,
-    message like "Seat 12A on FD101 is taken", details {flight_id, seat}),
+    FlightNotBookable (409 flight_not_bookable: cancelled/departed/arrived/diverted, departing
+    in the past, or not a passenger service), CabinNotOffered (422 cabin_not_offered),
+    InvalidSeat (422 invalid_seat: seat not in this cabin's layout), DuplicateSeat (422
+    duplicate_seat: same seat twice in one request), DuplicateSegment (422 duplicate_segment:
+    same flight twice), TrafficRestricted (422 traffic_restricted: a segment the flights' SSIM
+    traffic restrictions do not sell in this journey, see inventory/traffic.py),
+    SeatsUnavailable (409 seats_unavailable: not enough seats left, details {flight_id,
+    flight_number, requested, available}), SeatUnavailable (409 seat_unavailable: a chosen
+    seat is taken, message like "Seat 12A on FD101 is taken", details {flight_id, seat}),
     InventoryAlreadyHeld (409: this booking id already holds seats on one of the flights).
     No segments or a segment without passengers is a 422 validation_error.
 
@@ -246,6 +251,7 @@ async def hold_inventory(
     flights: dict[str, FlightForBooking] = {}
     for flight_id in sorted(segment.flight_id for segment in segments):
         flights[flight_id] = await _bookable_flight(session, flight_id, cabin)
+    check_traffic_restrictions([flights[s.flight_id] for s in segments])
     seats = {s.flight_id: _checked_seats(flights[s.flight_id], cabin, s.seats) for s in segments}
     for flight_id in sorted(flights):
         await _hold_segment(

@@ -12,17 +12,24 @@ a search is one round trip per kind of itinerary:
   window, the second from where the first lands to the destination, departing within the
   connection window after it lands (on the same route index), in the same fare currency,
   best first and limited in SQL: however many pairs a big network holds, only `limit` rows
-  come back.
+  come back. Two legs of one multi-leg flight are not a connection (they are a through
+  journey).
+- `through_flights`: two consecutive legs of one multi-leg flight (same flight number and
+  flight date, leg sequences n and n+1; on the unique key), the first from the origin in the
+  window, the second to the destination: no minimum connection time between them.
 
-A flight is bookable when it is not cancelled, departed, arrived or diverted, departs in the
-window (which starts after now), and its searched cabin has `passengers` free seats. Each
+A flight is bookable when it is not cancelled, departed, arrived or diverted, is a passenger
+service (`SOLD_SERVICE_TYPES`), departs in the window (which starts after now), and its
+searched cabin has `passengers` free seats. A journey is offered only where the flights' SSIM
+traffic restrictions sell it (`inventory/traffic.py`, as bookings check it): a flight alone,
+in a connection, or two legs flown through. Each
 departure bound is one condition: SQLite, which plans without statistics, then picks the
 route index for a route (a second lower bound made it fall back to the origin's index).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -38,12 +45,15 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    func,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from flightdeck.flights.models import Flight, FlightCabin
+from flightdeck.flights.inventory.traffic import ALONE_ONLY, CONNECTION_ONLY, NEVER_SOLD
+from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
 from flightdeck.platform.portable_sql import joined_text, plus_seconds, seconds_between
 
 # Flights in these states take no bookings, so search never offers them.
@@ -57,7 +67,9 @@ _FLIGHTS: Table = Flight.__table__  # type: ignore[assignment]
 _CABINS: Table = FlightCabin.__table__  # type: ignore[assignment]
 _LEG_NAMES = (
     "id", "flight_number", "origin", "destination", "departure_at", "arrival_at",
-    "service_date", "aircraft", "status", "schedule_id",
+    "service_date", "aircraft", "status", "schedule_id", "flight_date", "leg_sequence",
+    "itinerary_variation", "service_type", "traffic_restrictions", "operating_carrier",
+    "operating_flight",
 )  # fmt: skip
 
 
@@ -84,6 +96,13 @@ class LegRow:
     aircraft: str | None
     status: str
     schedule_id: str | None
+    flight_date: date  # a multi-leg flight's legs share it (and the flight number)
+    leg_sequence: int
+    itinerary_variation: int | None
+    service_type: str
+    traffic_restrictions: str | None
+    operating_carrier: str | None
+    operating_flight: str | None
     fare_amount: int
     fare_currency: str
     seats_available: int
@@ -153,10 +172,30 @@ def _offers_seats(flight: Any, cabin: Any) -> ColumnElement[bool]:
     )
 
 
+def _constants(values: Iterable[str]) -> list[ColumnElement[str]]:
+    # Constants written into the statement: nothing to bind or expand on every execution.
+    return [literal_column(f"'{value}'") for value in sorted(values)]
+
+
 def _searchable(flight: Any) -> ColumnElement[bool]:
     status: ColumnElement[str] = flight.status
-    # Constants written into the statement: nothing to bind or expand on every execution.
-    return status.not_in([literal_column(f"'{s}'") for s in UNSEARCHABLE_STATUSES])
+    service_type: ColumnElement[str] = flight.service_type
+    return and_(
+        status.not_in(_constants(UNSEARCHABLE_STATUSES)),
+        service_type.in_(_constants(SOLD_SERVICE_TYPES)),
+    )
+
+
+def _sold(flight: Any, legs: int, refused: frozenset[str]) -> ColumnElement[bool]:
+    """Whether the flight's traffic restriction code for a segment of `legs` legs starting
+    with it (position `legs` of its codes; none: blank) is not one of `refused`."""
+    code = func.coalesce(func.substr(flight.traffic_restrictions, legs, 1), "")
+    return code.not_in(_constants(refused))
+
+
+# Which codes refuse a segment (inventory/traffic.py): one flown alone, one of a connection.
+_REFUSED_ALONE = NEVER_SOLD | CONNECTION_ONLY
+_REFUSED_CONNECTING = NEVER_SOLD | ALONE_ONLY
 
 
 def _sort_keys(
@@ -205,6 +244,7 @@ def _direct_statement(order: Order) -> Select[Any]:
             flight.departure_at >= bindparam("departing_from", type_=flight.departure_at.type),
             flight.departure_at < bindparam("departing_before", type_=flight.departure_at.type),
             _searchable(flight),
+            _sold(flight, 1, _REFUSED_ALONE),
         )
         .order_by(*keys, flight.id)
         .limit(bindparam("limit", type_=Integer))
@@ -256,6 +296,62 @@ def _connections_statement(order: Order) -> Select[Any]:
             first_cabin.fare_currency == second_cabin.fare_currency,
             layover >= shortest,
             layover <= longest,
+            # One flight's own legs are a through journey, not a connection.
+            or_(
+                second.flight_number != first.flight_number,
+                second.flight_date != first.flight_date,
+            ),
+            _sold(first, 1, _REFUSED_CONNECTING),
+            _sold(second, 1, _REFUSED_CONNECTING),
+        )
+        .order_by(*keys, first.id, second.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return _best_with_cabins(ranked, ["first", "second"])
+
+
+@cache
+def _through_statement(order: Order) -> Select[Any]:
+    first_table, second_table = _FLIGHTS.alias("first_leg"), _FLIGHTS.alias("second_leg")
+    first_cabins = _CABINS.alias("first_cabin")
+    second_cabins = _CABINS.alias("second_cabin")
+    first, second = first_table.c, second_table.c
+    first_cabin, second_cabin = first_cabins.c, second_cabins.c
+    next_leg = and_(
+        second.flight_number == first.flight_number,
+        second.flight_date == first.flight_date,
+        second.leg_sequence == first.leg_sequence + 1,
+        second.origin == first.destination,
+        second.destination == bindparam("destination", type_=String),
+    )
+    keys = _sort_keys(
+        order,
+        fare=first_cabin.fare_amount + second_cabin.fare_amount,
+        duration=seconds_between(first.departure_at, second.arrival_at),
+        departure=first.departure_at,
+    )
+    ranked = (
+        select(
+            *_leg_columns(first, first_cabin, "first"),
+            *_leg_columns(second, second_cabin, "second"),
+            *keys,
+        )
+        .select_from(
+            first_table.join(first_cabins, _offers_seats(first, first_cabin))
+            .join(second_table, next_leg)
+            .join(second_cabins, _offers_seats(second, second_cabin))
+        )
+        .where(
+            first.origin == bindparam("origin", type_=String),
+            first.destination != bindparam("destination", type_=String),
+            first.departure_at >= bindparam("departing_from", type_=first.departure_at.type),
+            first.departure_at < bindparam("departing_before", type_=first.departure_at.type),
+            _searchable(first),
+            _searchable(second),
+            first_cabin.fare_currency == second_cabin.fare_currency,
+            second.departure_at >= first.arrival_at,
+            # The two legs are one segment: the code at position 2 of the first decides.
+            _sold(first, 2, _REFUSED_ALONE),
         )
         .order_by(*keys, first.id, second.id)
         .limit(bindparam("limit", type_=Integer))
@@ -301,6 +397,19 @@ async def connections(
         "max_layover": max_layover_seconds,
     }
     result = await conn.execute(_connections_statement(order), parameters)
+    return [
+        (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins))
+        for row in result
+    ]
+
+
+async def through_flights(
+    conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
+) -> list[tuple[LegRow, LegRow]]:
+    """The best `limit` (leg, next leg) pairs of one multi-leg flight: the first from the
+    origin in the window, the next (same flight number and date) to the destination, both
+    bookable, the through journey sold by their traffic restrictions."""
+    result = await conn.execute(_through_statement(order), _parameters(window, limit))
     return [
         (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins))
         for row in result

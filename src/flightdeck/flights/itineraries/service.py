@@ -3,7 +3,8 @@
 The search domain calls these functions (never the repository), on a read-only connection
 (`platform.db.read_connection`): no ORM session, no objects tracked. They return
 `BookableFlight` values: a flight with what one cabin offers, already checked to be bookable
-(status, departure in the future, enough free seats), read with every cabin;
+(status, passenger service, departure in the future, enough free seats, sold by its SSIM
+traffic restrictions), read with every cabin;
 `flight_documents` shows them as the API shows a flight (`FlightRead`'s JSON).
 
 Cached searches are tagged with `route_cache_tags(origin, destination)`: every flight of an
@@ -135,6 +136,17 @@ async def find_connections(
     return [(_bookable(first), _bookable(second)) for first, second in pairs]
 
 
+async def find_through_flights(
+    conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
+) -> list[tuple[BookableFlight, BookableFlight]]:
+    """The best `limit` through journeys on one multi-leg flight: a leg from the window's
+    origin and the same flight's (number and date) next leg to its destination, with no
+    minimum connection time between them, both bookable, sold by their SSIM traffic
+    restrictions, in `order` (ties by flight ids)."""
+    pairs = await repository.through_flights(conn, window, order, limit=limit)
+    return [(_bookable(first), _bookable(second)) for first, second in pairs]
+
+
 def _money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
 
@@ -165,6 +177,13 @@ def flight_document(row: LegRow) -> dict[str, Any]:
         "schedule_id": row.schedule_id,
         "cabins": cabin_documents,
         "seats_available": {name: c["seats_available"] for name, c in cabin_documents.items()},
+        "flight_date": row.flight_date.isoformat(),
+        "leg_sequence": row.leg_sequence,
+        "itinerary_variation": row.itinerary_variation,
+        "service_type": row.service_type,
+        "traffic_restrictions": row.traffic_restrictions,
+        "operating_carrier": row.operating_carrier,
+        "operating_flight": row.operating_flight,
     }
 
 

@@ -1,31 +1,48 @@
 """Recurring schedules: their definition, and the dated flights they generate in UTC.
 
-A schedule is written in airport local times. Each operating day's departure and arrival are
-converted with the airports' IANA zones, so a daily 18:30 departure stays 18:30 local across
-DST changes and the block time moves when the two ends change on different dates.
+A schedule is written in airport local times (flights/schedules/generation.py turns it into
+dated flights). Every write to schedules goes through this module, whatever asked for it: the
+API, an SSIM import (`store_imported_schedules`) or an SSM message (`create_schedule`,
+`replace_schedule`), so the same rules apply and the `schedule.changed` events are recorded in
+one place.
 
 Changing or deleting a schedule touches only its future flights with nothing sold: those are
 removed (and, on a change, generated again from the new definition). Future flights with seats
-sold are kept as they are and reported. Past flights are never touched. When a schedule is
-deleted, the flights it leaves behind stay as standalone flights (`schedule_id` null).
+sold are kept as they are and reported; where a kept flight no longer matches its schedule
+(removed from it, other times or aircraft), a `flight.schedule_changed` event tells its
+passengers. Past flights are never touched. When a schedule is deleted, the flights it leaves
+behind stay as standalone flights (`schedule_id` null).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository as flights_repo
-from flightdeck.flights.airports import get_airport, local_to_utc
+from flightdeck.flights.airports import get_airport
+from flightdeck.flights.drafts import FlightDraft, build_flight, flight_rows
 from flightdeck.flights.errors import DuplicateFlight, ScheduleNotFound
 from flightdeck.flights.itineraries.service import invalidate_flight_searches
 from flightdeck.flights.models import Flight, Schedule
 from flightdeck.flights.schedules import repository as repo
+from flightdeck.flights.schedules.generation import (
+    DatedTimes,
+    FlightPlan,
+    dated_times,
+    flight_date_range,
+    plan_flights,
+)
+from flightdeck.flights.schedules.kept import (
+    KeptChanges,
+    kept_flight_changes,
+    record_kept_flight_changes,
+)
 from flightdeck.flights.schedules.schemas import (
     KeptFlight,
     ScheduleChanged,
@@ -37,8 +54,7 @@ from flightdeck.flights.schedules.schemas import (
     SkippedDate,
     schedule_to_read,
 )
-from flightdeck.flights.schemas import MAX_BLOCK_TIME, block_time_problem, flight_to_read
-from flightdeck.flights.service import build_flight
+from flightdeck.flights.schemas import flight_to_read
 from flightdeck.platform.audit import changed_fields, record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
@@ -48,68 +64,6 @@ from flightdeck.platform.pagination import Page, PageParams, encode_cursor
 from flightdeck.platform.security.auth import Principal
 
 SCHEDULE_CHANGED = "schedule.changed"
-
-
-class ArrivalNotAfterDeparture(Unprocessable):
-    code = "arrival_before_departure"
-
-
-class BlockTimeTooLong(Unprocessable):
-    code = "block_time_too_long"
-
-
-@dataclass(frozen=True)
-class DatedTimes:
-    """One operating day of a schedule: its service date and UTC instants."""
-
-    service_date: date
-    departure_at: datetime
-    arrival_at: datetime
-
-
-@dataclass
-class FlightPlan:
-    flights: list[Flight] = field(default_factory=list)
-    skipped: list[SkippedDate] = field(default_factory=list)
-
-
-def operating_dates(days_of_week: str, valid_from: date, valid_to: date) -> list[date]:
-    """Dates in [valid_from, valid_to] whose ISO weekday (Monday=1) is in the mask."""
-    weekdays = {int(day) for day in days_of_week}
-    span = (valid_to - valid_from).days
-    days = (valid_from + timedelta(days=offset) for offset in range(span + 1))
-    return [day for day in days if day.isoweekday() in weekdays]
-
-
-def dated_times(definition: ScheduleCreate) -> list[DatedTimes]:
-    """Every operating day in UTC; a 422 if any arrival is not after its departure.
-
-    The airports must be known (see `check_airports`).
-    """
-    arrival_shift = timedelta(days=definition.arrival_day_offset)
-    dated: list[DatedTimes] = []
-    for day in operating_dates(definition.days_of_week, definition.valid_from, definition.valid_to):
-        departure_at = local_to_utc(day, definition.departure_local, definition.origin)
-        arrival_at = local_to_utc(
-            day + arrival_shift, definition.arrival_local, definition.destination
-        )
-        if arrival_at <= departure_at:
-            raise ArrivalNotAfterDeparture(
-                f"arrival {definition.arrival_local:%H:%M} {definition.destination} "
-                f"(day offset {definition.arrival_day_offset}) is not after departure "
-                f"{definition.departure_local:%H:%M} {definition.origin} on {day.isoformat()}",
-                details={"service_date": day.isoformat()},
-            )
-        if arrival_at - departure_at > MAX_BLOCK_TIME:
-            raise BlockTimeTooLong(
-                f"departure {definition.departure_local:%H:%M} {definition.origin} to arrival "
-                f"{definition.arrival_local:%H:%M} {definition.destination} (day offset "
-                f"{definition.arrival_day_offset}) on {day.isoformat()}: "
-                + str(block_time_problem(departure_at, arrival_at)),
-                details={"service_date": day.isoformat()},
-            )
-        dated.append(DatedTimes(day, departure_at, arrival_at))
-    return dated
 
 
 def check_airports(definition: ScheduleCreate) -> None:
@@ -130,75 +84,39 @@ def apply_definition(schedule: Schedule, definition: ScheduleCreate) -> None:
     schedule.cabins = definition.cabins_json()
 
 
-def plan_flights(
-    schedule_id: str,
-    definition: ScheduleCreate,
-    dated: Iterable[DatedTimes],
-    taken: set[tuple[str, date]],
-    now: datetime,
-    kept_dates: frozenset[date] = frozenset(),
-) -> FlightPlan:
-    """The flights to insert for the future operating days that are free.
-
-    `taken` holds the (flight_number, service_date) keys already used; the planned flights'
-    keys are added to it, so plans for several schedules never collide.
-    """
-    plan = FlightPlan()
-    for day in dated:
-        key = (definition.flight_number, day.service_date)
-        if day.departure_at < now:
-            plan.skipped.append(
-                SkippedDate(service_date=day.service_date, reason="departure_passed")
-            )
-        elif day.service_date in kept_dates:
-            plan.skipped.append(
-                SkippedDate(service_date=day.service_date, reason="kept_booked_flight")
-            )
-        elif key in taken:
-            plan.skipped.append(SkippedDate(service_date=day.service_date, reason="flight_exists"))
-        else:
-            taken.add(key)
-            plan.flights.append(_dated_flight(schedule_id, definition, day))
-    return plan
+def definition_of(schedule: Schedule) -> ScheduleCreate:
+    """The stored schedule as the definition an API client would send for it."""
+    fields = {name: getattr(schedule, name) for name in ScheduleCreate.model_fields}
+    return ScheduleCreate.model_validate(fields)
 
 
-def _dated_flight(schedule_id: str, definition: ScheduleCreate, day: DatedTimes) -> Flight:
-    return build_flight(
-        flight_number=definition.flight_number,
-        origin=definition.origin,
-        destination=definition.destination,
-        departure_at=day.departure_at,
-        arrival_at=day.arrival_at,
-        service_date=day.service_date,
-        aircraft=definition.aircraft,
-        cabins=definition.cabins,
-        schedule_id=schedule_id,
-    )
+# --- create ------------------------------------------------------------------------------
 
 
 async def create_schedule(
-    session: AsyncSession, definition: ScheduleCreate, actor: Principal
+    session: AsyncSession, definition: ScheduleCreate, actor: Principal, *, source: str = "api"
 ) -> ScheduleCreated:
     """Stores the schedule and generates its future flights (existing dates are skipped)."""
     check_airports(definition)
     dated = dated_times(definition)
-    schedule = new_schedule(definition, source="api", created_by=actor.user_id)
+    schedule = new_schedule(definition, source=source, created_by=actor.user_id)
     await repo.add_schedules(session, [schedule])
     plan = await _generate(session, schedule.id, definition, dated, utcnow())
+    flights = await store_flights(session, plan.flights)
     await _record_change(
-        session, schedule.id, actor, action="created", flights_created=len(plan.flights)
+        session, schedule.id, actor.user_id, action="created", flights_created=len(flights)
     )
     await record_audit(
         session,
         action="create",
         entity="schedule",
         entity_id=schedule.id,
-        after={**schedule_state(schedule), "flights_created": len(plan.flights)},
+        after={**schedule_state(schedule), "flights_created": len(flights)},
     )
     return ScheduleCreated(
         schedule=schedule_to_read(schedule),
-        flights_created=len(plan.flights),
-        flights=[flight_to_read(flight) for flight in plan.flights],
+        flights_created=len(flights),
+        flights=[flight_to_read(flight) for flight in flights],
         skipped=plan.skipped,
     )
 
@@ -211,16 +129,14 @@ async def _generate(
     now: datetime,
     kept_dates: frozenset[date] = frozenset(),
 ) -> FlightPlan:
-    taken = await flights_repo.find_flight_keys(
-        session, {definition.flight_number}, definition.valid_from, definition.valid_to
-    )
-    plan = plan_flights(schedule_id, definition, dated, taken, now, kept_dates)
-    await store_flights(session, plan.flights)
-    return plan
+    start, end = flight_date_range(definition)
+    taken = await flights_repo.find_flight_keys(session, {definition.flight_number}, start, end)
+    return plan_flights(schedule_id, definition, dated, taken, now, kept_dates)
 
 
-async def store_flights(session: AsyncSession, flights: list[Flight]) -> None:
+async def store_flights(session: AsyncSession, drafts: Sequence[FlightDraft]) -> list[Flight]:
     """Inserts planned flights; a 409 if a concurrent request took one of their dates."""
+    flights = [build_flight(draft) for draft in drafts]
     try:
         await flights_repo.add_flights(session, flights)
     except IntegrityError as exc:
@@ -229,6 +145,81 @@ async def store_flights(session: AsyncSession, flights: list[Flight]) -> None:
             "Another change created a flight on one of these dates meanwhile; retry"
         ) from exc
     await invalidate_flight_searches(session, {(f.origin, f.destination) for f in flights})
+    return flights
+
+
+@dataclass(frozen=True)
+class ImportedSchedule:
+    """One leg of an SSIM file to store: its line and its definition, already checked
+    (airports known, `dated` from `dated_times`)."""
+
+    line_number: int
+    definition: ScheduleCreate
+    dated: list[DatedTimes]
+
+
+@dataclass(frozen=True)
+class ImportedFlights:
+    """What storing one imported leg did: flights created, and dates skipped because its
+    flight number already flies then (or the day has passed)."""
+
+    line_number: int
+    created: int
+    dates_taken: int
+    dates_passed: int
+
+
+async def store_imported_schedules(
+    session: AsyncSession, legs: Sequence[ImportedSchedule], actor_id: str | None
+) -> list[ImportedFlights]:
+    """Stores a batch of imported legs and their future flights, in bulk (no objects kept in
+    the session), skipping the dates whose (flight number, flight date, leg) is taken."""
+    if not legs:
+        return []
+    schedules = [new_schedule(leg.definition, source="ssim", created_by=actor_id) for leg in legs]
+    starts, ends = zip(*(flight_date_range(leg.definition) for leg in legs), strict=True)
+    taken = await flights_repo.find_flight_keys(
+        session, {leg.definition.flight_number for leg in legs}, min(starts), max(ends)
+    )
+    now = utcnow()
+    drafts: list[FlightDraft] = []
+    outcomes: list[ImportedFlights] = []
+    for schedule, leg in zip(schedules, legs, strict=True):
+        plan = plan_flights(schedule.id, leg.definition, leg.dated, taken, now)
+        drafts.extend(plan.flights)
+        reasons = [skipped.reason for skipped in plan.skipped]
+        outcomes.append(
+            ImportedFlights(
+                leg.line_number,
+                len(plan.flights),
+                reasons.count("flight_exists"),
+                reasons.count("departure_passed"),
+            )
+        )
+    await repo.add_schedules(session, schedules, keep_in_session=False)
+    await flights_repo.add_flight_rows(session, *flight_rows(drafts))
+    await invalidate_flight_searches(session, {(d.origin, d.destination) for d in drafts})
+    batch_id = new_id()
+    summary = {"schedule_ids": [s.id for s in schedules], "flights_created": len(drafts)}
+    await record_audit(
+        session,
+        action="import",
+        entity="schedule_import",
+        entity_id=batch_id,
+        after={**summary, "schedules_created": len(schedules)},
+    )
+    await record_event(
+        session,
+        SCHEDULE_CHANGED,
+        aggregate_type="schedule",
+        aggregate_id=batch_id,
+        payload={"action": "imported", **summary},
+        actor_id=actor_id,
+    )
+    return outcomes
+
+
+# --- read --------------------------------------------------------------------------------
 
 
 async def get_schedule(session: AsyncSession, schedule_id: str) -> ScheduleDetail:
@@ -277,32 +268,108 @@ def _decode_after(cursor: list[Any] | None) -> list[Any] | None:
         ) from exc
 
 
+async def schedules_of_flight(session: AsyncSession, flight_number: str) -> list[Schedule]:
+    """Every schedule (leg and period) of the flight number, by leg and period."""
+    return await repo.find_schedules_for_flight_numbers(session, [flight_number])
+
+
+# --- change and delete -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What `replace_schedule` did."""
+
+    schedules: list[Schedule]
+    flights_created: int
+    flights_removed: int
+    kept_flights: list[KeptFlight]
+    skipped: list[SkippedDate]
+
+
 async def update_schedule(
     session: AsyncSession, schedule_id: str, definition: ScheduleCreate, actor: Principal
 ) -> ScheduleChanged:
     """Replaces the definition and regenerates the future flights with nothing sold."""
+    done = await replace_schedule(session, schedule_id, [definition], actor)
+    return ScheduleChanged(
+        schedule=schedule_to_read(done.schedules[0]),
+        flights_created=done.flights_created,
+        flights_removed=done.flights_removed,
+        kept_flights=done.kept_flights,
+        skipped=done.skipped,
+    )
+
+
+async def replace_schedule(
+    session: AsyncSession,
+    schedule_id: str,
+    definitions: Sequence[ScheduleCreate],
+    actor: Principal,
+    *,
+    action: str = "updated",
+) -> Replacement:
+    """The schedule becomes `definitions[0]`; each further definition becomes a new schedule
+    (an SSM message splits a period this way). Future unsold flights are removed and generated
+    again from the definitions; booked ones are kept, reported, moved to the definition whose
+    dates cover theirs, and their passengers told where they no longer match it."""
+    if not definitions:
+        raise ValueError("replace_schedule needs at least one definition")
     schedule = await _get_schedule(session, schedule_id, for_update=True)
     await invalidate_flight_searches(session, [(schedule.origin, schedule.destination)])
-    check_airports(definition)
-    dated = dated_times(definition)
+    for definition in definitions:
+        check_airports(definition)
+    dated = [dated_times(definition) for definition in definitions]  # 422 before any write
     now = utcnow()
-    kept, removed_ids = await _remove_unsold_future_flights(session, schedule.id, now)
+    future, removed_ids = await _remove_unsold_future_flights(session, schedule.id, now)
     before = schedule_state(schedule)
-    apply_definition(schedule, definition)
-    await session.flush()
-    plan = await _generate(
-        session, schedule.id, definition, dated, now, frozenset(f.service_date for f in kept)
-    )
+    apply_definition(schedule, definitions[0])
+    others = [
+        new_schedule(d, source=schedule.source, created_by=actor.user_id) for d in definitions[1:]
+    ]
+    await repo.add_schedules(session, others)
+    schedules = [schedule, *others]
+    changes = kept_flight_changes(future, [s.id for s in schedules], definitions, dated)
+    await repo.link_flights(session, changes.new_schedule_ids)
+    kept_dates = frozenset(flight.service_date for flight in future)
+    created = 0
+    skipped: list[SkippedDate] = []
+    for each, definition, days in zip(schedules, definitions, dated, strict=True):
+        plan = await _generate(session, each.id, definition, days, now, kept_dates)
+        created += len(await store_flights(session, plan.flights))
+        skipped.extend(plan.skipped)
+    await record_kept_flight_changes(session, changes.kept, actor.user_id)
     await _record_change(
         session,
         schedule.id,
-        actor,
-        action="updated",
-        flights_created=len(plan.flights),
+        actor.user_id,
+        action=action,
+        flights_created=created,
         removed_flight_ids=removed_ids,
-        kept_flight_ids=[f.id for f in kept],
+        kept_flight_ids=[f.id for f in changes.kept],
+        new_schedule_ids=[s.id for s in others],
     )
+    await _audit_replacement(session, before, schedules, action, created, removed_ids, changes)
+    return Replacement(schedules, created, len(removed_ids), changes.kept, skipped)
+
+
+async def _audit_replacement(
+    session: AsyncSession,
+    before: dict[str, Any],
+    schedules: list[Schedule],
+    action: str,
+    created: int,
+    removed_ids: list[str],
+    changes: KeptChanges,
+) -> None:
+    """One `update` entry for the schedule changed (the SSM action that changed it, and the
+    schedules split off it), one `create` entry for each schedule split off."""
+    schedule, *others = schedules
     changed_before, changed_after = changed_fields(before, schedule_state(schedule))
+    if action != "updated":
+        changed_after["change"] = action
+    if others:
+        changed_after["new_schedule_ids"] = [s.id for s in others]
     await record_audit(
         session,
         action="update",
@@ -311,18 +378,16 @@ async def update_schedule(
         before=changed_before,
         after={
             **changed_after,
-            "flights_created": len(plan.flights),
+            "flights_created": created,
             "flights_removed": len(removed_ids),
-            "flights_kept": len(kept),
+            "flights_kept": len(changes.kept),
         },
     )
-    return ScheduleChanged(
-        schedule=schedule_to_read(schedule),
-        flights_created=len(plan.flights),
-        flights_removed=len(removed_ids),
-        kept_flights=kept,
-        skipped=plan.skipped,
-    )
+    for other in others:
+        after = {**schedule_state(other), "split_from": schedule.id}
+        await record_audit(
+            session, action="create", entity="schedule", entity_id=other.id, after=after
+        )
 
 
 async def delete_schedule(
@@ -331,7 +396,8 @@ async def delete_schedule(
     """Deletes the schedule and its unsold future flights; the others stay, unlinked."""
     schedule = await _get_schedule(session, schedule_id, for_update=True)
     await invalidate_flight_searches(session, [(schedule.origin, schedule.destination)])
-    kept, removed_ids = await _remove_unsold_future_flights(session, schedule.id, utcnow())
+    future, removed_ids = await _remove_unsold_future_flights(session, schedule.id, utcnow())
+    kept = kept_flight_changes(future, [], [], []).kept
     before = schedule_state(schedule)
     await repo.delete_schedule(session, schedule)
     await record_audit(
@@ -342,10 +408,11 @@ async def delete_schedule(
         before=before,
         after={"flights_removed": len(removed_ids), "flights_kept": len(kept)},
     )
+    await record_kept_flight_changes(session, kept, actor.user_id)
     await _record_change(
         session,
         schedule_id,
-        actor,
+        actor.user_id,
         action="deleted",
         removed_flight_ids=removed_ids,
         kept_flight_ids=[f.id for f in kept],
@@ -355,17 +422,12 @@ async def delete_schedule(
 
 async def _remove_unsold_future_flights(
     session: AsyncSession, schedule_id: str, now: datetime
-) -> tuple[list[KeptFlight], list[str]]:
+) -> tuple[list[repo.FutureFlight], list[str]]:
     """Deletes future flights with nothing sold; returns (kept booked flights, removed ids)."""
     future = await repo.lock_future_flights(session, schedule_id, now)
-    kept = [
-        KeptFlight(id=f.id, flight_number=f.flight_number, service_date=f.service_date)
-        for f in future
-        if f.sold > 0
-    ]
     removed_ids = [f.id for f in future if f.sold == 0]
     await flights_repo.delete_flights(session, removed_ids)
-    return kept, removed_ids
+    return [f for f in future if f.sold > 0], removed_ids
 
 
 async def _get_schedule(
@@ -385,7 +447,7 @@ def schedule_state(schedule: Schedule) -> dict[str, Any]:
 
 
 async def _record_change(
-    session: AsyncSession, schedule_id: str, actor: Principal, **payload: Any
+    session: AsyncSession, schedule_id: str, actor_id: str | None, **payload: Any
 ) -> None:
     # Consumers (caches, search) only need to know the schedule's flights changed.
     await record_event(
@@ -394,5 +456,5 @@ async def _record_change(
         aggregate_type="schedule",
         aggregate_id=schedule_id,
         payload={"schedule_id": schedule_id, **payload},
-        actor_id=actor.user_id,
+        actor_id=actor_id,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights import repository
 from flightdeck.flights.errors import FlightNotFound
-from flightdeck.flights.schemas import FlightNumber, FlightStatus
+from flightdeck.flights.schemas import AirportCode, FlightNumber, FlightStatus
 from flightdeck.flights.status.schemas import (
     MAX_DELAY_MINUTES,
     FlightStatusUpdate,
@@ -64,6 +64,11 @@ class StatusFeedUpdate(BaseModel):
 
     flight_number: FlightNumber = Field(examples=["FD101"])
     date: FlightDate
+    origin: AirportCode | None = Field(
+        default=None,
+        description="The leg's origin: needed when several legs of a multi-leg "
+        "flight depart on that date",
+    )
     status: FlightStatus
     estimated_departure: FlightInstant | None = None
     gate: GateCode | None = None
@@ -138,14 +143,26 @@ def parse_update(body: bytes) -> StatusFeedUpdate:
 
 
 async def apply_feed_update(session: AsyncSession, update: StatusFeedUpdate) -> StatusUpdateResult:
-    """Finds the flight by number and service date (404 `flight_not_found`) and applies the
-    update as `feed:<source>` (409 on a transition the rules refuse, 422 on bad fields)."""
-    flight = await repository.get_flight_by_number(session, update.flight_number, update.date)
-    if flight is None:
+    """Finds the flight by number and service date, and origin for a multi-leg flight (404
+    `flight_not_found`, 422 `ambiguous_flight` when several legs match) and applies the update
+    as `feed:<source>` (409 on a transition the rules refuse, 422 on bad fields)."""
+    legs = await repository.find_flights_by_number(
+        session, update.flight_number, update.date, update.origin
+    )
+    details = {"flight_number": update.flight_number, "date": update.date.isoformat()}
+    if not legs:
         raise FlightNotFound(
-            f"No flight {update.flight_number} on {update.date.isoformat()}",
-            details={"flight_number": update.flight_number, "date": update.date.isoformat()},
+            f"No flight {update.flight_number} on {update.date.isoformat()}", details=details
         )
+    if len(legs) > 1:
+        origins = [leg.origin for leg in legs]
+        raise Unprocessable(
+            f"origin: {update.flight_number} has {len(legs)} legs departing on "
+            f"{update.date.isoformat()} (from {', '.join(origins)}); name the leg's origin",
+            code="ambiguous_flight",
+            details={**details, "field": "origin", "origins": origins},
+        )
+    flight = legs[0]
     return await update_flight_status(
         session,
         flight.id,
