@@ -41,11 +41,13 @@ def booking_store(request: pytest.FixtureRequest) -> str:
     return store
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def app(
     app: FastAPI, booking_store: str, settings: Settings, request: pytest.FixtureRequest
 ) -> AsyncIterator[FastAPI]:
-    """The suite's app (SQL store), or one with the MongoDB store on the same SQL database."""
+    """The suite's app (SQL store), or one with the MongoDB store on the same SQL database.
+    The MongoDB one stops with this package: left running, its workers (the outbox relay)
+    would take later packages' events on the shared database."""
     if booking_store == "sql":
         yield app
         return
