@@ -29,7 +29,7 @@ route index for a route (a second lower bound made it fall back to the origin's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -254,46 +254,21 @@ def _direct_statement(order: Order) -> Select[Any]:
 
 @cache
 def _connections_statement(order: Order) -> Select[Any]:
-    first_table, second_table = _FLIGHTS.alias("first_leg"), _FLIGHTS.alias("second_leg")
-    first_cabins = _CABINS.alias("first_cabin")
-    second_cabins = _CABINS.alias("second_cabin")
-    first, second = first_table.c, second_table.c
-    first_cabin, second_cabin = first_cabins.c, second_cabins.c
     shortest = bindparam("min_connection", type_=Integer)
     longest = bindparam("max_layover", type_=Integer)
-    layover = seconds_between(first.arrival_at, second.departure_at)
-    second_leg = and_(
-        second.origin == first.destination,
-        second.destination == bindparam("destination", type_=String),
-        # A range on the route index; the exact limits are checked on `layover` below.
-        second.departure_at >= plus_seconds(first.arrival_at, shortest),
-        second.departure_at < plus_seconds(first.arrival_at, longest + 1),
-    )
-    keys = _sort_keys(
-        order,
-        fare=first_cabin.fare_amount + second_cabin.fare_amount,
-        duration=seconds_between(first.departure_at, second.arrival_at),
-        departure=first.departure_at,
-    )
-    ranked = (
-        select(
-            *_leg_columns(first, first_cabin, "first"),
-            *_leg_columns(second, second_cabin, "second"),
-            *keys,
+
+    def second_leg(first: Any, second: Any) -> ColumnElement[bool]:
+        return and_(
+            second.origin == first.destination,
+            second.destination == bindparam("destination", type_=String),
+            # A range on the route index; the exact limits are checked on the layover below.
+            second.departure_at >= plus_seconds(first.arrival_at, shortest),
+            second.departure_at < plus_seconds(first.arrival_at, longest + 1),
         )
-        .select_from(
-            first_table.join(first_cabins, _offers_seats(first, first_cabin))
-            .join(second_table, second_leg)
-            .join(second_cabins, _offers_seats(second, second_cabin))
-        )
-        .where(
-            first.origin == bindparam("origin", type_=String),
-            first.destination != bindparam("destination", type_=String),
-            first.departure_at >= bindparam("departing_from", type_=first.departure_at.type),
-            first.departure_at < bindparam("departing_before", type_=first.departure_at.type),
-            _searchable(first),
-            _searchable(second),
-            first_cabin.fare_currency == second_cabin.fare_currency,
+
+    def conditions(first: Any, second: Any) -> list[ColumnElement[bool]]:
+        layover = seconds_between(first.arrival_at, second.departure_at)
+        return [
             layover >= shortest,
             layover <= longest,
             # One flight's own legs are a through journey, not a connection.
@@ -303,27 +278,44 @@ def _connections_statement(order: Order) -> Select[Any]:
             ),
             _sold(first, 1, _REFUSED_CONNECTING),
             _sold(second, 1, _REFUSED_CONNECTING),
-        )
-        .order_by(*keys, first.id, second.id)
-        .limit(bindparam("limit", type_=Integer))
-    )
-    return _best_with_cabins(ranked, ["first", "second"])
+        ]
+
+    return _two_leg_statement(order, second_leg, conditions)
 
 
 @cache
 def _through_statement(order: Order) -> Select[Any]:
+    def next_leg(first: Any, second: Any) -> ColumnElement[bool]:
+        return and_(
+            second.flight_number == first.flight_number,
+            second.flight_date == first.flight_date,
+            second.leg_sequence == first.leg_sequence + 1,
+            second.origin == first.destination,
+            second.destination == bindparam("destination", type_=String),
+        )
+
+    def conditions(first: Any, second: Any) -> list[ColumnElement[bool]]:
+        return [
+            second.departure_at >= first.arrival_at,
+            # The two legs are one segment: the code at position 2 of the first decides.
+            _sold(first, 2, _REFUSED_ALONE),
+        ]
+
+    return _two_leg_statement(order, next_leg, conditions)
+
+
+def _two_leg_statement(
+    order: Order,
+    join_second: Callable[[Any, Any], ColumnElement[bool]],
+    conditions: Callable[[Any, Any], list[ColumnElement[bool]]],
+) -> Select[Any]:
+    """Two legs from the origin to the destination, the second joined by `join_second`,
+    ranked and limited in SQL, with their cabins (connections and through flights)."""
     first_table, second_table = _FLIGHTS.alias("first_leg"), _FLIGHTS.alias("second_leg")
     first_cabins = _CABINS.alias("first_cabin")
     second_cabins = _CABINS.alias("second_cabin")
     first, second = first_table.c, second_table.c
     first_cabin, second_cabin = first_cabins.c, second_cabins.c
-    next_leg = and_(
-        second.flight_number == first.flight_number,
-        second.flight_date == first.flight_date,
-        second.leg_sequence == first.leg_sequence + 1,
-        second.origin == first.destination,
-        second.destination == bindparam("destination", type_=String),
-    )
     keys = _sort_keys(
         order,
         fare=first_cabin.fare_amount + second_cabin.fare_amount,
@@ -338,7 +330,7 @@ def _through_statement(order: Order) -> Select[Any]:
         )
         .select_from(
             first_table.join(first_cabins, _offers_seats(first, first_cabin))
-            .join(second_table, next_leg)
+            .join(second_table, join_second(first, second))
             .join(second_cabins, _offers_seats(second, second_cabin))
         )
         .where(
@@ -349,9 +341,7 @@ def _through_statement(order: Order) -> Select[Any]:
             _searchable(first),
             _searchable(second),
             first_cabin.fare_currency == second_cabin.fare_currency,
-            second.departure_at >= first.arrival_at,
-            # The two legs are one segment: the code at position 2 of the first decides.
-            _sold(first, 2, _REFUSED_ALONE),
+            *conditions(first, second),
         )
         .order_by(*keys, first.id, second.id)
         .limit(bindparam("limit", type_=Integer))
