@@ -2,7 +2,13 @@
 subprocess on a free port of 127.0.0.1 and stopped at the end (start-up and stop:
 tests/servers/process.py).
 
-Quirks: it keeps everything in memory; it ignores `Idempotency-Key` (so idempotent retries
+It is started from scratch and kept in memory: left alone, localstripe loads its state at
+start from a fixed `/tmp/localstripe.pickle` and rewrites that file on every change, so a
+server stopped mid-write (or another run's server) leaves a truncated file that the next
+start dies on (seen in CI: "pickle data was truncated", 19 errors). `_LAUNCH` turns both
+off.
+
+Quirks: it ignores `Idempotency-Key` (so idempotent retries
 are covered by the sandbox's tests, not here); declines on charge only for 4000 0000 0000
 0341 (`card_declined`); 3-D Secure cards (4000 0000 0000 3220) stay `requires_action` until
 `POST /v1/payment_intents/{id}/_authenticate?client_secret=…&success=true` (its own
@@ -23,6 +29,13 @@ from tests.servers.process import ServerProcess, start_on_free_port
 
 API_KEY = "sk_test_localstripe"
 
+# localstripe's own entry point, with its store's disk persistence switched off.
+_LAUNCH = (
+    "from localstripe import resources, server;"
+    "resources.Store.dump_to_disk = lambda self: None;"
+    "server.start()"
+)
+
 
 class LocalStripe(ServerProcess):
     name = "localstripe"
@@ -33,7 +46,7 @@ class LocalStripe(ServerProcess):
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        return [str(Path(sys.executable).parent / "localstripe"), "--port", str(self.port)]
+        return [sys.executable, "-c", _LAUNCH, "--port", str(self.port), "--from-scratch"]
 
     def answers(self) -> bool:
         try:
