@@ -29,13 +29,19 @@ from flightdeck.model_registry import Base
 from flightdeck.platform.clock import clock
 from flightdeck.platform.migrations import upgrade_database
 from flightdeck.platform.security.encryption import generate_key_spec
-from flightdeck.platform.security.passwords import hash_password
+from flightdeck.platform.security.passwords import hash_password, use_hashing_cost
 from flightdeck.platform.security.tokens import issue_access_token
 from flightdeck.platform.settings import Settings
 from flightdeck.users.models import User
+from tests.servers.flightdeck_app import FAST_PASSWORD_HASHING
 
 if TYPE_CHECKING:
     from tests.servers.postgres import PostgresServer
+
+# Every Settings() of the suite, and `create_user` below, hash at the test-only cost.
+for _name, _value in FAST_PASSWORD_HASHING.items():
+    os.environ.setdefault(_name, _value)
+use_hashing_cost(Settings().password_hashing)
 
 BACKENDS = ["sqlite", "postgres"]
 TEST_PASSWORD = "correct-horse-battery"

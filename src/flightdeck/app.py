@@ -21,6 +21,7 @@ from flightdeck.platform.observability import MetricsMiddleware
 from flightdeck.platform.openapi import document_shared_errors
 from flightdeck.platform.request_context import RequestContextMiddleware
 from flightdeck.platform.security.auth import rejection_before_body
+from flightdeck.platform.security.passwords import use_hashing_cost
 from flightdeck.platform.settings import Settings, get_settings
 
 DESCRIPTION = """FlightDeck: flight schedules, live status, search, bookings and payments.
@@ -37,6 +38,7 @@ def create_app(
     settings = settings or get_settings()
     install_log_redaction()  # WebSocket handshakes carry ?token= in the URL
     configure_logging(settings.log_level)
+    use_hashing_cost(settings.password_hashing)
     modules = select_modules(services if services is not None else settings.service_names)
     for module in MODULES:  # every domain's hooks, whatever this process serves
         for hook in module.hooks:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers.flightdeck_app import FAST_PASSWORD_HASHING
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -22,11 +24,15 @@ def free_port() -> int:
 
 def _environment(workdir: Path, settings: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
-    return env | {
-        "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'serve.db'}",
-        "FLIGHTDECK_LOG_LEVEL": "WARNING",
-        **{f"FLIGHTDECK_{name.upper()}": value for name, value in settings.items()},
-    }
+    return (
+        env
+        | FAST_PASSWORD_HASHING
+        | {
+            "FLIGHTDECK_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'serve.db'}",
+            "FLIGHTDECK_LOG_LEVEL": "WARNING",
+            **{f"FLIGHTDECK_{name.upper()}": value for name, value in settings.items()},
+        }
+    )
 
 
 @contextlib.contextmanager

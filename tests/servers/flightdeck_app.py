@@ -36,10 +36,22 @@ FLIGHTDECK_APP = (
 )  # fmt: skip
 
 
+# The suite hashes passwords at a test-only argon2id cost (1 MiB, 1 pass, 1 lane: about 2 ms
+# a hash instead of 0.2-1 s at the default profile on a 2-core machine), in its own process
+# (tests/conftest.py) and in every server it starts. Still argon2id, still verified;
+# tests/platform/test_password_hashing.py checks the default profile and the re-hash.
+FAST_PASSWORD_HASHING = {
+    "FLIGHTDECK_PASSWORD_HASH_MEMORY_KIB": "1024",
+    "FLIGHTDECK_PASSWORD_HASH_TIME_COST": "1",
+    "FLIGHTDECK_PASSWORD_HASH_PARALLELISM": "1",
+}
+
+
 def settings_environment(settings: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without any ``FLIGHTDECK_*`` variable, plus ``settings``."""
+    """This process's environment without any ``FLIGHTDECK_*`` variable, plus the suite's
+    password hashing cost and ``settings``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
-    return clean | dict(settings)
+    return clean | FAST_PASSWORD_HASHING | dict(settings)
 
 
 class AppProcess(ServerProcess):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.errors import AppError
 from flightdeck.platform.security.encryption import configure_keyring, load_keyring
+from flightdeck.platform.security.passwords import use_hashing_cost
 from flightdeck.platform.settings import Settings, get_settings
 
 console = Console()
@@ -23,6 +24,7 @@ T = TypeVar("T")
 
 async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     configure_keyring(load_keyring(settings))
+    use_hashing_cost(settings.password_hashing)  # create-user hashes a password
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():

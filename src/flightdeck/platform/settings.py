@@ -11,6 +11,8 @@ from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flightdeck.platform.security.passwords import OWASP_MINIMUM_KIB_PASSES, HashingCost
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/flightdeck.db"
 
 
@@ -44,6 +46,14 @@ class Settings(BaseSettings):
     # Field encryption: "kid:base64key,kid2:base64key"; the first is used to encrypt.
     encryption_keys: str = ""
     encryption_key_file: str = "var/encryption.keys"
+
+    # Password hashing (argon2id): memory in KiB, passes, lanes. The default is RFC 9106's
+    # low-memory profile. Stored hashes keep verifying after a change and are re-hashed at the
+    # user's next sign-in. In production, costs below OWASP's minimum (memory x passes under
+    # 35,840 KiB, e.g. less than 19 MiB x 2) are refused; elsewhere they log a warning.
+    password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
 
     # Each request's token is checked against its user (exists, active, role, token version),
     # cached this long per process; a change to the user evicts it on every instance at once
@@ -240,6 +250,26 @@ class Settings(BaseSettings):
         ):
             raise ValueError("database_replica_url: a read replica needs PostgreSQL (both URLs)")
         return self
+
+    @model_validator(mode="after")
+    def _sound_password_hashing(self) -> Settings:
+        cost = self.password_hashing
+        if cost.memory_kib < 8 * cost.parallelism:
+            raise ValueError("password_hash_memory_kib: argon2 needs at least 8 KiB per lane")
+        if self.is_production and cost.below_owasp_minimum:
+            raise ValueError(
+                "password_hash_memory_kib x password_hash_time_cost is below OWASP's argon2id "
+                f"minimum ({OWASP_MINIMUM_KIB_PASSES:,} KiB-passes) in production"
+            )
+        return self
+
+    @property
+    def password_hashing(self) -> HashingCost:
+        return HashingCost(
+            memory_kib=self.password_hash_memory_kib,
+            time_cost=self.password_hash_time_cost,
+            parallelism=self.password_hash_parallelism,
+        )
 
     @property
     def service_names(self) -> list[str] | None:
