@@ -245,6 +245,30 @@ async def test_the_log_filters_by_actor_and_time_pages_and_downloads_as_csv(
     assert {row["actor_role"] for row in rows} == {"agent"}
 
 
+async def test_the_log_names_each_actor_by_e_mail_and_filters_by_it(
+    client: httpx.AsyncClient, admin: TestUser, agent: TestUser, passenger: TestUser
+) -> None:
+    await future_flight(client, agent.headers, flight_number="FD411")
+    await client.patch(
+        f"/admin/users/{passenger.id}", json={"role": "agent"}, headers=admin.headers
+    )
+
+    by_agent = await audit(client, admin, actor_email=agent.email.upper())
+    assert [(e["entity"], e["actor_id"], e["actor_email"]) for e in by_agent] == [
+        ("flight", agent.id, agent.email)
+    ]
+    [by_admin] = await audit(client, admin, actor_email=f" {admin.email} ")
+    assert (by_admin["entity_id"], by_admin["actor_email"]) == (passenger.id, admin.email)
+    assert await audit(client, admin, actor_email="nobody@example.com") == []
+    assert await audit(client, admin, actor_email=agent.email, actor=admin.id) == []
+
+    response = await client.get(
+        "/admin/audit", params={"actor_email": agent.email, "format": "csv"}, headers=admin.headers
+    )
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(row["actor_id"], row["actor_email"]) for row in rows] == [(agent.id, agent.email)]
+
+
 async def test_bad_audit_filters_are_422(client: httpx.AsyncClient, admin: TestUser) -> None:
     for params in (
         {"from": "yesterday"},

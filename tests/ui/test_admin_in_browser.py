@@ -1,6 +1,6 @@
 """The admin screens in a real headless Chromium against the real admin API: an administrator
 reads the revenue report of money the test put through the API, changes a user's role and finds
-it in the audit log; an agent is offered no admin screen.
+it in the audit log (with the admin's address as the actor); an agent is offered no admin screen.
 
 The suite's one FlightDeck server (tests/ui/conftest.py), one Chromium for the module; every
 request to another host is aborted and counted."""
@@ -118,6 +118,7 @@ def test_admin_changes_a_users_role_and_the_audit_log_shows_it(
     admin.click("records-show")
     admin.expect_text("records-audit-rows", "role: passenger")
     admin.expect_text("records-audit-rows", "role: agent")
+    admin.expect_text("records-audit-rows", ADMIN_EMAIL)  # who: the actor's address
     admin.screenshot("14-admin-audit")
 
 

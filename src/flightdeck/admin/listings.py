@@ -171,9 +171,15 @@ async def bookings_page(
 async def audit_page(
     session: AsyncSession, filters: AuditFilters, page: PageParams
 ) -> Page[AuditEntryRead]:
-    """Audit entries matching the filters, newest first."""
+    """Audit entries matching the filters, newest first, each with its actor's e-mail."""
+    actor_id = filters.actor
+    if filters.actor_email is not None:
+        by_email = await accounts.user_id_for_email(session, filters.actor_email)
+        if by_email is None or (actor_id is not None and actor_id != by_email):
+            return Page(items=[], next_cursor=None)
+        actor_id = by_email
     query = AuditQuery(
-        actor_id=filters.actor,
+        actor_id=actor_id,
         entity=filters.entity,
         entity_id=filters.entity_id,
         action=filters.action,
@@ -187,6 +193,13 @@ async def audit_page(
     next_cursor = None
     if len(entries) > page.limit:
         next_cursor = instant_cursor(items[-1].occurred_at, items[-1].id)
+    emails = await accounts.emails_for(session, {e.actor_id for e in items if e.actor_id})
     return Page(
-        items=[AuditEntryRead.model_validate(entry) for entry in items], next_cursor=next_cursor
+        items=[
+            AuditEntryRead.model_validate(entry).model_copy(
+                update={"actor_email": emails.get(entry.actor_id or "")}
+            )
+            for entry in items
+        ],
+        next_cursor=next_cursor,
     )

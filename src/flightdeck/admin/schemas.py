@@ -97,12 +97,14 @@ class AdminBookingRead(BaseModel):
 
 
 class AuditFilters(BaseModel):
-    """`actor`: the user id of who made the change; `from`/`to`: instants with an offset
-    (`from` included, `to` excluded)."""
+    """`actor`: the user id of who made the change, or `actor_email`: their e-mail address
+    (exact, any case); `from`/`to`: instants with an offset (`from` included, `to`
+    excluded)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     actor: Identifier | None = None
+    actor_email: EmailFilter | None = None
     entity: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
     entity_id: Identifier | None = None
     action: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
@@ -121,6 +123,8 @@ class AuditEntryRead(BaseModel):
     id: str
     occurred_at: datetime
     actor_id: str | None
+    # Who the actor is now (their account's address; None for the system or a removed user).
+    actor_email: str | None = None
     actor_role: str | None
     client_ip: str | None
     source: str

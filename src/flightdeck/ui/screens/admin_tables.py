@@ -139,7 +139,7 @@ TABLES = (
         "audit",
         "Audit log",
         (
-            Filter("actor", "Actor (user id)"),
+            Filter("actor_email", "Actor (e-mail)"),
             Filter("entity", "Entity", hint="flight, user, booking, ..."),
             Filter("entity_id", "Entity id"),
             Filter("action", "Action", hint="create, update, delete, ..."),
@@ -148,7 +148,7 @@ TABLES = (
         ),
         (
             "occurred_at",
-            "actor_id",
+            "actor_email",
             "actor_role",
             "client_ip",
             "action",
