@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -35,11 +36,25 @@ def _environment(workdir: Path, settings: dict[str, str]) -> dict[str, str]:
     )
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
 @contextlib.contextmanager
 def flightdeck_serve(workdir: Path, *, migrate: bool = False, **settings: str) -> Iterator[str]:
     """`flightdeck serve` in `workdir` (its own SQLite file, migrated first when asked) with
     these settings (`rate_limit_per_address="2/minute"` → FLIGHTDECK_RATE_LIMIT_PER_ADDRESS);
     yields its base URL and stops it afterwards."""
+    with serving(workdir, migrate=migrate, **settings) as served:
+        yield served.url
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, *, migrate: bool = False, **settings: str) -> Iterator[Served]:
+    """`flightdeck_serve`, yielding the process and its log too."""
     env = _environment(workdir, settings)
     if migrate:
         subprocess.run(
@@ -65,7 +80,7 @@ def flightdeck_serve(workdir: Path, *, migrate: bool = False, **settings: str) -
             if time.monotonic() > deadline:
                 raise RuntimeError(f"flightdeck serve is not up:\n{log_path.read_text()}")
             time.sleep(0.1)
-        yield base_url
+        yield Served(base_url, server, log_path)
     finally:
         server.terminate()
         try:

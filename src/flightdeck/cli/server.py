@@ -64,4 +64,5 @@ def serve(
         # X-Forwarded-For only when the peer is in FLIGHTDECK_TRUSTED_PROXIES; uvicorn's own
         # rewrite would believe the header from 127.0.0.1, whoever sent it.
         proxy_headers=False,
+        timeout_graceful_shutdown=get_settings().shutdown_grace_seconds,
     )

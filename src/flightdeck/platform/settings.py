@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     retention_status_history_days: int = Field(default=0, ge=0)
     retention_audit_log_days: int = Field(default=0, ge=0)
 
+    # On SIGTERM the server stops taking connections and lets requests and sockets in flight
+    # finish for at most this long, then ends them (inside Kubernetes' 30 s grace period).
+    shutdown_grace_seconds: int = Field(default=20, ge=1, le=600)
+
     cors_origins: list[str] = []
     log_level: str = "INFO"
 

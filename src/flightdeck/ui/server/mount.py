@@ -9,12 +9,13 @@ The pieces are flet-web's own (`FletApp`, `app_manager`, the `patch_*` helpers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from flightdeck.platform.client_address import resolve_connection_address, signed_address_headers
@@ -48,6 +49,9 @@ APP_NAME = "FlightDeck"
 APP_DESCRIPTION = "Flight search, bookings and live status"
 # A Flet session outlives its socket this long, so a phone that drops off briefly resumes.
 SESSION_KEEP_SECONDS = 600
+# A session socket's handler ends at most this long after its browser went (see
+# `ended_with_the_socket`).
+SOCKET_END_GRACE_SECONDS = 2.0
 PATCH_REVISION = "1"  # bump when the patched files change for the same flet-web release
 PAGE_HEADERS = {
     # Cross-origin isolation lets the Flutter renderer use threads (flet-web sets the same).
@@ -218,11 +222,58 @@ def build_ui_app(settings: Settings) -> ASGIApp:
             Route(
                 f"/{CLIENT_PREFIX}/{{version}}/{{path:path}}", client_file, methods=["GET", "HEAD"]
             ),
-            WebSocketRoute(SESSION_SOCKET_PATH, flet_session),
+            WebSocketRoute(SESSION_SOCKET_PATH, SessionSocket(flet_session)),
         ],
         exception_handlers={HTTPException: _http_error},
     )
     return UiMount(app)
+
+
+class SessionSocket:
+    """A session socket's endpoint as an ASGI app (so that Starlette hands it `receive`):
+    `session` is served until it ends, or until `ended_with_the_socket` ends it."""
+
+    def __init__(self, session: Callable[[WebSocket], Awaitable[None]]) -> None:
+        self.session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await ended_with_the_socket(
+            lambda watched: self.session(WebSocket(scope, watched, send)), receive
+        )
+
+
+async def ended_with_the_socket(
+    handler: Callable[[Receive], Awaitable[None]], receive: Receive
+) -> None:
+    """Runs a session socket's handler (given a `receive` that watches for the browser going)
+    and ends it at most `SOCKET_END_GRACE_SECONDS` after the browser went.
+
+    Flet 1.0.5's handler returns only after its send loop, which it stops only for a session
+    that registered: a socket closed before that (a probe, a page closed while loading) kept
+    its task forever, and uvicorn's graceful shutdown waited for it until the process was
+    killed."""
+    gone = asyncio.Event()
+
+    async def watched() -> Message:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            gone.set()
+        return message
+
+    session = asyncio.ensure_future(handler(watched))
+    browser_gone = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait({session, browser_gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not session.done():
+            await asyncio.wait({session}, timeout=SOCKET_END_GRACE_SECONDS)
+    finally:
+        browser_gone.cancel()
+        if not session.done():
+            session.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session
+    if not session.cancelled():
+        session.result()  # the handler's own failure, if it had one
 
 
 @asynccontextmanager
