@@ -212,12 +212,14 @@ async def _some_bookings(base_url: str, holds: list[Request], count: int) -> lis
 
 
 @contextlib.contextmanager
-def _database(name: str, workdir: Path) -> Iterator[dict[str, str]]:
+def _database(name: str, workdir: Path, pool_size: int | None) -> Iterator[dict[str, str]]:
     common = {
         "FLIGHTDECK_JWT_SECRET": os.urandom(32).hex(),
         "FLIGHTDECK_ENCRYPTION_KEYS": generate_key_spec("bench"),
         "FLIGHTDECK_ACCESS_TOKEN_MINUTES": "60",
     }
+    if pool_size is not None:
+        common["FLIGHTDECK_DATABASE_POOL_SIZE"] = str(pool_size)
     if name == "sqlite":
         yield sqlite_settings(workdir) | common
     elif name == "postgres":
@@ -228,7 +230,7 @@ def _database(name: str, workdir: Path) -> Iterator[dict[str, str]]:
 
 
 def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Run:
-    with _database(name, workdir) as settings:
+    with _database(name, workdir, args.pool_size) as settings:
         url = settings["FLIGHTDECK_DATABASE_URL"]
         run_cli("migrate", settings=settings, cwd=workdir)
         build_network(url, flights=args.flights, history_days=0, seed=args.seed)
@@ -326,6 +328,9 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres")
     parser.add_argument("--seed", type=int, default=7, help="seed of the flights and requests")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles here")
+    parser.add_argument(
+        "--pool-size", type=int, default=None, help="FLIGHTDECK_DATABASE_POOL_SIZE of the server"
+    )
     args = parser.parse_args()
 
     console.print(f"load average at start: {load_average():.2f}")

@@ -141,13 +141,16 @@ async def return_seats(session: AsyncSession, flight_id: str, cabin: str, quanti
     )
 
 
+# What a refused hold reports (a fifth of the requests under the bench's load).
+_SEATS_LEFT = select(_CABINS.c.capacity - _CABINS.c.sold).where(
+    _CABINS.c.flight_id == bindparam("flight_id", type_=String),
+    _CABINS.c.cabin == bindparam("cabin", type_=String),
+)
+
+
 async def seats_left(session: AsyncSession, flight_id: str, cabin: str) -> int:
     """Capacity minus sold of the cabin as stored now (0 when the cabin is gone)."""
-    left = await session.scalar(
-        select(FlightCabin.capacity - FlightCabin.sold).where(
-            FlightCabin.flight_id == flight_id, FlightCabin.cabin == cabin
-        )
-    )
+    left = await session.scalar(_SEATS_LEFT, {"flight_id": flight_id, "cabin": cabin})
     return max(int(left or 0), 0)
 
 
