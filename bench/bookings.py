@@ -12,10 +12,12 @@ then, servers on free ports one at a time (servers.py):
    then, as it should); at the same time a second wrk reads one booking with
    `GET /bookings/{id}` over 4 connections (the booking path's latency under that load).
 
-Prints holds/s (201 answers), p50, p99, the 409s, the GET p50/p99 and the ratio to the
-floor; then checks in SQL that no seat was sold twice: every cabin's `sold` is within its
-capacity and equals what it had before plus the seats held by the bookings written
-(`inventory_holds` and the bookings' passengers agree), and every 201 left a booking.
+Prints holds/s (201 answers), p50, p99, the 409s, the GET p50/p99, the ratio to the floor
+and the server's CPU per request (its processes' CPU time over the requests served, holds and
+reads: what a request costs, however busy the machine); then checks in SQL that no seat was
+sold twice: every cabin's `sold` is within its capacity and equals what it had before plus the
+seats held by the bookings written (`inventory_holds` and the bookings' passengers agree), and
+every 201 left a booking.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Run:
     bookings_written: int
     oversold_cabins: int
     mismatched_cabins: int
+    cpu_ms_per_request: float
 
 
 # --- SQL against the bench database (outside FlightDeck) ---------------------------------
@@ -126,6 +129,22 @@ def _oversell_check(url: str, before: dict[str, tuple[int, int]]) -> tuple[int, 
         )
     )
     return int(bookings), oversold, mismatched
+
+
+# --- server CPU ----------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children still running (the workers of
+    `--workers N`): what a request costs, whatever else shares the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:  # itself or a child
+                total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 # --- the load ------------------------------------------------------------------------------
@@ -193,12 +212,14 @@ async def _some_bookings(base_url: str, holds: list[Request], count: int) -> lis
 
 
 @contextlib.contextmanager
-def _database(name: str, workdir: Path) -> Iterator[dict[str, str]]:
+def _database(name: str, workdir: Path, pool_size: int | None) -> Iterator[dict[str, str]]:
     common = {
         "FLIGHTDECK_JWT_SECRET": os.urandom(32).hex(),
         "FLIGHTDECK_ENCRYPTION_KEYS": generate_key_spec("bench"),
         "FLIGHTDECK_ACCESS_TOKEN_MINUTES": "60",
     }
+    if pool_size is not None:
+        common["FLIGHTDECK_DATABASE_POOL_SIZE"] = str(pool_size)
     if name == "sqlite":
         yield sqlite_settings(workdir) | common
     elif name == "postgres":
@@ -209,7 +230,7 @@ def _database(name: str, workdir: Path) -> Iterator[dict[str, str]]:
 
 
 def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Run:
-    with _database(name, workdir) as settings:
+    with _database(name, workdir, args.pool_size) as settings:
         url = settings["FLIGHTDECK_DATABASE_URL"]
         run_cli("migrate", settings=settings, cwd=workdir)
         build_network(url, flights=args.flights, history_days=0, seed=args.seed)
@@ -232,6 +253,9 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
             holds, _ = _hold_requests(initial, tokens, args.seed)
             reads = asyncio.run(_some_bookings(server.base_url, holds, 20))
             load = load_average()
+            pid = server.pid
+            assert pid is not None
+            cpu_before = _cpu_seconds(pid)
             with profiling(server, args.profile, f"holds-{name}-{workers}w"):
                 reader = start_wrk(
                     server.base_url, reads, workdir=workdir, connections=4, duration=args.duration
@@ -244,6 +268,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                     duration=args.duration,
                 )
                 read_result = finish_wrk(reader)
+            cpu = _cpu_seconds(pid) - cpu_before
         bookings, oversold, mismatched = _oversell_check(url, initial)
     created = hold_result.requests - hold_result.non_2xx - hold_result.errors
     written = bookings - len(reads)
@@ -253,9 +278,10 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
     unanswered = hold_result.errors + args.connections
     if written < created or written > created + unanswered:
         mismatched += abs(written - created)
+    served = hold_result.requests + read_result.requests
     return Run(
         name, workers, floor_result, hold_result, read_result, load, written,
-        oversold, mismatched,
+        oversold, mismatched, 1000 * cpu / max(served, 1),
     )  # fmt: skip
 
 
@@ -266,7 +292,8 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
     )
     columns = (
         "database", "workers", "holds/s", "p50 ms", "p99 ms", "409s", "timeouts", "GET p50 ms",
-        "GET p99 ms", "floor req/s", "holds % floor", "load avg", "oversold", "mismatched",
+        "GET p99 ms", "floor req/s", "holds % floor", "CPU ms/req", "load avg", "oversold",
+        "mismatched",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "database" else "right")
@@ -284,6 +311,7 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
             f"{run.reads.p99_ms:.1f}",
             f"{run.floor.rate:,.0f}",
             f"{holds.ok_rate / run.floor.rate:.1%}",
+            f"{run.cpu_ms_per_request:.1f}",
             f"{run.load:.2f}",
             str(run.oversold_cabins),
             str(run.mismatched_cabins),
@@ -300,6 +328,9 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres")
     parser.add_argument("--seed", type=int, default=7, help="seed of the flights and requests")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles here")
+    parser.add_argument(
+        "--pool-size", type=int, default=None, help="FLIGHTDECK_DATABASE_POOL_SIZE of the server"
+    )
     args = parser.parse_args()
 
     console.print(f"load average at start: {load_average():.2f}")
@@ -311,7 +342,8 @@ def main() -> None:
             runs.append(run)
             console.print(
                 f"{name}, {workers} worker(s): {run.holds.ok_rate:,.0f} holds/s, p99 "
-                f"{run.holds.p99_ms:.0f} ms; GET p99 {run.reads.p99_ms:.1f} ms; "
+                f"{run.holds.p99_ms:.0f} ms; {run.reads.rate:,.0f} GET/s, p99 "
+                f"{run.reads.p99_ms:.1f} ms; {run.cpu_ms_per_request:.1f} CPU ms/request; "
                 f"oversold {run.oversold_cabins}, mismatched {run.mismatched_cabins}"
             )
     _report(runs, args)

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from tests.servers.redis import RedisServer, running_redis
 
+from flightdeck.platform import cache as cache_module
 from flightdeck.platform.cache import (
     Cache,
     MemoryCache,
@@ -296,3 +297,13 @@ async def test_unresponsive_redis_times_out_fast_and_is_then_left_alone() -> Non
     assert first is None and second is None
     assert first_took < 1.0
     assert second_took < 0.05  # not tried again within retry_after_seconds
+
+
+async def test_tag_versions_never_repeat_within_a_process_or_after_a_fork(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn = [cache_module._new_version() for _ in range(1000)]
+    monkeypatch.setattr(cache_module.os, "getpid", lambda: 4242)  # a forked worker
+    drawn += [cache_module._new_version() for _ in range(1000)]
+    assert len(set(drawn)) == len(drawn)
+    assert all("." not in version for version in drawn)  # keys join versions with dots

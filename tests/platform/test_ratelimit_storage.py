@@ -128,3 +128,18 @@ async def test_clearing_a_key_during_the_in_process_expiry_pass_does_not_break_i
     await expiry_pass  # limits' own storage raised KeyError('b') here
     _, entries = await storage.get_moving_window("b", 5, 60)
     assert entries == 0
+
+
+async def test_the_in_process_expiry_pass_runs_at_most_once_a_second() -> None:
+    storage = InProcessStorage()
+    await storage.acquire_entry("a", 5, 60)
+    expiry_pass = storage.timer  # scheduled by the first count
+    assert expiry_pass is not None
+    await expiry_pass
+    for _ in range(10):  # limits would start a new pass on each of these
+        await storage.incr("b", 60)
+        await storage.acquire_entry("a", 5, 60)
+    assert storage.timer is expiry_pass
+    assert await storage.get("b") == 10  # counting itself is unchanged
+    _, entries = await storage.get_moving_window("a", 5, 60)
+    assert entries == 5

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from flightdeck.platform.clock import clock
+from flightdeck.platform.security import tokens
 from flightdeck.platform.security.encryption import KeyRing, generate_key_spec, parse_keys
 from flightdeck.platform.security.passwords import hash_password, verify_password
 from flightdeck.platform.security.tokens import (
@@ -71,3 +73,33 @@ def test_passwords_hash_with_argon2id_and_verify() -> None:
     assert verify_password(hashed, "a long passphrase")
     assert not verify_password(hashed, "a wrong passphrase")
     assert not verify_password(None, "a long passphrase")
+
+
+def test_a_token_is_verified_once_and_its_claims_checked_on_every_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(jwt_secret="v" * 40, access_token_minutes=15)
+    token, _ = issue_access_token(settings, "user-2", "passenger")
+    verified: list[str] = []
+    real_decode = tokens.jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        verified.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+    for _ in range(3):
+        assert decode_access_token(settings, token).user_id == "user-2"
+    assert verified == [token]
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+    with pytest.raises(InvalidToken):
+        decode_access_token(settings, forged)
+    with pytest.raises(InvalidToken):  # the same token under another secret is checked afresh
+        decode_access_token(Settings(jwt_secret="w" * 40), token)
+    try:
+        clock.advance(timedelta(minutes=15, seconds=1))
+        with pytest.raises(InvalidToken):  # expiry is checked on every use
+            decode_access_token(settings, token)
+    finally:
+        clock.reset()

@@ -33,7 +33,7 @@ from flightdeck.flights.errors import (
     TrafficRestricted,
     UnknownFlight,
 )
-from flightdeck.platform.db import DbSession
+from flightdeck.platform.db import WRITE_ADMISSION, DbSession
 from flightdeck.platform.errors import TooManyRequests, Unauthorized, error_responses
 from flightdeck.platform.http_limits import rate_limit
 from flightdeck.platform.idempotency import (
@@ -80,7 +80,8 @@ BookingReference = Annotated[
         TooManyRequests,
         BookingStoreUnavailable,
     ),
-    dependencies=[rate_limit("create_booking")],
+    # WRITE_ADMISSION: a hold waits for a write slot, so reads keep connections of their own.
+    dependencies=[rate_limit("create_booking"), WRITE_ADMISSION],
 )
 async def create_booking(
     data: BookingCreate,
@@ -101,7 +102,8 @@ async def create_booking(
         session,
         scope=f"{principal.user_id}:POST /bookings",
         key=idempotency_key,
-        fingerprint=request_fingerprint(data.model_dump(mode="json")),
+        # Only a request with a key is fingerprinted (a canonical JSON of the body per hold).
+        fingerprint=request_fingerprint(data.model_dump(mode="json")) if idempotency_key else b"",
         produce=create,
     )
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -163,6 +164,34 @@ def _ping_after_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _write_slots(request: Request) -> asyncio.Semaphore:
+    """The app's write slots: `database_pool_size - database_read_reserve` (at least one)."""
+    state = request.app.state
+    slots: asyncio.Semaphore | None = getattr(state, "database_write_slots", None)
+    if slots is None:
+        settings: Settings = state.settings
+        slots = asyncio.Semaphore(
+            max(1, settings.database_pool_size - settings.database_read_reserve)
+        )
+        state.database_write_slots = slots
+    return slots
+
+
+async def _admit_writer(request: Request) -> AsyncIterator[None]:
+    async with _write_slots(request):
+        yield
+
+
+# A route dependency for a write that only talks to the database while its transaction is
+# open (a hold: `dependencies=[WRITE_ADMISSION]`): the request waits for a write slot before
+# its session and keeps it until the session has committed (route dependencies are entered
+# first and left last). At most pool size minus `database_read_reserve` such requests use
+# connections at once: the pool's queue is first come, first served, and under a load of
+# holds a GET waited seconds behind every hold queued before it. Not for a request that
+# calls another service with its transaction open (it would keep a slot meanwhile).
+WRITE_ADMISSION = Depends(_admit_writer, scope="function")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

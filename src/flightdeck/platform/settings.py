@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
     database_pool_size: int = 10
+    # Connections of the pool that admitted writes (holds: `WRITE_ADMISSION`, platform/db.py)
+    # leave to everything else: at most pool size minus this many (at least one) run at once,
+    # the others wait their turn, so a GET never queues behind hundreds of holds.
+    database_read_reserve: int = Field(default=2, ge=0)
     # A streaming read replica of the PostgreSQL primary ("" = none): search, flight listings
     # and seat maps read from it (platform/replica.py). While it is unreachable, or further
     # than `database_replica_max_lag_seconds` behind (checked every

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Integer, String, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
@@ -104,17 +104,24 @@ async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flig
     )
 
 
+# Statements of the hold path, built once (bound values at execution): building one per call
+# (and an ORM bulk UPDATE's extra steps) cost more CPU than PostgreSQL spent running it.
+_TAKE_SEATS = (
+    update(_CABINS)
+    .where(
+        # Not named as columns: an UPDATE keeps those names for its SET values.
+        _CABINS.c.flight_id == bindparam("flight", type_=String),
+        _CABINS.c.cabin == bindparam("cabin_name", type_=String),
+        _CABINS.c.sold + bindparam("quantity", type_=Integer) <= _CABINS.c.capacity,
+    )
+    .values(sold=_CABINS.c.sold + bindparam("quantity", type_=Integer))
+)
+
+
 async def take_seats(session: AsyncSession, flight_id: str, cabin: str, quantity: int) -> bool:
     """`sold += quantity` unless that would pass capacity; False (nothing changed) then."""
     result = await session.execute(
-        update(FlightCabin)
-        .where(
-            FlightCabin.flight_id == flight_id,
-            FlightCabin.cabin == cabin,
-            FlightCabin.sold + quantity <= FlightCabin.capacity,
-        )
-        .values(sold=FlightCabin.sold + quantity)
-        .execution_options(synchronize_session=False)
+        _TAKE_SEATS, {"flight": flight_id, "cabin_name": cabin, "quantity": quantity}
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -134,13 +141,16 @@ async def return_seats(session: AsyncSession, flight_id: str, cabin: str, quanti
     )
 
 
+# What a refused hold reports (a fifth of the requests under the bench's load).
+_SEATS_LEFT = select(_CABINS.c.capacity - _CABINS.c.sold).where(
+    _CABINS.c.flight_id == bindparam("flight_id", type_=String),
+    _CABINS.c.cabin == bindparam("cabin", type_=String),
+)
+
+
 async def seats_left(session: AsyncSession, flight_id: str, cabin: str) -> int:
     """Capacity minus sold of the cabin as stored now (0 when the cabin is gone)."""
-    left = await session.scalar(
-        select(FlightCabin.capacity - FlightCabin.sold).where(
-            FlightCabin.flight_id == flight_id, FlightCabin.cabin == cabin
-        )
-    )
+    left = await session.scalar(_SEATS_LEFT, {"flight_id": flight_id, "cabin": cabin})
     return max(int(left or 0), 0)
 
 
@@ -156,11 +166,23 @@ async def refresh_cabins(session: AsyncSession, flight_id: str) -> None:
     )
 
 
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def _insert(session: AsyncSession, table: Table) -> Any:
     """INSERT that can say ON CONFLICT DO NOTHING (the same on both databases)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _INSERTS.get(session.get_bind().dialect.name, sqlite.insert)(table)
+
+
+# One per dialect, built once: the hold row, skipped when the booking already holds the flight.
+_ADD_HOLD = {
+    "postgresql": postgresql.insert(_HOLDS).on_conflict_do_nothing(
+        index_elements=["booking_id", "flight_id"]
+    ),
+    "sqlite": sqlite.insert(_HOLDS).on_conflict_do_nothing(
+        index_elements=["booking_id", "flight_id"]
+    ),
+}
 
 
 async def add_seat_assignments(
@@ -200,19 +222,16 @@ async def add_hold(
 ) -> bool:
     """Records the seats a booking holds on a flight; False (nothing written) when the
     booking already holds seats on that flight."""
-    statement = (
-        _insert(session, _HOLDS)
-        .values(
-            id=new_id(),
-            booking_id=booking_id,
-            flight_id=flight_id,
-            cabin=cabin,
-            quantity=quantity,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["booking_id", "flight_id"])
-    )
-    result = await session.execute(statement)
+    statement = _ADD_HOLD.get(session.get_bind().dialect.name, _ADD_HOLD["sqlite"])
+    row = {
+        "id": new_id(),
+        "booking_id": booking_id,
+        "flight_id": flight_id,
+        "cabin": cabin,
+        "quantity": quantity,
+        "created_at": utcnow(),
+    }
+    result = await session.execute(statement, row)
     return bool(getattr(result, "rowcount", 0))
 
 
