@@ -177,6 +177,22 @@ def _leg(row: Row[Any], start: int, cabins: str | None) -> LegRow:
     return LegRow._make((*row[start : start + _LEG_FIELDS], _parse_cabins(cabins)))
 
 
+def _pairs(rows: Iterable[Row[Any]]) -> list[tuple[LegRow, LegRow]]:
+    """Two-leg rows as (first, second) legs; a flight in several pairs (a first leg with
+    several onward flights) is read once and shared."""
+    legs: dict[str, LegRow] = {}
+
+    def leg(row: Row[Any], start: int, cabins: str | None) -> LegRow:
+        found = legs.get(row[start])  # the leg's id
+        if found is None:
+            found = legs[row[start]] = _leg(row, start, cabins)
+        return found
+
+    return [
+        (leg(row, 0, row.first_cabins), leg(row, _LEG_FIELDS, row.second_cabins)) for row in rows
+    ]
+
+
 def _offers_seats(flight: Any, cabin: Any) -> ColumnElement[bool]:
     """The join of a flight to its searched cabin, when that cabin has the seats."""
     return and_(
@@ -401,10 +417,7 @@ async def connections(
         "max_layover": max_layover_seconds,
     }
     result = await conn.execute(_connections_statement(order), parameters)
-    return [
-        (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins))
-        for row in result
-    ]
+    return _pairs(result)
 
 
 async def through_flights(
@@ -414,10 +427,7 @@ async def through_flights(
     origin in the window, the next (same flight number and date) to the destination, both
     bookable, the through journey sold by their traffic restrictions."""
     result = await conn.execute(_through_statement(order), _parameters(window, limit))
-    return [
-        (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins))
-        for row in result
-    ]
+    return _pairs(result)
 
 
 async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tuple[str, str]]:
