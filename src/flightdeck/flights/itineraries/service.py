@@ -90,6 +90,21 @@ def search_window(
     return SearchWindow(origin, destination, departing_from, end, cabin, passengers)
 
 
+def _bookable_pairs(
+    pairs: Iterable[tuple[LegRow, LegRow]],
+) -> list[tuple[BookableFlight, BookableFlight]]:
+    """`_bookable` of both legs of each pair, once per flight (a page repeats its flights)."""
+    flights: dict[str, BookableFlight] = {}
+
+    def bookable(row: LegRow) -> BookableFlight:
+        found = flights.get(row.id)
+        if found is None:
+            found = flights[row.id] = _bookable(row)
+        return found
+
+    return [(bookable(first), bookable(second)) for first, second in pairs]
+
+
 def _bookable(row: LegRow) -> BookableFlight:
     return BookableFlight(
         id=row.id,
@@ -133,7 +148,7 @@ async def find_connections(
         max_layover_seconds=int(max_layover.total_seconds()),
         limit=limit,
     )
-    return [(_bookable(first), _bookable(second)) for first, second in pairs]
+    return _bookable_pairs(pairs)
 
 
 async def find_through_flights(
@@ -144,7 +159,7 @@ async def find_through_flights(
     minimum connection time between them, both bookable, sold by their SSIM traffic
     restrictions, in `order` (ties by flight ids)."""
     pairs = await repository.through_flights(conn, window, order, limit=limit)
-    return [(_bookable(first), _bookable(second)) for first, second in pairs]
+    return _bookable_pairs(pairs)
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
