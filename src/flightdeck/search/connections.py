@@ -1,5 +1,7 @@
-"""Building itineraries from bookable flights: direct flights and one-stop connections that
-respect the minimum connection time and the longest layover; and their orderings.
+"""Itineraries of bookable flights (what the search statements' rows become), the connection
+rules each one-stop pair is checked against (minimum connection time by country, longest
+layover), and their orderings. The pairs themselves are joined in SQL
+(flights/itineraries/repository.py).
 
 Pure functions on `BookableFlight` values; all instants are UTC, so layovers across time
 zones, the date line and DST changes are plain subtractions.
@@ -7,9 +9,7 @@ zones, the date line and DST changes are plain subtractions.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -94,22 +94,6 @@ class Itinerary:
         ]
 
 
-def direct_itineraries(flights: Iterable[BookableFlight], destination: str) -> list[Itinerary]:
-    return [Itinerary((flight,)) for flight in flights if flight.destination == destination]
-
-
-def connection_window(
-    first_legs: Sequence[BookableFlight], rules: ConnectionRules
-) -> tuple[datetime, datetime] | None:
-    """The departures [earliest, latest] a second leg may have after any of these first legs;
-    None without first legs."""
-    if not first_legs:
-        return None
-    earliest = min(leg.arrival_at for leg in first_legs) + rules.shortest_connection
-    latest = max(leg.arrival_at for leg in first_legs) + rules.max_layover
-    return earliest, latest
-
-
 def connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRules) -> bool:
     """Whether `second` can follow `first`: it leaves from where `first` lands within the
     allowed layover (minimum by the three airports' countries), does not return to where
@@ -119,37 +103,6 @@ def connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRul
     layover = second.departure_at - first.arrival_at
     minimum = rules.minimum_connection(first.origin, first.destination, second.destination)
     return minimum <= layover <= rules.max_layover
-
-
-def connecting_itineraries(
-    first_legs: Iterable[BookableFlight],
-    second_legs: Iterable[BookableFlight],
-    rules: ConnectionRules,
-) -> list[Itinerary]:
-    """Every (first, second) pair where the second leaves from where the first lands within
-    the allowed layover, in the same fare currency, and does not return to the origin."""
-    by_airport: dict[str, list[BookableFlight]] = defaultdict(list)
-    for leg in second_legs:
-        by_airport[leg.origin].append(leg)
-    for legs in by_airport.values():
-        legs.sort(key=lambda leg: leg.departure_at)
-    itineraries: list[Itinerary] = []
-    for first in first_legs:
-        candidates = by_airport.get(first.destination, [])
-        start = bisect_left(
-            candidates,
-            first.arrival_at + rules.shortest_connection,
-            key=lambda leg: leg.departure_at,
-        )
-        end = bisect_right(
-            candidates, first.arrival_at + rules.max_layover, key=lambda leg: leg.departure_at
-        )
-        itineraries.extend(
-            Itinerary((first, second))
-            for second in candidates[start:end]
-            if connects(first, second, rules)
-        )
-    return itineraries
 
 
 def _ids(itinerary: Itinerary) -> tuple[str, ...]:
