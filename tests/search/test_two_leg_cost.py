@@ -6,7 +6,7 @@ the same data on any machine, however loaded: not a timing).
   page, not the number of departures from the origin.
 - Ranked by price, every pair is examined (each pair's fares decide), so the same count
   grows with the departures: the counter sees the airport's size where it must.
-- A flight in many pairs of a page is turned into one row value, shared by those pairs.
+- A flight's cabins, read in many pairs and many searches, are parsed once.
 
 On a SQLite database of its own (the app's tables and the indexes its models declare, as
 the migrations create them; no server): the repository is what is measured.
@@ -150,14 +150,17 @@ async def test_price_ordered_pairs_examine_every_departure(engine: AsyncEngine) 
     assert counts[96] >= counts[24] * 3, counts
 
 
-async def test_a_flight_in_several_pairs_is_read_into_one_row_value(engine: AsyncEngine) -> None:
+async def test_a_flights_cabins_are_parsed_once_for_its_pairs_and_later_searches(
+    engine: AsyncEngine,
+) -> None:
     await _hub_day(engine, 1)
     async with engine.connect() as conn:
         pages = [await _page(conn, "price") for _ in range(2)]
 
     (first_a, second_a), (first_b, second_b) = pages[0]
     assert second_a.id != second_b.id
-    assert first_b is first_a  # one value for the flight in both pairs
+    assert first_b == first_a
+    assert first_b.cabins is first_a.cabins  # parsed once for the flight in both pairs
     assert [c.cabin for c in first_a.cabins] == ["business", "economy"]
     # The next search parses the same cabins text no more.
     assert pages[1][0][0].cabins is first_a.cabins

@@ -24,7 +24,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.models import (
@@ -48,6 +47,7 @@ from flightdeck.bookings.records import (
 from flightdeck.bookings.repository import PnrTaken
 from flightdeck.platform.db import new_id
 from flightdeck.platform.money import Money
+from flightdeck.platform.portable_sql import insert_skipping
 
 
 def _to_record(
@@ -161,13 +161,7 @@ def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
     return booking, segments, passengers
 
 
-# The statements of `add`, built once (values bound at execution). The PNR's claim: an
-# INSERT of its reference that skips it (rowcount 0) when the PNR is taken; the PNR's
-# uniqueness lives in `booking_references`, keyed by PNR (flightdeck/data_layout.py).
-_CLAIM_PNR = {
-    "postgresql": postgresql.insert(_REFERENCES).on_conflict_do_nothing(index_elements=["pnr"]),
-    "sqlite": sqlite.insert(_REFERENCES).on_conflict_do_nothing(index_elements=["pnr"]),
-}
+# The statements of `add`, built once (values bound at execution).
 _INSERT_BOOKING = insert(_BOOKINGS)
 _INSERT_SEGMENTS = insert(_SEGMENTS)
 _INSERT_PASSENGERS = insert(_PASSENGERS)
@@ -199,7 +193,9 @@ class SqlBookingRepository:
         # Four statements, no SAVEPOINT: a taken PNR writes nothing and is reported, so the
         # transaction stays usable for the retry with another PNR.
         row, segments, passengers = _rows(booking)
-        claim_pnr = _CLAIM_PNR.get(self.session.get_bind().dialect.name, _CLAIM_PNR["sqlite"])
+        # The PNR's claim skips a taken PNR (rowcount 0): its uniqueness lives in
+        # `booking_references`, keyed by PNR (flightdeck/data_layout.py).
+        claim_pnr = insert_skipping(self.session.get_bind().dialect.name, _REFERENCES, "pnr")
         claim = {"pnr": booking.pnr, "booking_id": booking.id}
         result = cast(CursorResult[Any], await self.session.execute(claim_pnr, claim))
         if result.rowcount != 1:

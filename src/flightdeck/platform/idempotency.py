@@ -30,13 +30,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
 from flightdeck.platform.errors import Conflict
+from flightdeck.platform.portable_sql import insert_skipping
 from flightdeck.platform.security.digests import digest_keys
 from flightdeck.platform.security.encryption import EncryptedString
 
@@ -157,18 +157,13 @@ async def _claim(
         )
     )
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(IdempotencyKey)
-        .values(
-            id=new_id(),
-            scope=scope,
-            key=key,
-            request_hash=digest_keys().digest(fingerprint),
-            created_at=now,
-            expires_at=now + KEY_LIFETIME,
-        )
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    statement = insert_skipping(dialect, IdempotencyKey.__table__, "scope", "key").values(
+        id=new_id(),
+        scope=scope,
+        key=key,
+        request_hash=digest_keys().digest(fingerprint),
+        created_at=now,
+        expires_at=now + KEY_LIFETIME,
     )
     result = cast(CursorResult[Any], await session.execute(statement))
     return result.rowcount == 1

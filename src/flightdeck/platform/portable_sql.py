@@ -14,6 +14,11 @@ differently on each. These two expressions compile to the right spelling:
 - `seconds_between(start, end)`: whole seconds from `start` to `end` (negative when `end` is
   earlier), an integer on both (fractions of a second are dropped).
 
+Inserts:
+
+- `insert_skipping(dialect, table, *columns)`: `INSERT ... ON CONFLICT (columns) DO NOTHING`
+  (rowcount 0 when the key is taken) for the session's dialect, built once per table and key.
+
 Aggregation:
 
 - `joined_text(expression, separator)`: the values of a group joined into one text
@@ -22,14 +27,25 @@ Aggregation:
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, literal
+from sqlalchemy import ColumnElement, Integer, String, Table, literal
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
 from flightdeck.platform.db import UTCDateTime
+
+
+@cache
+def insert_skipping(dialect: str, table: Table, *columns: str) -> Any:
+    """INSERT into `table` that writes nothing when the unique key `columns` is taken, in
+    the dialect's own words (`dialect`: `session.get_bind().dialect.name`); SQLite's
+    spelling for any other dialect."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(columns))
 
 
 class plus_seconds(FunctionElement[Any]):  # noqa: N801 - reads as an SQL function

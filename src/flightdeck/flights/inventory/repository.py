@@ -14,13 +14,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, bindparam, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from flightdeck.flights.models import Flight, FlightCabin, InventoryHold, SeatAssignment
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
+from flightdeck.platform.portable_sql import insert_skipping
 
 
 @dataclass(frozen=True)
@@ -166,25 +166,6 @@ async def refresh_cabins(session: AsyncSession, flight_id: str) -> None:
     )
 
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    """INSERT that can say ON CONFLICT DO NOTHING (the same on both databases)."""
-    return _INSERTS.get(session.get_bind().dialect.name, sqlite.insert)(table)
-
-
-# One per dialect, built once: the hold row, skipped when the booking already holds the flight.
-_ADD_HOLD = {
-    "postgresql": postgresql.insert(_HOLDS).on_conflict_do_nothing(
-        index_elements=["booking_id", "flight_id"]
-    ),
-    "sqlite": sqlite.insert(_HOLDS).on_conflict_do_nothing(
-        index_elements=["booking_id", "flight_id"]
-    ),
-}
-
-
 async def add_seat_assignments(
     session: AsyncSession, flight_id: str, cabin: str, booking_id: str, seats: list[str | None]
 ) -> str | None:
@@ -206,11 +187,9 @@ async def add_seat_assignments(
     ]
     if not rows:
         return None
+    dialect = session.get_bind().dialect.name
     statement = (
-        _insert(session, _SEATS)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["flight_id", "seat"])
-        .returning(_SEATS.c.seat)
+        insert_skipping(dialect, _SEATS, "flight_id", "seat").values(rows).returning(_SEATS.c.seat)
     )
     assigned = set((await session.execute(statement)).scalars())
     refused: list[str] = [row["seat"] for row in rows if row["seat"] not in assigned]
@@ -222,7 +201,8 @@ async def add_hold(
 ) -> bool:
     """Records the seats a booking holds on a flight; False (nothing written) when the
     booking already holds seats on that flight."""
-    statement = _ADD_HOLD.get(session.get_bind().dialect.name, _ADD_HOLD["sqlite"])
+    # Skipped when the booking already holds the flight.
+    statement = insert_skipping(session.get_bind().dialect.name, _HOLDS, "booking_id", "flight_id")
     row = {
         "id": new_id(),
         "booking_id": booking_id,

@@ -178,18 +178,9 @@ def _leg(row: Row[Any], start: int, cabins: str | None) -> LegRow:
 
 
 def _pairs(rows: Iterable[Row[Any]]) -> list[tuple[LegRow, LegRow]]:
-    """Two-leg rows as (first, second) legs; a flight in several pairs (a first leg with
-    several onward flights) is read once and shared."""
-    legs: dict[str, LegRow] = {}
-
-    def leg(row: Row[Any], start: int, cabins: str | None) -> LegRow:
-        found = legs.get(row[start])  # the leg's id
-        if found is None:
-            found = legs[row[start]] = _leg(row, start, cabins)
-        return found
-
+    """Two-leg rows as (first, second) legs."""
     return [
-        (leg(row, 0, row.first_cabins), leg(row, _LEG_FIELDS, row.second_cabins)) for row in rows
+        (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins)) for row in rows
     ]
 
 
