@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from flightdeck.cli import app as cli
 from flightdeck.demo_data import DEMO_ROUTES
-from flightdeck.platform.settings import Settings, get_settings
+from flightdeck.platform.settings import Settings
+from tests.cli_support import cli_on_database, invoke
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-runner = CliRunner()
-
-
-async def invoke(args: list[str]) -> Result:
-    """Runs the CLI in a worker thread: it starts its own event loop, as it does for users."""
-    return await asyncio.to_thread(runner.invoke, cli, args)
 
 
 @pytest.fixture
@@ -30,12 +20,8 @@ def cli_env(
     settings: Settings, client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """Points the CLI at the test database (emptied after the test by `client`)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FLIGHTDECK_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("FLIGHTDECK_ENCRYPTION_KEYS", settings.encryption_keys)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    with cli_on_database(settings, tmp_path, monkeypatch):
+        yield
 
 
 async def _login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:

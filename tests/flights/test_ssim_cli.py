@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
 from fastapi import FastAPI
+from tests.cli_support import cli_on_database, invoke
 from tests.conftest import TestUser as AppUser
 from tests.flights.schedule_factories import set_now, utc
-from typer.testing import CliRunner
 
-from flightdeck.cli import app as cli
-from flightdeck.platform.settings import Settings, get_settings
+from flightdeck.platform.settings import Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SAMPLE = Path(__file__).parent / "data" / "sample.ssim"
-runner = CliRunner()
-
-
-async def invoke(args: list[str]) -> Result:
-    """Runs the CLI in a worker thread: it starts its own event loop, as it does for users."""
-    return await asyncio.to_thread(runner.invoke, cli, args)
 
 
 @pytest.fixture
@@ -34,13 +25,9 @@ def cli_env(
     settings: Settings, client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     """Points the CLI at the test database (emptied after the test by `client`)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FLIGHTDECK_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("FLIGHTDECK_ENCRYPTION_KEYS", settings.encryption_keys)
     monkeypatch.setenv("COLUMNS", "200")  # the summary tables on one line each
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+    with cli_on_database(settings, tmp_path, monkeypatch):
+        yield tmp_path
 
 
 async def test_import_ssim_loads_the_file_and_summarises_it(

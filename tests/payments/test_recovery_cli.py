@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,15 +10,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
-from typer.testing import CliRunner, Result
 
-from flightdeck.cli import app as cli
 from flightdeck.payments.gateways.sandbox import SandboxGateway
 from flightdeck.payments.gateways.stripe_gateway import StripeGateway
 from flightdeck.payments.refund_worker import RefundWorker
 from flightdeck.payments.schemas import CardMethod
 from flightdeck.platform.money import Money
-from flightdeck.platform.settings import Settings, get_settings
+from flightdeck.platform.settings import Settings
+from tests.cli_support import cli_on_database, invoke
 from tests.conftest import TestUser
 from tests.payments.factories import (
     add_processing_attempt,
@@ -34,12 +32,6 @@ from tests.payments.localstripe_server import API_KEY
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 USD = Money(amount=45000, currency="USD")
-runner = CliRunner()
-
-
-async def invoke(args: list[str]) -> Result:
-    """Runs the CLI in a worker thread: it starts its own event loop, as it does for users."""
-    return await asyncio.to_thread(lambda: runner.invoke(cli, args))
 
 
 @pytest.fixture
@@ -47,12 +39,8 @@ def cli_env(
     settings: Settings, client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[pytest.MonkeyPatch]:
     """Points the CLI at the test database (emptied after the test by `client`)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FLIGHTDECK_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("FLIGHTDECK_ENCRYPTION_KEYS", settings.encryption_keys)
-    get_settings.cache_clear()
-    yield monkeypatch
-    get_settings.cache_clear()
+    with cli_on_database(settings, tmp_path, monkeypatch):
+        yield monkeypatch
 
 
 @pytest.fixture

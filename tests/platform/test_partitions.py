@@ -21,10 +21,9 @@ from click.testing import Result
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from tests.cli_support import cli_on_database, invoke
 from tests.conftest import make_settings
-from typer.testing import CliRunner
 
-from flightdeck.cli import app as cli
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import create_engine
 from flightdeck.platform.migrations import alembic_config
@@ -36,7 +35,7 @@ from flightdeck.platform.partitions import (
     month_start,
     partitions_of,
 )
-from flightdeck.platform.settings import Settings, get_settings
+from flightdeck.platform.settings import Settings
 
 postgres_only = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 
@@ -137,17 +136,12 @@ async def test_expired_months_are_dropped_unless_an_event_is_unpublished(
 
 @pytest.fixture
 def cli_env(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FLIGHTDECK_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("FLIGHTDECK_ENCRYPTION_KEYS", settings.encryption_keys)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    with cli_on_database(settings, tmp_path, monkeypatch):
+        yield
 
 
 async def _invoke(*args: str) -> Result:
-    runner = CliRunner()
-    return await asyncio.to_thread(runner.invoke, cli, ["partitions", *args])
+    return await invoke(["partitions", *args])
 
 
 @postgres_only
