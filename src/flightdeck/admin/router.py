@@ -47,7 +47,7 @@ Pages = Annotated[PageParams, Depends(page_params)]
 Format = Annotated[OutputFormat, Query(alias="format", description="json, or csv: every row")]
 
 
-def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     """The app's sessionmaker: a CSV download reads page after page in sessions of its own,
     after the request's session has closed."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker

@@ -24,7 +24,7 @@ from flightdeck.platform.text import ResourceId
 router = APIRouter(tags=["notifications"])
 
 
-def app_mailer(request: Request) -> Mailer:
+async def app_mailer(request: Request) -> Mailer:
     mailer: Mailer = request.app.state.mailer
     return mailer
 

@@ -39,7 +39,11 @@ from flightdeck.platform.text import ResourceId
 
 router = APIRouter(tags=["payments"])
 
-Gateway = Annotated[PaymentGateway, Depends(get_gateway)]
+async def _gateway_dependency() -> PaymentGateway:
+    return get_gateway()
+
+
+Gateway = Annotated[PaymentGateway, Depends(_gateway_dependency)]
 
 
 @router.post(

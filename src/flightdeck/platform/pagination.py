@@ -69,7 +69,7 @@ def cursor_instant(value: Any) -> datetime:
     return instant.astimezone(UTC)
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PageParams:

@@ -241,4 +241,8 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 # answer may be a moment old. Nothing written through it is kept.
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 # The app's ReadDatabase, for routes that read with Core statements (`reads.connect()`).
-ReadDb = Annotated[ReadDatabase, Depends(app_reads)]
+async def _app_reads_dependency(request: Request) -> ReadDatabase:
+    return app_reads(request)
+
+
+ReadDb = Annotated[ReadDatabase, Depends(_app_reads_dependency)]

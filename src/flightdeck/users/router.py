@@ -55,7 +55,7 @@ LOGIN_OPENAPI: dict[str, Any] = {
 }
 
 
-def login_throttles(request: Request) -> LoginThrottles:
+async def login_throttles(request: Request) -> LoginThrottles:
     """The sign-in throttles, on the app's rate-limit storage (Redis when configured)."""
     return LoginThrottles(app_settings(request), rate_limit_storage(request))
 
