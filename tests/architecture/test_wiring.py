@@ -27,18 +27,29 @@ def _declared_routers(services: list[str] | None = None) -> set[int]:
 
 
 def _app_routers(app: FastAPI) -> set[int]:
-    """The routers included in the app; fails on a route or mount added by hand."""
-    included = set()
+    """The routers whose routes the app serves (every route of each); fails on a route or
+    mount added by hand."""
+    owners = {
+        id(route): router
+        for module in MODULES
+        for router in module.routers
+        for route in router.routes
+    }
+    served: dict[int, list[object]] = {}
     mounts = [path.rstrip("/") for m in MODULES for path, _ in m.mounts]
     for route in app.routes:
-        router = getattr(route, "original_router", None)  # an included APIRouter
+        router = owners.get(id(route))
         if router is not None:
-            included.add(id(router))
+            served.setdefault(id(router), []).append(route)
         elif isinstance(route, Mount):
             assert route.path in mounts, route
         else:
             assert isinstance(route, Route) and route.path in FASTAPI_OWN, route
-    return included
+    for module in MODULES:
+        for router in module.routers:
+            if id(router) in served:
+                assert served[id(router)] == list(router.routes), router  # all, in order
+    return set(served)
 
 
 def _started_by(task: asyncio.Task[object], *packages: str) -> bool:

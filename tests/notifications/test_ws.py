@@ -157,10 +157,18 @@ async def test_a_subscribed_flight_status_change_arrives_within_a_second(
 
 
 async def test_a_passenger_follows_their_flights_and_bookings_live(
-    client: httpx.AsyncClient, app: FastAPI, ws_base: str, agent: TestUser, passenger: TestUser
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    db: AsyncSession,
+    ws_base: str,
+    agent: TestUser,
+    passenger: TestUser,
 ) -> None:
     flight = await future_flight(client, agent.headers)
     booking = await book(client, passenger.headers, booking_body([flight["id"]]))
+    # The hold's own event goes out first: relayed after the socket opened, it would arrive
+    # there before the two messages the confirmation causes.
+    await delivered(app, db, "booking.created", booking["id"])
     async with live(ws_base, token_of(passenger)) as socket:
         hello = await connected(socket)
         assert hello["channels"] == [f"flight:{flight['id']}"]  # followed without asking
