@@ -21,7 +21,7 @@ from flightdeck.platform.settings import Settings
 
 
 def _runs_on_the_loop(call: Callable[..., Any]) -> bool:
-    candidates = (call, getattr(call, "__call__", None))  # a class instance with async __call__
+    candidates = (call, vars(type(call)).get("__call__"))  # an instance with an async __call__
     return any(
         inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c)
         for c in candidates
