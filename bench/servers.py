@@ -62,7 +62,12 @@ __all__ = [
 
 BENCH_DIR = Path(__file__).resolve().parent
 FLIGHTDECK_SERVE = (sys.executable, "-m", "flightdeck", "serve")
-FLOOR_APP = (sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH_DIR))
+# At the level the benches give FlightDeck (FLIGHTDECK_LOG_LEVEL=WARNING): no access line per
+# request on either side.
+FLOOR_APP = (
+    sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH_DIR),
+    "--log-level", "warning",
+)  # fmt: skip
 
 
 # A bench sends everything from one address: limits it never reaches (still counted, so

@@ -65,4 +65,7 @@ def serve(
         # rewrite would believe the header from 127.0.0.1, whoever sent it.
         proxy_headers=False,
         timeout_graceful_shutdown=get_settings().shutdown_grace_seconds,
+        # uvicorn's lines (one per request at INFO) follow the same level as ours: WARNING
+        # keeps a busy server's log to what needs attention.
+        log_level=get_settings().log_level.lower(),
     )
