@@ -7,6 +7,7 @@ from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from flightdeck import __version__
 from flightdeck.modules import MODULES, select_modules
@@ -28,6 +29,10 @@ DESCRIPTION = """FlightDeck: flight schedules, live status, search, bookings and
 
 All errors share one shape: `{"error": {"code", "message", "details"}}`.
 Authenticate with `Authorization: Bearer <access token>` from `POST /login`."""
+
+
+# FastAPI's OpenTelemetry instrumentation when FLIGHTDECK_OPENTELEMETRY is off.
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(
@@ -52,6 +57,7 @@ def create_app(
         # The platform module serves /docs and /redoc with local assets (platform/api_docs.py).
         docs_url=None,
         redoc_url=None,
+        telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
     _install_middleware(app, settings)

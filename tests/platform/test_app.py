@@ -6,6 +6,9 @@ import httpx
 import pytest
 from tests.conftest import assert_error
 
+from flightdeck.app import create_app
+from flightdeck.platform.settings import Settings
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 # Every path of API.md that the foundation serves (later issues extend this list).
@@ -86,3 +89,12 @@ async def test_malformed_json_is_422_in_the_error_shape(client: httpx.AsyncClien
     )
     error = assert_error(response, 422, "validation_error")
     assert error["details"]["errors"]
+
+
+async def test_fastapi_opentelemetry_is_off_unless_asked(settings: Settings) -> None:
+    off = create_app(settings)
+    on = create_app(settings.model_copy(update={"opentelemetry": True}))
+    signals = ("tracing", "metrics", "logs")
+    # FastAPI keeps its configuration private; these are the switches it reads per request.
+    assert [off._telemetry[s] for s in signals] == [False, False, False]  # type: ignore[attr-defined]
+    assert [on._telemetry[s] for s in signals] == [True, True, True]  # type: ignore[attr-defined]
