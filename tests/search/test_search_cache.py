@@ -3,7 +3,9 @@ route changes."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +14,11 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flightdeck.flights.airports import to_local
 from flightdeck.flights.itineraries.service import invalidate_searches_for_flights
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.settings import Settings
+from flightdeck.search.service import cache_seconds
 from tests.conftest import TestUser as AppUser
 from tests.flights.factories import sell_seats
 from tests.search.factories import add_flight, routes, search
@@ -243,3 +249,36 @@ async def test_seats_sold_refresh_cached_searches_through_the_inventory_hook(
 
     assert [i["seats_available"] for i in before["itineraries"]] == [150, 150]
     assert [i["seats_available"] for i in after["itineraries"]] == [10, 150]
+
+
+async def test_a_cached_answer_is_not_served_past_its_first_departure(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    leaves = utcnow() + timedelta(seconds=6)
+    departure = to_local(leaves, "JFK")
+    arrival = to_local(leaves + timedelta(hours=6), "SFO")
+    h = agent.headers
+    await add_flight(client, h, "FD7", "JFK", "SFO", departure.isoformat(), arrival.isoformat())
+    query = {"origin": "JFK", "destination": "SFO", "date": departure.date().isoformat()}
+    assert routes(await search(client, **query)) == [["FD7"]]  # cached: the default TTL is 30 s
+
+    await asyncio.sleep((leaves - utcnow()).total_seconds() + 0.5)
+    hits = cache_hits()
+
+    assert routes(await search(client, **query)) == []  # it has left: no longer offered
+    assert cache_hits() == hits  # read again, not the cached answer
+
+
+async def test_an_answer_is_cached_until_its_first_departure_at_most() -> None:
+    settings = Settings(search_cache_seconds=30)
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def answer(*departures: str) -> dict[str, Any]:
+        return {"itineraries": [{"departure_time": d} for d in departures]}
+
+    assert cache_seconds(answer(), settings, now) == 30  # nothing to leave
+    assert cache_seconds(answer("2026-03-01T09:00:00-05:00"), settings, now) == 30
+    # 07:00:10 in New York is 12:00:10 UTC; the later departure does not count.
+    first = answer("2026-03-01T09:00:00-05:00", "2026-03-01T07:00:10-05:00")
+    assert cache_seconds(first, settings, now) == 10
+    assert cache_seconds(answer("2026-03-01T06:59:00-05:00"), settings, now) < 0  # not cached

@@ -11,16 +11,16 @@ network's size:
    follows the size of the answer, not of the airports;
 2. their flight numbers' punctuality (from its own cache; one query for those missing).
 
-The answer is a JSON document built here and cached for `search_cache_seconds` under the
-route's tags (`itinerary_queries.route_cache_tags`): any change to a flight from the origin
-or to the destination drops it. Seat counts in a cached answer may lag by up to that TTL where
-seats are sold without an invalidation; a booking re-checks the inventory itself.
+The answer is a JSON document built here and cached under the route's tags
+(`itinerary_queries.route_cache_tags`): any change to a flight from the origin or to the
+destination drops it, seats sold or released included. It lives `search_cache_seconds`, and
+never past its first departure (`cache_seconds`). A booking re-checks the inventory itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -232,7 +232,18 @@ async def search_itineraries_json(
     if key is not None and (cached := await cache.get(key)) is not None:
         return cached
     async with read_connection(await reads.engine()) as conn:
-        document = orjson.dumps(await search_document(conn, query, settings))
-    if key is not None:
-        await cache.set(key, document, settings.search_cache_seconds)
+        answer = await search_document(conn, query, settings)
+    document = orjson.dumps(answer)
+    if key is not None and (seconds := cache_seconds(answer, settings, utcnow())) > 0:
+        await cache.set(key, document, seconds)
     return document
+
+
+def cache_seconds(answer: dict[str, Any], settings: Settings, now: datetime) -> float:
+    """How long an answer may be served from the cache: `search_cache_seconds`, and not past
+    its first departure (a flight that has left is no longer offered; every other change to
+    what it shows drops it through the route's tags)."""
+    departures = [datetime.fromisoformat(i["departure_time"]) for i in answer["itineraries"]]
+    if not departures:
+        return settings.search_cache_seconds
+    return min(settings.search_cache_seconds, (min(departures) - now).total_seconds())
