@@ -21,7 +21,8 @@ from flightdeck.platform.settings import Settings
 
 
 def _runs_on_the_loop(call: Callable[..., Any]) -> bool:
-    candidates = (call, getattr(call, "__call__", None))  # a class instance with async __call__
+    # A class instance with an async __call__: its bound method is what FastAPI awaits.
+    candidates = (call, getattr(call, "__call__", None))  # noqa: B004
     return any(
         inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c)
         for c in candidates

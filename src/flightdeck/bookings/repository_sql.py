@@ -8,22 +8,28 @@ UPDATE because the service releases the seats in the same transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    Column,
+    ColumnElement,
     CursorResult,
     Row,
     Select,
+    String,
     Table,
     and_,
     bindparam,
     insert,
     or_,
     select,
+    union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.models import (
@@ -46,6 +52,13 @@ from flightdeck.bookings.records import (
 )
 from flightdeck.bookings.repository import PnrTaken
 from flightdeck.platform.db import new_id
+from flightdeck.platform.events.outbox import (
+    OUTBOX_TABLE,
+    RecordedEvent,
+    event_row,
+    execute_with_events,
+    write_event,
+)
 from flightdeck.platform.money import Money
 from flightdeck.platform.portable_sql import insert_skipping
 
@@ -143,6 +156,7 @@ def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
             "fare_amount": s.fare.amount,
             "fare_currency": s.fare.currency,
             "seats": list(s.seats),
+            "outcome": None,
         }
         for position, s in enumerate(record.segments)
     ]
@@ -165,6 +179,92 @@ def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
 _INSERT_BOOKING = insert(_BOOKINGS)
 _INSERT_SEGMENTS = insert(_SEGMENTS)
 _INSERT_PASSENGERS = insert(_PASSENGERS)
+# The outbox's columns an event's row gives (`seq` is the database's).
+_EVENT_COLUMNS = [c for c in OUTBOX_TABLE.columns if c.name != "seq"]
+
+
+def _bound_row(
+    columns: Sequence[Column[Any]], prefix: str, *, booking: ColumnElement[Any] | None = None
+) -> Select[Any]:
+    """SELECT of one row from bound values named `<prefix><column>` (typed as the columns,
+    so PII is encrypted as in any INSERT), the booking's id taken from `booking` if given."""
+    return select(
+        *(
+            booking.label(column.name)
+            if booking is not None and column.name == "booking_id"
+            else bindparam(prefix + column.name, type_=column.type).label(column.name)
+            for column in columns
+        )
+    )
+
+
+def _insert_rows(table: Table, rows: Sequence[Select[Any]], name: str) -> Any:
+    """INSERT into `table` (every column) of the rows, as a CTE named `name`."""
+    selected = rows[0] if len(rows) == 1 else union_all(*rows)
+    return insert(table).from_select([c.name for c in table.columns], selected).cte(name)
+
+
+@cache
+def _add_statement_postgresql(segments: int, passengers: int) -> Select[Any]:
+    """PostgreSQL: the PNR's claim, the booking, its segments, its passengers and its outbox
+    event in one statement (data-modifying CTEs): one round trip instead of five. The claim
+    skips a taken PNR, and every other row is selected from what the one before it wrote, so
+    a taken PNR writes nothing; the answer is the claim's booking id (no row: taken). One
+    statement per count of segments and passengers, built once."""
+    claim = (
+        postgresql.insert(_REFERENCES)
+        .values(pnr=bindparam("b_pnr", type_=String), booking_id=bindparam("b_id", type_=String))
+        .on_conflict_do_nothing(index_elements=["pnr"])
+        .returning(_REFERENCES.c.booking_id)
+        .cte("claimed")
+    )
+    booking = (
+        insert(_BOOKINGS)
+        .from_select(
+            [c.name for c in _BOOKINGS.columns],
+            _bound_row(list(_BOOKINGS.columns), "b_").select_from(claim),
+        )
+        .returning(_BOOKINGS.c.id)
+        .cte("booking")
+    )
+
+    def rows_of(table: Table, prefix: str, count: int) -> Any:
+        columns = list(table.columns)
+        rows = [
+            _bound_row(columns, f"{prefix}{i}_", booking=booking.c.id).select_from(booking)
+            for i in range(count)
+        ]
+        return _insert_rows(table, rows, f"{table.name}_rows")
+
+    event = (
+        insert(OUTBOX_TABLE)
+        .from_select(
+            [c.name for c in _EVENT_COLUMNS],
+            _bound_row(_EVENT_COLUMNS, "e_").select_from(booking),
+        )
+        .cte("event")
+    )
+    return select(claim.c.booking_id).add_cte(
+        booking,
+        rows_of(_SEGMENTS, "s", segments),
+        rows_of(_PASSENGERS, "p", passengers),
+        event,
+    )
+
+
+def _add_parameters(
+    row: Values, segments: list[Values], passengers: list[Values], event: Values
+) -> Values:
+    """The bound values of `_add_statement_postgresql`, by their prefixed names."""
+    parameters = {f"b_{name}": value for name, value in row.items()}
+    for i, segment in enumerate(segments):
+        parameters.update((f"s{i}_{name}", value) for name, value in segment.items())
+    for i, passenger in enumerate(passengers):
+        parameters.update((f"p{i}_{name}", value) for name, value in passenger.items())
+    parameters.update((f"e_{name}", value) for name, value in event.items())
+    return parameters
+
+
 # The segments and the passengers of some bookings, in their order.
 _SEGMENTS_OF = (
     select(_SEGMENTS)
@@ -189,12 +289,19 @@ class SqlBookingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, booking: BookingRecord) -> None:
-        # Four statements, no SAVEPOINT: a taken PNR writes nothing and is reported, so the
-        # transaction stays usable for the retry with another PNR.
+    async def add(self, booking: BookingRecord, event: RecordedEvent) -> None:
+        # No SAVEPOINT: a taken PNR writes nothing and is reported, so the transaction stays
+        # usable for the retry with another PNR. The PNR's claim skips a taken PNR: its
+        # uniqueness lives in `booking_references`, keyed by PNR (flightdeck/data_layout.py).
         row, segments, passengers = _rows(booking)
-        # The PNR's claim skips a taken PNR (rowcount 0): its uniqueness lives in
-        # `booking_references`, keyed by PNR (flightdeck/data_layout.py).
+        if self.session.get_bind().dialect.name == "postgresql":
+            statement = _add_statement_postgresql(len(segments), len(passengers))
+            parameters = _add_parameters(row, segments, passengers, event_row(event))
+            claimed = await execute_with_events(self.session, statement, parameters)
+            if claimed.scalar() is None:
+                raise PnrTaken(booking.pnr)
+            return
+        # Elsewhere five statements: the claim, then the rows.
         claim_pnr = insert_skipping(self.session.get_bind().dialect.name, _REFERENCES, "pnr")
         claim = {"pnr": booking.pnr, "booking_id": booking.id}
         result = cast(CursorResult[Any], await self.session.execute(claim_pnr, claim))
@@ -203,6 +310,7 @@ class SqlBookingRepository:
         await self.session.execute(_INSERT_BOOKING, row)
         await self.session.execute(_INSERT_SEGMENTS, _one_or_many(segments))
         await self.session.execute(_INSERT_PASSENGERS, _one_or_many(passengers))
+        await write_event(self.session, event)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
         return await self._one(select(_BOOKINGS).where(Booking.id == booking_id))

@@ -1,0 +1,99 @@
+"""Round trips of one hold (POST /bookings), counted with SQLAlchemy's `before_cursor_execute`
+event: the statements the request's own work sends to the SQL database (BEGIN and COMMIT are
+not cursor executions, so not counted). A change that adds a round trip to the hold path
+changes a count pinned here, on purpose."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from tests.bookings.factories import booking_body, future_flight, traveller
+from tests.conftest import TestUser
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# Set around the request under test: statements of other tasks (the outbox relay, event
+# handlers of earlier requests) run in contexts without it and are not counted.
+_COUNTING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "counting", default=None
+)
+
+
+def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    statements = _COUNTING.get()
+    if statements is not None:
+        statements.append(statement)
+
+
+@contextmanager
+def counted_statements(app: FastAPI) -> Iterator[list[str]]:
+    """The SQL statements this task sends while the block runs (SQLAlchemy's greenlets run in
+    the calling task's context)."""
+    statements: list[str] = []
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", _count)
+    token = _COUNTING.set(statements)
+    try:
+        yield statements
+    finally:
+        _COUNTING.reset(token)
+        event.remove(engine, "before_cursor_execute", _count)
+
+
+def _first_words(statements: list[str]) -> str:
+    return "\n".join(" ".join(s.split()[:5]) for s in statements)
+
+
+# Statements of one hold of one flight with the SQL booking store, the caller's identity
+# cached (as for every request after a user's first). PostgreSQL (BEGIN and COMMIT aside): the
+# seats taken with the flight share-locked and the hold row, then the PNR's claim, the booking,
+# its segments, passengers and event. SQLite: BEGIN IMMEDIATE, the flight, the seats, the
+# hold row, the claim, the booking, its segments, its passengers, its event.
+HOLD_STATEMENTS = {"sqlite": 9, "postgres": 2}
+IDEMPOTENT_EXTRA = 3  # delete an expired key, claim the key, save the response
+
+
+@pytest.mark.parametrize("booking_store", ["sql"], indirect=True)
+async def test_a_hold_makes_a_pinned_number_of_statements(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    agent: TestUser,
+    passenger: TestUser,
+    backend: str,
+) -> None:
+    flight = await future_flight(client, agent.headers)
+    body = booking_body([flight["id"]], passengers=[traveller(0), traveller(1)])
+    first = await client.post("/bookings", json=body, headers=passenger.headers)
+    assert first.status_code == 201, first.text
+    with counted_statements(app) as statements:
+        response = await client.post("/bookings", json=body, headers=passenger.headers)
+    assert response.status_code == 201, response.text
+    assert len(statements) == HOLD_STATEMENTS[backend], _first_words(statements)
+
+
+@pytest.mark.parametrize("booking_store", ["sql"], indirect=True)
+async def test_a_hold_with_an_idempotency_key_adds_only_the_key_statements(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    agent: TestUser,
+    passenger: TestUser,
+    backend: str,
+) -> None:
+    flight = await future_flight(client, agent.headers)
+    body = booking_body([flight["id"]], passengers=1)
+    first = await client.post("/bookings", json=body, headers=passenger.headers)
+    assert first.status_code == 201, first.text
+    headers = passenger.headers | {"Idempotency-Key": "count-me"}
+    with counted_statements(app) as statements:
+        response = await client.post("/bookings", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    expected = HOLD_STATEMENTS[backend] + IDEMPOTENT_EXTRA
+    assert len(statements) == expected, _first_words(statements)
