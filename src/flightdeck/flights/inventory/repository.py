@@ -1,9 +1,10 @@
 """All SQL of seat inventory: cabin counters, seat assignments and per-booking hold rows.
 
 Module-level functions taking the caller's `AsyncSession`; none commits. Core statements, no
-ORM objects on the hold path (a hold is a few statements, no SAVEPOINT: inserts that may meet
-a unique key say ON CONFLICT DO NOTHING and report it). Counters only move through
-conditional UPDATEs whose rowcount is checked; bulk statements bypass the identity map, so
+ORM objects on the hold path (one statement per flight on PostgreSQL, `hold_seats`; no
+SAVEPOINT: inserts that may meet a unique key say ON CONFLICT DO NOTHING and report it).
+Counters only move through conditional UPDATEs whose rowcount (or RETURNING) is checked;
+bulk statements bypass the identity map, so
 `refresh_cabins` reloads a flight's cabins after them when the session holds the flight.
 """
 
