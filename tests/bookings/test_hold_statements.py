@@ -126,3 +126,29 @@ async def test_a_hold_with_an_idempotency_key_adds_only_the_key_statements(
     assert response.status_code == 201, response.text
     expected = HOLD_STATEMENTS["sql", backend] + IDEMPOTENT_EXTRA
     assert len(statements) == expected, _first_words(statements)
+
+
+# A read of one booking by id: its booking, segments and passengers in one statement (SQLite:
+# after its BEGIN); by PNR, the PNR's row first.
+READ_STATEMENTS = {"postgres": 1, "sqlite": 2}
+
+
+@pytest.mark.parametrize("booking_store", ["sql"], indirect=True)
+async def test_a_read_of_one_booking_makes_a_pinned_number_of_statements(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    agent: TestUser,
+    passenger: TestUser,
+    backend: str,
+) -> None:
+    first, second = await connecting_flights(client, agent.headers)
+    body = booking_body([first["id"], second["id"]], passengers=[traveller(0), traveller(1)])
+    held = await client.post("/bookings", json=body, headers=passenger.headers)
+    assert held.status_code == 201, held.text
+    booking = held.json()
+    for reference, extra in ((booking["id"], 0), (booking["pnr"].lower(), 1)):
+        with counted_statements(app) as statements:
+            response = await client.get(f"/bookings/{reference}", headers=passenger.headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == booking
+        assert len(statements) == READ_STATEMENTS[backend] + extra, _first_words(statements)
