@@ -10,13 +10,14 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo.errors import DuplicateKeyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.app import create_app
 from flightdeck.bookings.mongo_client import DEFAULT_DATABASE, bookings_collection, create_client
 from flightdeck.bookings.repository_mongo import MongoBookingRepository
 from flightdeck.platform.settings import Settings
 from tests.bookings.stores import mongo_collection, stored_booking
-from tests.bookings.test_mongo_store_contract import add, make_booking
+from tests.bookings.test_mongo_store_contract import add, created, make_booking
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 mongo_only = pytest.mark.parametrize("booking_store", ["mongo"], indirect=True)
@@ -95,13 +96,16 @@ async def test_a_booking_is_one_document_with_nested_passengers_and_segments(
 
 @mongo_only
 async def test_an_insert_retried_after_a_lost_reply_counts_as_stored(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession
 ) -> None:
     booking = make_booking()
-    store = MongoBookingRepository(mongo_collection(app))
-    await store.add(booking)
-    await store.add(booking)  # what the driver's retry of a lost reply looks like
+    store = MongoBookingRepository(mongo_collection(app), db)
+    await store.add(booking, created(booking))
+    # What the driver's retry of a lost reply looks like.
+    await store.add(booking, created(booking))
     with pytest.raises(DuplicateKeyError):  # the same id for another booking is a bug
-        await store.add(replace(booking, pnr="OTHER2"))
+        other = replace(booking, pnr="OTHER2")
+        await store.add(other, created(other))
+    await db.rollback()
     assert await stored_booking(app, booking.id) == booking
     assert await mongo_collection(app).count_documents({}) == 1

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.bookings.records import (
     CANCELLED,
@@ -25,8 +26,11 @@ from flightdeck.bookings.records import (
     SegmentRecord,
 )
 from flightdeck.bookings.repository import PnrTaken
+from flightdeck.bookings.stores import booking_repository
+from flightdeck.platform.events.outbox import RecordedEvent, new_event
 from flightdeck.platform.money import Money
-from tests.bookings.stores import store_of, stored_booking, stored_passenger_fields
+from tests.bookings.factories import booking_events
+from tests.bookings.stores import store_of, stored_booking, stored_passenger_fields, uses_mongo
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -83,10 +87,20 @@ def make_booking(
     return BookingRecord(**fields)
 
 
+def created(booking: BookingRecord) -> RecordedEvent:
+    """The booking's `booking.created` event (what the service stores it with)."""
+    return new_event(
+        "booking.created",
+        aggregate_type="booking",
+        aggregate_id=booking.id,
+        payload={"booking_id": booking.id, "pnr": booking.pnr},
+    )
+
+
 async def add(app: FastAPI, *bookings: BookingRecord) -> None:
     async with store_of(app) as store:
         for booking in bookings:
-            await store.add(booking)
+            await store.add(booking, created(booking))
 
 
 async def test_an_added_booking_reads_back_unchanged_by_id_and_by_pnr(
@@ -107,14 +121,44 @@ async def test_a_taken_pnr_raises_pnr_taken_and_stores_nothing(
     first = make_booking()
     second = make_booking(pnr=first.pnr)
     async with store_of(app) as store:
-        await store.add(first)
+        await store.add(first, created(first))
         with pytest.raises(PnrTaken):
-            await store.add(second)
+            await store.add(second, created(second))
         assert await store.get(second.id) is None
         # The store stays usable: the service retries the same booking with a new PNR.
-        await store.add(replace(second, pnr="RETRY2"))
+        retried = replace(second, pnr="RETRY2")
+        await store.add(retried, created(retried))
     assert await stored_booking(app, second.id) == replace(second, pnr="RETRY2")
     assert await stored_booking(app, first.id) == first
+
+
+async def test_an_added_booking_writes_its_event_to_the_outbox_once_and_a_taken_pnr_none(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession
+) -> None:
+    first = make_booking()
+    second = make_booking(pnr=first.pnr)
+    retried = replace(second, pnr="RETRY3")
+    async with store_of(app) as store:
+        await store.add(first, created(first))
+        with pytest.raises(PnrTaken):
+            await store.add(second, created(second))
+        await store.add(retried, created(retried))
+    assert [e.payload["pnr"] for e in await booking_events(db, first.id)] == [first.pnr]
+    [event] = await booking_events(db, second.id)
+    assert (event.event_type, event.payload["pnr"]) == ("booking.created", "RETRY3")
+
+
+async def test_an_added_booking_and_its_event_roll_back_with_the_sql_transaction(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession
+) -> None:
+    booking = make_booking()
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with maker() as session:
+        await booking_repository(session).add(booking, created(booking))
+        await session.rollback()
+    assert await booking_events(db, booking.id) == []
+    if not uses_mongo(app):  # MongoDB commits on its own (repository.py's consistency notes)
+        assert await stored_booking(app, booking.id) is None
 
 
 async def test_a_users_bookings_page_newest_first_then_by_id(

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from flightdeck.bookings.records import BookingCursor, BookingRecord, BookingStatus
+from flightdeck.platform.events.outbox import RecordedEvent
 from flightdeck.platform.money import Money
 
 
@@ -31,8 +32,10 @@ class BookingRepository(Protocol):
     and returns the updated record, or None when the booking is missing or no longer in a
     state the change applies to: of several concurrent callers exactly one gets a record."""
 
-    async def add(self, booking: BookingRecord) -> None:
-        """Stores a new booking; raises `PnrTaken` if its PNR exists (nothing stored)."""
+    async def add(self, booking: BookingRecord, event: RecordedEvent) -> None:
+        """Stores a new booking and adds `event` (its `booking.created`) to the SQL outbox in
+        the request's transaction; raises `PnrTaken` if its PNR exists (nothing stored, no
+        event)."""
         ...
 
     async def get(self, booking_id: str) -> BookingRecord | None: ...

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.errors import BookingStoreUnavailable
 from flightdeck.bookings.mongo_client import BookingCollection, BookingDocument
@@ -36,6 +37,7 @@ from flightdeck.bookings.records import (
     SegmentRecord,
 )
 from flightdeck.bookings.repository import PnrTaken
+from flightdeck.platform.events.outbox import RecordedEvent, write_event
 from flightdeck.platform.money import Money
 from flightdeck.platform.security.encryption import keyring
 
@@ -172,19 +174,21 @@ store_errors = _store_errors
 class MongoBookingRepository:
     """`BookingRepository` on the MongoDB `bookings` collection."""
 
-    def __init__(self, collection: BookingCollection) -> None:
+    def __init__(self, collection: BookingCollection, outbox: AsyncSession) -> None:
         self.collection = collection
+        # The request's SQL session: events go to the outbox in its transaction.
+        self.outbox = outbox
 
-    async def add(self, booking: BookingRecord) -> None:
+    async def add(self, booking: BookingRecord, event: RecordedEvent) -> None:
         with _store_errors():
             try:
                 await self.collection.insert_one(_to_document(booking))
             except DuplicateKeyError as exc:
-                if await self._already_added(booking):
-                    return
-                if "pnr" in ((exc.details or {}).get("keyPattern") or {}):
-                    raise PnrTaken(booking.pnr) from exc
-                raise
+                if not await self._already_added(booking):
+                    if "pnr" in ((exc.details or {}).get("keyPattern") or {}):
+                        raise PnrTaken(booking.pnr) from exc
+                    raise
+        await write_event(self.outbox, event)
 
     async def _already_added(self, booking: BookingRecord) -> bool:
         # Ids are fresh per booking, so a document with this id and PNR is this very insert,

@@ -16,10 +16,10 @@ from sqlalchemy import (
     CursorResult,
     Row,
     Select,
+    String,
     Table,
     and_,
     bindparam,
-    insert,
     or_,
     select,
     update,
@@ -45,7 +45,21 @@ from flightdeck.bookings.records import (
     SegmentRecord,
 )
 from flightdeck.bookings.repository import PnrTaken
-from flightdeck.platform.db import new_id
+from flightdeck.bookings.sql_add import (
+    INSERT_BOOKING,
+    INSERT_PASSENGERS,
+    INSERT_SEGMENTS,
+    add_parameters,
+    add_statement_postgresql,
+    booking_rows,
+    one_or_many,
+)
+from flightdeck.platform.events.outbox import (
+    RecordedEvent,
+    event_row,
+    execute_with_events,
+    write_event,
+)
 from flightdeck.platform.money import Money
 from flightdeck.platform.portable_sql import insert_skipping
 
@@ -107,64 +121,6 @@ _PASSENGERS: Table = BookingPassenger.__table__  # type: ignore[assignment]
 _REFERENCES: Table = BookingReference.__table__  # type: ignore[assignment]
 
 
-def _rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
-    """The booking's row, its segments' rows and its passengers' rows, as column values."""
-    booking = {
-        "id": record.id,
-        "pnr": record.pnr,
-        "user_id": record.user_id,
-        "status": record.status,
-        "cabin": record.cabin,
-        "total_amount": record.total_price.amount,
-        "currency": record.total_price.currency,
-        "hold_expires_at": record.hold_expires_at,
-        "payment_id": None,
-        "confirmed_at": None,
-        "cancelled_at": None,
-        "cancellation_reason": None,
-        "refund_amount": None,
-        "expired_at": None,
-        "seats_released_at": None,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
-    segments = [
-        {
-            "id": new_id(),
-            "booking_id": record.id,
-            "position": position,
-            "flight_id": s.flight_id,
-            "flight_number": s.flight_number,
-            "origin": s.origin,
-            "destination": s.destination,
-            "departure_at": s.departure_at,
-            "arrival_at": s.arrival_at,
-            "service_date": s.service_date,
-            "fare_amount": s.fare.amount,
-            "fare_currency": s.fare.currency,
-            "seats": list(s.seats),
-        }
-        for position, s in enumerate(record.segments)
-    ]
-    passengers = [
-        {
-            "id": new_id(),
-            "booking_id": record.id,
-            "position": position,
-            "first_name": p.first_name,
-            "last_name": p.last_name,
-            "date_of_birth": p.date_of_birth.isoformat(),
-            "passport_number": p.passport_number,
-        }
-        for position, p in enumerate(record.passengers)
-    ]
-    return booking, segments, passengers
-
-
-# The statements of `add`, built once (values bound at execution).
-_INSERT_BOOKING = insert(_BOOKINGS)
-_INSERT_SEGMENTS = insert(_SEGMENTS)
-_INSERT_PASSENGERS = insert(_PASSENGERS)
 # The segments and the passengers of some bookings, in their order.
 _SEGMENTS_OF = (
     select(_SEGMENTS)
@@ -176,11 +132,31 @@ _PASSENGERS_OF = (
     .where(_PASSENGERS.c.booking_id.in_(bindparam("booking_ids", expanding=True)))
     .order_by(_PASSENGERS.c.booking_id, _PASSENGERS.c.position)
 )
-
-
-def _one_or_many(rows: list[Values]) -> Values | list[Values]:
-    """One row as one execution (an executemany of one costs more than it saves)."""
-    return rows[0] if len(rows) == 1 else rows
+# One booking with its segments and passengers in one statement (one round trip where the
+# bookings, segments and passengers were three): a row per (segment, passenger) pair, in
+# segment then passenger order. The columns `_to_record` reads keep their names (none is
+# also a booking's); the two positions are labelled apart.
+_SEGMENT_FIELDS = (
+    "flight_id", "flight_number", "origin", "destination", "departure_at", "arrival_at",
+    "fare_amount", "fare_currency", "seats",
+)  # fmt: skip
+_PASSENGER_FIELDS = ("first_name", "last_name", "date_of_birth", "passport_number")
+_WHOLE_BOOKING = (
+    select(
+        _BOOKINGS,
+        _SEGMENTS.c.position.label("segment_position"),
+        *(_SEGMENTS.c[name] for name in _SEGMENT_FIELDS),
+        _PASSENGERS.c.position.label("passenger_position"),
+        *(_PASSENGERS.c[name] for name in _PASSENGER_FIELDS),
+    )
+    .select_from(
+        _BOOKINGS.outerjoin(_SEGMENTS, _SEGMENTS.c.booking_id == _BOOKINGS.c.id).outerjoin(
+            _PASSENGERS, _PASSENGERS.c.booking_id == _BOOKINGS.c.id
+        )
+    )
+    .where(_BOOKINGS.c.id == bindparam("booking_id", type_=String))
+    .order_by(_SEGMENTS.c.position, _PASSENGERS.c.position)
+)
 
 
 class SqlBookingRepository:
@@ -189,23 +165,37 @@ class SqlBookingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, booking: BookingRecord) -> None:
-        # Four statements, no SAVEPOINT: a taken PNR writes nothing and is reported, so the
-        # transaction stays usable for the retry with another PNR.
-        row, segments, passengers = _rows(booking)
-        # The PNR's claim skips a taken PNR (rowcount 0): its uniqueness lives in
-        # `booking_references`, keyed by PNR (flightdeck/data_layout.py).
+    async def add(self, booking: BookingRecord, event: RecordedEvent) -> None:
+        # No SAVEPOINT: a taken PNR writes nothing and is reported, so the transaction stays
+        # usable for the retry with another PNR. The PNR's claim skips a taken PNR: its
+        # uniqueness lives in `booking_references`, keyed by PNR (flightdeck/data_layout.py).
+        row, segments, passengers = booking_rows(booking)
+        if self.session.get_bind().dialect.name == "postgresql":
+            statement = add_statement_postgresql(len(segments), len(passengers))
+            parameters = add_parameters(row, segments, passengers, event_row(event))
+            claimed = await execute_with_events(self.session, statement, parameters)
+            if claimed.scalar() is None:
+                raise PnrTaken(booking.pnr)
+            return
+        # Elsewhere five statements: the claim, then the rows.
         claim_pnr = insert_skipping(self.session.get_bind().dialect.name, _REFERENCES, "pnr")
         claim = {"pnr": booking.pnr, "booking_id": booking.id}
         result = cast(CursorResult[Any], await self.session.execute(claim_pnr, claim))
         if result.rowcount != 1:
             raise PnrTaken(booking.pnr)
-        await self.session.execute(_INSERT_BOOKING, row)
-        await self.session.execute(_INSERT_SEGMENTS, _one_or_many(segments))
-        await self.session.execute(_INSERT_PASSENGERS, _one_or_many(passengers))
+        await self.session.execute(INSERT_BOOKING, row)
+        await self.session.execute(INSERT_SEGMENTS, one_or_many(segments))
+        await self.session.execute(INSERT_PASSENGERS, one_or_many(passengers))
+        await write_event(self.session, event)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
-        return await self._one(select(_BOOKINGS).where(Booking.id == booking_id))
+        rows = (await self.session.execute(_WHOLE_BOOKING, {"booking_id": booking_id})).all()
+        if not rows:
+            return None
+        # Each segment's row repeats per passenger and each passenger's per segment.
+        segments = {r.segment_position: r for r in rows if r.segment_position is not None}
+        passengers = {r.passenger_position: r for r in rows if r.passenger_position is not None}
+        return _to_record(rows[0], list(segments.values()), list(passengers.values()))
 
     async def get_by_pnr(self, pnr: str) -> BookingRecord | None:
         # Through the PNR's own row (keyed by PNR), then the booking by id: each a look-up by
@@ -347,10 +337,6 @@ class SqlBookingRepository:
         if result.rowcount != 1:
             return None
         return await self.get(booking_id)
-
-    async def _one(self, query: Select[Any]) -> BookingRecord | None:
-        rows = await self._many(query)
-        return rows[0] if rows else None
 
     async def _many(self, query: Select[Any]) -> list[BookingRecord]:
         # Core rows, no ORM objects: three statements (the bookings, then their segments and

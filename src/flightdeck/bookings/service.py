@@ -62,7 +62,7 @@ from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
-from flightdeck.platform.events.outbox import record_event
+from flightdeck.platform.events.outbox import RecordedEvent, new_event, write_event
 from flightdeck.platform.money import Money
 from flightdeck.platform.pagination import Page, PageParams, cursor_instant, encode_cursor
 from flightdeck.platform.security.auth import Principal
@@ -133,8 +133,7 @@ async def create_booking(
         updated_at=now,
     )
     # Seats are held (SQL) before the store write: a failed write rolls the hold back.
-    booking = await _add_with_unique_pnr(booking_repository(session), booking)
-    await _record(session, BOOKING_CREATED, booking, principal.user_id)
+    booking = await _add_with_unique_pnr(booking_repository(session), booking, principal.user_id)
     return booking_to_read(booking, viewer_id=principal.user_id)
 
 
@@ -182,10 +181,14 @@ def _segment_record(segment: HeldSegment) -> SegmentRecord:
     )
 
 
-async def _add_with_unique_pnr(repo: BookingRepository, booking: BookingRecord) -> BookingRecord:
+async def _add_with_unique_pnr(
+    repo: BookingRepository, booking: BookingRecord, actor_id: str
+) -> BookingRecord:
+    """Stores the booking with its `booking.created` event, under a fresh PNR while the one
+    drawn is taken (the event names the PNR stored)."""
     for _ in range(_PNR_ATTEMPTS):
         try:
-            await repo.add(booking)
+            await repo.add(booking, _event(BOOKING_CREATED, booking, actor_id))
             return booking
         except PnrTaken:
             booking = replace(booking, pnr=generate_pnr())
@@ -454,6 +457,15 @@ async def _record(
     actor_id: str | None,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    await write_event(session, _event(event_type, booking, actor_id, extra))
+
+
+def _event(
+    event_type: str,
+    booking: BookingRecord,
+    actor_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> RecordedEvent:
     payload: dict[str, Any] = {
         "booking_id": booking.id,
         "pnr": booking.pnr,
@@ -466,8 +478,7 @@ async def _record(
         payload["reason"] = booking.cancellation_reason
         payload["refund"] = booking.refund_amount.model_dump() if booking.refund_amount else None
     payload.update(extra or {})
-    await record_event(
-        session,
+    return new_event(
         event_type,
         aggregate_type="booking",
         aggregate_id=booking.id,

@@ -18,7 +18,7 @@ def get_booking_repository(session: AsyncSession, settings: Settings | None) -> 
     """The store the settings name (`bookings_store_url`; empty or no settings: SQL), bound to
     the request's SQL session."""
     if settings is not None and is_mongo_url(settings.bookings_store_url):
-        return MongoBookingRepository(bookings_collection(settings.bookings_store_url))
+        return MongoBookingRepository(bookings_collection(settings.bookings_store_url), session)
     return SqlBookingRepository(session)
 
 

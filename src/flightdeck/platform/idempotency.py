@@ -17,6 +17,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Annotated, Any, cast
 
 from fastapi import Header
@@ -25,18 +26,19 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     delete,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
 from flightdeck.platform.errors import Conflict
-from flightdeck.platform.portable_sql import insert_skipping
 from flightdeck.platform.security.digests import digest_keys
 from flightdeck.platform.security.encryption import EncryptedString
 
@@ -145,27 +147,38 @@ async def purge_expired_keys(session: AsyncSession, now: datetime | None = None)
     return cast(CursorResult[Any], result).rowcount
 
 
+@cache
+def _claim_statement(dialect: str) -> Any:
+    """INSERT of a key's row that replaces an expired row of the same key and leaves a live
+    one alone (rowcount 0): one statement, where a DELETE of the expired row and an INSERT
+    were two. A concurrent claim of the same key waits for the first one's transaction."""
+    table: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    renewed = ("request_hash", "response_status", "response_body", "created_at", "expires_at")
+    return statement.on_conflict_do_update(
+        index_elements=["scope", "key"],
+        set_={name: statement.excluded[name] for name in renewed},
+        where=table.c.expires_at <= statement.excluded.created_at,
+    )
+
+
 async def _claim(
     session: AsyncSession, scope: str, key: str, fingerprint: bytes, now: datetime
 ) -> bool:
     """Inserts the key's row unless it exists (an expired one is replaced); True if inserted."""
-    await session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.scope == scope,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at <= now,
-        )
-    )
-    dialect = session.get_bind().dialect.name
-    statement = insert_skipping(dialect, IdempotencyKey.__table__, "scope", "key").values(
-        id=new_id(),
-        scope=scope,
-        key=key,
-        request_hash=digest_keys().digest(fingerprint),
-        created_at=now,
-        expires_at=now + KEY_LIFETIME,
-    )
-    result = cast(CursorResult[Any], await session.execute(statement))
+    row = {
+        "id": new_id(),
+        "scope": scope,
+        "key": key,
+        "request_hash": digest_keys().digest(fingerprint),
+        "response_status": None,
+        "response_body": None,
+        "created_at": now,
+        "expires_at": now + KEY_LIFETIME,
+    }
+    statement = _claim_statement(session.get_bind().dialect.name)
+    result = cast(CursorResult[Any], await session.execute(statement, row))
     return result.rowcount == 1
 
 

@@ -1,19 +1,22 @@
 """All SQL of seat inventory: cabin counters, seat assignments and per-booking hold rows.
 
 Module-level functions taking the caller's `AsyncSession`; none commits. Core statements, no
-ORM objects on the hold path (a hold is a few statements, no SAVEPOINT: inserts that may meet
-a unique key say ON CONFLICT DO NOTHING and report it). Counters only move through
-conditional UPDATEs whose rowcount is checked; bulk statements bypass the identity map, so
+ORM objects on the hold path (one statement per flight on PostgreSQL, `hold_seats`; no
+SAVEPOINT: inserts that may meet a unique key say ON CONFLICT DO NOTHING and report it).
+Counters only move through conditional UPDATEs whose rowcount (or RETURNING) is checked;
+bulk statements bypass the identity map, so
 `refresh_cabins` reloads a flight's cabins after them when the session holds the flight.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Integer, Row, String, Table, bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -57,17 +60,16 @@ _FLIGHTS: Table = Flight.__table__  # type: ignore[assignment]
 _CABINS: Table = FlightCabin.__table__  # type: ignore[assignment]
 _HOLDS: Table = InventoryHold.__table__  # type: ignore[assignment]
 _SEATS: Table = SeatAssignment.__table__  # type: ignore[assignment]
+_CABIN_COLUMNS = ("cabin", "capacity", "sold", "fare_amount", "fare_currency")
 _FLIGHT_COLUMNS = (
     "id", "flight_number", "origin", "destination", "departure_at", "arrival_at", "status",
     "aircraft", "flight_date", "leg_sequence", "service_type", "traffic_restrictions",
 )  # fmt: skip
+_CABINS_AT = len(_FLIGHT_COLUMNS)  # where a row's cabin columns start
 _LOCK_FLIGHT = (
     select(
         *(_FLIGHTS.c[name] for name in _FLIGHT_COLUMNS),
-        *(
-            _CABINS.c[name]
-            for name in ("cabin", "capacity", "sold", "fare_amount", "fare_currency")
-        ),
+        *(_CABINS.c[name] for name in _CABIN_COLUMNS),
     )
     .select_from(_FLIGHTS.outerjoin(_CABINS, _CABINS.c.flight_id == _FLIGHTS.c.id))
     .where(_FLIGHTS.c.id == bindparam("flight_id", type_=String))
@@ -82,8 +84,11 @@ async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flig
     or cancellation, which locks the row for update, waits for this booking's transaction, or
     this one sees its outcome."""
     rows = (await session.execute(_LOCK_FLIGHT, {"flight_id": flight_id})).all()
-    if not rows:
-        return None
+    return _flight_for_booking(rows) if rows else None
+
+
+def _flight_for_booking(rows: Sequence[Row[Any]]) -> FlightForBooking:
+    """The flight of rows (its columns, then a cabin's or NULLs), one row per cabin."""
     first = rows[0]
     return FlightForBooking(
         id=first.id,
@@ -99,7 +104,9 @@ async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flig
         service_type=first.service_type,
         traffic_restrictions=first.traffic_restrictions,
         cabins=tuple(
-            CabinInventory(*row[len(_FLIGHT_COLUMNS) :]) for row in rows if row.cabin is not None
+            CabinInventory(*row[_CABINS_AT : _CABINS_AT + len(_CABIN_COLUMNS)])
+            for row in rows
+            if row.cabin is not None
         ),
     )
 
@@ -213,6 +220,134 @@ async def add_hold(
     }
     result = await session.execute(statement, row)
     return bool(getattr(result, "rowcount", 0))
+
+
+# --- one hold on one flight ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeatsTaken:
+    """What `hold_seats` did on one flight."""
+
+    flight: FlightForBooking | None  # None: no such flight (nothing written)
+    taken: bool  # sold += quantity, within capacity
+    held: bool  # the booking's hold row was written (False: it held that flight already)
+    available: int  # seats the cabin had left when refused (0 when taken or not offered)
+
+
+# PostgreSQL: the flight share-locked and read with its cabins, the seats taken and the hold
+# row written, in one statement (one round trip instead of three). The flight's row is locked
+# before the cabin's is updated (the UPDATE joins the locked row). Every part reads the same
+# snapshot: `sold` in the answer is the cabin's count before this hold; the UPDATE itself waits
+# for a concurrent hold of the cabin and re-checks capacity against the committed count.
+_FLIGHT = (
+    select(*(_FLIGHTS.c[name] for name in _FLIGHT_COLUMNS))
+    .where(_FLIGHTS.c.id == bindparam("flight", type_=String))
+    .with_for_update(read=True)
+    .cte("flight")
+)
+_TAKEN = (
+    update(_CABINS)
+    .where(
+        _CABINS.c.flight_id == _FLIGHT.c.id,
+        _CABINS.c.cabin == bindparam("cabin_name", type_=String),
+        _CABINS.c.sold + bindparam("quantity", type_=Integer) <= _CABINS.c.capacity,
+    )
+    .values(sold=_CABINS.c.sold + bindparam("quantity", type_=Integer))
+    .returning(_CABINS.c.flight_id, _CABINS.c.cabin)
+    .cte("taken")
+)
+_HELD = (
+    postgresql.insert(_HOLDS)
+    .from_select(
+        ["id", "booking_id", "flight_id", "cabin", "quantity", "created_at"],
+        select(
+            bindparam("hold_id", type_=String),
+            bindparam("holder", type_=String),
+            _TAKEN.c.flight_id,
+            _TAKEN.c.cabin,
+            bindparam("quantity", type_=Integer),
+            bindparam("held_at", type_=_HOLDS.c.created_at.type),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["booking_id", "flight_id"])
+    .returning(_HOLDS.c.id)
+    .cte("held")
+)
+_HOLD_SEATS_POSTGRESQL = (
+    select(
+        _FLIGHT,
+        *(_CABINS.c[name] for name in _CABIN_COLUMNS),
+        select(func.count()).select_from(_TAKEN).scalar_subquery().label("taken"),
+        select(func.count()).select_from(_HELD).scalar_subquery().label("held"),
+    )
+    .select_from(_FLIGHT.outerjoin(_CABINS, _CABINS.c.flight_id == _FLIGHT.c.id))
+    .order_by(_CABINS.c.cabin)
+)
+
+
+async def hold_seats(
+    session: AsyncSession, flight_id: str, *, cabin: str, quantity: int, booking_id: str
+) -> SeatsTaken:
+    """Share-locks the flight and reads it (see `lock_flight_for_booking`), takes `quantity`
+    seats of the cabin (`take_seats`) and records the booking's hold of them (`add_hold`):
+    one statement on PostgreSQL, three on SQLite. Writes whatever it can even on a flight the
+    caller then refuses (not bookable): the caller's error rolls the transaction back."""
+    if session.get_bind().dialect.name != "postgresql":
+        return await _hold_seats_portable(session, flight_id, cabin, quantity, booking_id)
+    parameters = {
+        "flight": flight_id,
+        "cabin_name": cabin,
+        "quantity": quantity,
+        "hold_id": new_id(),
+        "holder": booking_id,
+        "held_at": utcnow(),
+    }
+    rows = (await session.execute(_HOLD_SEATS_POSTGRESQL, parameters)).all()
+    if not rows:
+        return SeatsTaken(None, taken=False, held=False, available=0)
+    flight = _flight_for_booking(rows)
+    taken, held = bool(rows[0].taken), bool(rows[0].held)
+    available = 0 if taken else _seats_left_in(flight, cabin)
+    if not taken and available >= quantity:
+        # Refused on a count committed after this statement's snapshot: read it again.
+        available = await seats_left(session, flight_id, cabin)
+    return SeatsTaken(flight, taken=taken, held=held, available=available)
+
+
+async def _hold_seats_portable(
+    session: AsyncSession, flight_id: str, cabin: str, quantity: int, booking_id: str
+) -> SeatsTaken:
+    flight = await lock_flight_for_booking(session, flight_id)
+    if flight is None:
+        return SeatsTaken(None, taken=False, held=False, available=0)
+    if not await take_seats(session, flight_id, cabin, quantity):
+        # SQLite's one writer: the counts just read are the current ones.
+        return SeatsTaken(flight, taken=False, held=False, available=_seats_left_in(flight, cabin))
+    held = await add_hold(
+        session, booking_id=booking_id, flight_id=flight_id, cabin=cabin, quantity=quantity
+    )
+    return SeatsTaken(flight, taken=True, held=held, available=0)
+
+
+def _seats_left_in(flight: FlightForBooking, cabin: str) -> int:
+    offered = next((c for c in flight.cabins if c.cabin == cabin), None)
+    return 0 if offered is None else max(offered.capacity - offered.sold, 0)
+
+
+_LOCK_FLIGHTS = (
+    select(_FLIGHTS.c.id)
+    .where(_FLIGHTS.c.id.in_(bindparam("flight_ids", expanding=True)))
+    .order_by(_FLIGHTS.c.id)
+    .with_for_update(read=True)
+)
+
+
+async def lock_flights(session: AsyncSession, flight_ids: list[str]) -> None:
+    """Share-locks the flights' rows, in flight-id order, in one statement (PostgreSQL;
+    SQLite's one writer needs no lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_LOCK_FLIGHTS, {"flight_ids": flight_ids})
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from flightdeck.flights.errors import (
     UnknownFlight,
 )
 from flightdeck.flights.inventory import repository as inventory_repository
-from flightdeck.flights.inventory.repository import CabinInventory, FlightForBooking
+from flightdeck.flights.inventory.repository import CabinInventory, FlightForBooking, SeatsTaken
 from flightdeck.flights.inventory.schemas import (
     CabinSeatMapRead,
     SeatMapRead,
@@ -105,9 +105,9 @@ def _offered_cabin(flight: FlightForBooking, cabin: str) -> CabinInventory:
     return offered
 
 
-async def _bookable_flight(session: AsyncSession, flight_id: str, cabin: str) -> FlightForBooking:
-    """The flight, share-locked, if it takes bookings in that cabin now."""
-    flight = await inventory_repository.lock_flight_for_booking(session, flight_id)
+def _bookable_flight(outcome: SeatsTaken, flight_id: str, cabin: str) -> FlightForBooking:
+    """The flight `hold_seats` read, if it takes bookings in that cabin now."""
+    flight = outcome.flight
     if flight is None:
         raise UnknownFlight(flight_id)
     if flight.status in NOT_BOOKABLE_STATUSES:
@@ -170,25 +170,27 @@ def _check_request(segments: list[SegmentRequest]) -> None:
         )
 
 
-async def _hold_segment(
+async def _finish_hold(
     session: AsyncSession,
     flight: FlightForBooking,
+    outcome: SeatsTaken,
     *,
     booking_id: str,
     cabin: str,
     seats: list[str | None],
 ) -> None:
-    """Takes len(seats) seats of the cabin, assigns the chosen ones and records the hold."""
+    """Refuses a hold whose seats were not taken, assigns the chosen seats and drops the
+    cached searches the sale made stale."""
     requested = len(seats)
-    if not await inventory_repository.take_seats(session, flight.id, cabin, requested):
-        available = await inventory_repository.seats_left(session, flight.id, cabin)
+    if not outcome.taken:
         raise SeatsUnavailable(
-            f"Only {available} {cabin} seats left on {flight.flight_number}, {requested} requested",
+            f"Only {outcome.available} {cabin} seats left on {flight.flight_number}, "
+            f"{requested} requested",
             details={
                 "flight_id": flight.id,
                 "flight_number": flight.flight_number,
                 "requested": requested,
-                "available": available,
+                "available": outcome.available,
             },
         )
     taken = await inventory_repository.add_seat_assignments(
@@ -199,10 +201,7 @@ async def _hold_segment(
             f"Seat {taken} on {flight.flight_number} is taken",
             details={"flight_id": flight.id, "seat": taken},
         )
-    added = await inventory_repository.add_hold(
-        session, booking_id=booking_id, flight_id=flight.id, cabin=cabin, quantity=requested
-    )
-    if not added:
+    if not outcome.held:
         raise InventoryAlreadyHeld(
             f"Booking {booking_id} already holds seats on {flight.flight_number}",
             details={"booking_id": booking_id, "flight_id": flight.id},
@@ -244,18 +243,36 @@ async def hold_inventory(
     InventoryAlreadyHeld (409: this booking id already holds seats on one of the flights).
     No segments or a segment without passengers is a 422 validation_error.
 
-    Every flight is checked before anything is written. Flushes; never commits. Flights are
-    locked in flight-id order so two bookings over the same flights cannot deadlock.
+    Seats are taken on every flight first (one statement per flight on PostgreSQL, see
+    `inventory_repository.hold_seats`), then every flight is checked in the order the errors
+    above are listed: an error leaves writes behind that the caller's transaction rolls back.
+    Flushes; never commits. Flights are locked in flight-id order so two bookings over the
+    same flights cannot deadlock.
     """
     _check_request(segments)
-    flights: dict[str, FlightForBooking] = {}
-    for flight_id in sorted(segment.flight_id for segment in segments):
-        flights[flight_id] = await _bookable_flight(session, flight_id, cabin)
+    flight_ids = sorted(segment.flight_id for segment in segments)
+    if len(flight_ids) > 1:
+        # Every flight locked before any cabin's counter is: a flight's cancellation locks
+        # its row, then releases the seats of its bookings on all their flights.
+        await inventory_repository.lock_flights(session, flight_ids)
+    quantities = {segment.flight_id: len(segment.seats) for segment in segments}
+    outcomes = {
+        flight_id: await inventory_repository.hold_seats(
+            session, flight_id, cabin=cabin, quantity=quantities[flight_id], booking_id=booking_id
+        )
+        for flight_id in flight_ids
+    }
+    flights = {fid: _bookable_flight(outcomes[fid], fid, cabin) for fid in flight_ids}
     check_traffic_restrictions([flights[s.flight_id] for s in segments])
     seats = {s.flight_id: _checked_seats(flights[s.flight_id], cabin, s.seats) for s in segments}
-    for flight_id in sorted(flights):
-        await _hold_segment(
-            session, flights[flight_id], booking_id=booking_id, cabin=cabin, seats=seats[flight_id]
+    for flight_id in flight_ids:
+        await _finish_hold(
+            session,
+            flights[flight_id],
+            outcomes[flight_id],
+            booking_id=booking_id,
+            cabin=cabin,
+            seats=seats[flight_id],
         )
     return [_held_segment(flights[s.flight_id], cabin, seats[s.flight_id]) for s in segments]
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     FetchedValue,
     Index,
     Integer,
+    Result,
     String,
     Table,
     func,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.base import Executable
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
@@ -76,8 +78,65 @@ class RecordedEvent:
 
 # Built once; the row goes in as a Core INSERT: an ORM object and a flush of the unit of work
 # cost more CPU than the rest of a booking's writes. `seq` is left to its database default.
-_OUTBOX: Table = OutboxEvent.__table__  # type: ignore[assignment]
-_INSERT_EVENT = insert(_OUTBOX)
+OUTBOX_TABLE: Table = OutboxEvent.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(OUTBOX_TABLE)
+
+
+def new_event(
+    event_type: str,
+    *,
+    aggregate_type: str,
+    aggregate_id: str,
+    payload: dict[str, Any],
+    actor_id: str | None = None,
+) -> RecordedEvent:
+    """An event not written yet: `write_event` writes it, or a repository folds its row
+    (`event_row`) into a statement of its own (see `execute_with_events`)."""
+    return RecordedEvent(
+        id=new_id(),
+        event_type=event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        actor_id=actor_id,
+        created_at=utcnow(),
+    )
+
+
+def event_row(event: RecordedEvent) -> dict[str, Any]:
+    """The column values of the event's outbox row (`seq` is the database's)."""
+    return {
+        "id": event.id,
+        "event_type": event.event_type,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "payload": event.payload,
+        "actor_id": event.actor_id,
+        "created_at": event.created_at,
+        "published_at": None,
+        "attempts": 0,
+        "last_error": None,
+        "failed_at": None,
+    }
+
+
+async def execute_with_events(
+    session: AsyncSession, statement: Executable, parameters: dict[str, Any]
+) -> Result[Any]:
+    """Runs a statement that also inserts outbox rows (built from `event_row`) in the
+    caller's transaction, as `write_event` would: objects the caller added to the session are
+    flushed first, and the relay is woken once the transaction commits."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    result = await session.execute(statement, parameters)
+    EVENTS_COMMITTED.mark(session)
+    return result
+
+
+async def write_event(session: AsyncSession, event: RecordedEvent) -> None:
+    """Adds the event's row to the caller's transaction; it is published only if that
+    commits."""
+    await execute_with_events(session, _INSERT_EVENT, event_row(event))
 
 
 async def record_event(
@@ -91,34 +150,14 @@ async def record_event(
 ) -> RecordedEvent:
     """Adds the event to the caller's transaction; it is published only if that commits.
     Objects the caller added to the session are flushed first, as a flush always did here."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    event = RecordedEvent(
-        id=new_id(),
-        event_type=event_type,
+    event = new_event(
+        event_type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         payload=payload,
         actor_id=actor_id,
-        created_at=utcnow(),
     )
-    await session.execute(
-        _INSERT_EVENT,
-        {
-            "id": event.id,
-            "event_type": event_type,
-            "aggregate_type": aggregate_type,
-            "aggregate_id": aggregate_id,
-            "payload": payload,
-            "actor_id": actor_id,
-            "created_at": event.created_at,
-            "published_at": None,
-            "attempts": 0,
-            "last_error": None,
-            "failed_at": None,
-        },
-    )
-    EVENTS_COMMITTED.mark(session)
+    await write_event(session, event)
     return event
 
 
