@@ -24,9 +24,7 @@ async def _open_and_leave(url: str) -> int:
 def test_serve_stops_on_sigterm_after_a_browser_left_the_session_socket(tmp_path: Path) -> None:
     # A grace far longer than the wait below: the process must end by itself, not be cut off.
     # At INFO, uvicorn logs the steps of its stop.
-    with serving(
-        tmp_path, migrate=True, shutdown_grace_seconds="600", log_level="INFO"
-    ) as served:
+    with serving(tmp_path, migrate=True, shutdown_grace_seconds="600", log_level="INFO") as served:
         assert asyncio.run(_open_and_leave(served.url)) == 101
         served.process.send_signal(signal.SIGTERM)
         try:

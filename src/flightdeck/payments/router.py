@@ -39,6 +39,7 @@ from flightdeck.platform.text import ResourceId
 
 router = APIRouter(tags=["payments"])
 
+
 async def _gateway_dependency() -> PaymentGateway:
     return get_gateway()
 

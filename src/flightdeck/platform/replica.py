@@ -240,6 +240,8 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 # The replica's session (or the primary's, when the replica cannot serve): for GET routes whose
 # answer may be a moment old. Nothing written through it is kept.
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 # The app's ReadDatabase, for routes that read with Core statements (`reads.connect()`).
 async def _app_reads_dependency(request: Request) -> ReadDatabase:
     return app_reads(request)
