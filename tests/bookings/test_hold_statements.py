@@ -5,51 +5,44 @@ changes a count pinned here, on purpose."""
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
-from tests.bookings.factories import booking_body, connecting_flights, future_flight, traveller
+from tests.bookings.factories import (
+    book,
+    booking_body,
+    connecting_flights,
+    future_flight,
+    traveller,
+)
 from tests.conftest import TestUser
+from tests.statements import Statement, statements_sent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-# Set around the request under test: statements of other tasks (the outbox relay, event
-# handlers of earlier requests) run in contexts without it and are not counted.
-_COUNTING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "counting", default=None
-)
+
+async def _second_hold(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    first_headers: dict[str, str] | None = None,
+) -> list[Statement]:
+    """The statements of a hold made after a first one of the same body (the caller's
+    identity and the statements' compiled forms cached, as under load)."""
+    await book(client, first_headers or headers, body)
+    with statements_sent(app) as statements:
+        response = await client.post("/bookings", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return statements
 
 
-def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    statements = _COUNTING.get()
-    if statements is not None:
-        statements.append(statement)
-
-
-@contextmanager
-def counted_statements(app: FastAPI) -> Iterator[list[str]]:
-    """The SQL statements this task sends while the block runs (SQLAlchemy's greenlets run in
-    the calling task's context)."""
-    statements: list[str] = []
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", _count)
-    token = _COUNTING.set(statements)
-    try:
-        yield statements
-    finally:
-        _COUNTING.reset(token)
-        event.remove(engine, "before_cursor_execute", _count)
-
-
-def _first_words(statements: list[str]) -> str:
-    return "\n".join(" ".join(s.split()[:5]) for s in statements)
+def _first_words(statements: list[Statement]) -> str:
+    return "\n".join(" ".join(sql.split()[:5]) for sql, _ in statements)
 
 
 # Statements of one hold, the caller's identity cached (as for every request after a user's
@@ -80,11 +73,7 @@ async def test_a_hold_makes_a_pinned_number_of_statements(
 ) -> None:
     flight = await future_flight(client, agent.headers)
     body = booking_body([flight["id"]], passengers=[traveller(0), traveller(1)])
-    first = await client.post("/bookings", json=body, headers=passenger.headers)
-    assert first.status_code == 201, first.text
-    with counted_statements(app) as statements:
-        response = await client.post("/bookings", json=body, headers=passenger.headers)
-    assert response.status_code == 201, response.text
+    statements = await _second_hold(client, app, body, passenger.headers)
     expected = HOLD_STATEMENTS[booking_store, backend]
     assert len(statements) == expected, _first_words(statements)
 
@@ -99,11 +88,7 @@ async def test_a_two_flight_hold_adds_the_second_flights_statements(
 ) -> None:
     first, second = await connecting_flights(client, agent.headers)
     body = booking_body([first["id"], second["id"]], passengers=2)
-    warm = await client.post("/bookings", json=body, headers=passenger.headers)
-    assert warm.status_code == 201, warm.text
-    with counted_statements(app) as statements:
-        response = await client.post("/bookings", json=body, headers=passenger.headers)
-    assert response.status_code == 201, response.text
+    statements = await _second_hold(client, app, body, passenger.headers)
     expected = HOLD_STATEMENTS["sql", backend] + SECOND_FLIGHT[backend]
     assert len(statements) == expected, _first_words(statements)
 
@@ -118,12 +103,8 @@ async def test_a_hold_with_an_idempotency_key_adds_only_the_key_statements(
 ) -> None:
     flight = await future_flight(client, agent.headers)
     body = booking_body([flight["id"]], passengers=1)
-    first = await client.post("/bookings", json=body, headers=passenger.headers)
-    assert first.status_code == 201, first.text
     headers = passenger.headers | {"Idempotency-Key": "count-me"}
-    with counted_statements(app) as statements:
-        response = await client.post("/bookings", json=body, headers=headers)
-    assert response.status_code == 201, response.text
+    statements = await _second_hold(client, app, body, headers, first_headers=passenger.headers)
     expected = HOLD_STATEMENTS["sql", backend] + IDEMPOTENT_EXTRA
     assert len(statements) == expected, _first_words(statements)
 
@@ -143,11 +124,9 @@ async def test_a_read_of_one_booking_makes_a_pinned_number_of_statements(
 ) -> None:
     first, second = await connecting_flights(client, agent.headers)
     body = booking_body([first["id"], second["id"]], passengers=[traveller(0), traveller(1)])
-    held = await client.post("/bookings", json=body, headers=passenger.headers)
-    assert held.status_code == 201, held.text
-    booking = held.json()
+    booking = await book(client, passenger.headers, body)
     for reference, extra in ((booking["id"], 0), (booking["pnr"].lower(), 1)):
-        with counted_statements(app) as statements:
+        with statements_sent(app) as statements:
             response = await client.get(f"/bookings/{reference}", headers=passenger.headers)
         assert response.status_code == 200, response.text
         assert response.json() == booking

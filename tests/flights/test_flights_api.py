@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 from tests.conftest import TestUser as AppUser
 from tests.conftest import assert_error
 from tests.flights.factories import create_flight, flight_payload, money
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -291,25 +291,13 @@ async def test_listing_loads_cabins_in_one_extra_query(
     app: FastAPI, client: httpx.AsyncClient, agent: AppUser
 ) -> None:
     await _three_flights(client, agent.headers)
-    statements: list[str] = []
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        # Flights and cabins only: background workers (outbox relay, refund worker) poll their
-        # own tables, and event handlers read one flight by id, at any moment.
-        if (
-            statement.lstrip().upper().startswith("SELECT")
-            and "FROM flight" in statement
-            and "flights.id = " not in statement
-        ):
-            statements.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app) as sent:
         response = await client.get("/flights")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
+    # The flights and their cabins (the request's other statements read the caller's
+    # identity, and only on other tables).
+    statements = [sql for sql, _ in sent if "FROM flight" in sql]
     assert len(response.json()["items"]) == 3
     assert len(statements) == 2, statements
 

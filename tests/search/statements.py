@@ -1,34 +1,29 @@
-"""Watching the SQL a request runs."""
+"""Watching the SQL a search runs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import event
+
+from tests.statements import Statement, statements_sent
 
 
 @contextmanager
-def captured_selects(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
-    """The SELECTs of flights and cabins (with their parameters) run inside the block; other
-    tables are left out (the outbox relay polls in the background)."""
-    statements: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM flight" in statement:
-            statements.append((statement, parameters))
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+def captured_selects(app: FastAPI) -> Iterator[list[Statement]]:
+    """The SELECTs of flights and cabins (with their parameters) the test's requests run
+    inside the block; statements on other tables are left out (read them after the block)."""
+    with statements_sent(app) as statements:
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    statements[:] = [
+        (sql, parameters)
+        for sql, parameters in statements
+        if sql.lstrip().upper().startswith("SELECT") and "FROM flight" in sql
+    ]
 
 
-def flight_searches(statements: list[tuple[str, Any]]) -> list[str]:
-    """The statements that search flights by departure window (not background work reading
-    one flight by id, such as the notification handlers)."""
+def flight_searches(statements: list[Statement]) -> list[str]:
+    """The statements that search flights by departure window (not reads of one flight by
+    id)."""
     return [statement for statement, _ in statements if "flights.departure_at >=" in statement]
