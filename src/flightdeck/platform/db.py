@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 
 from flightdeck.platform.cache import finish_invalidations
 from flightdeck.platform.settings import Settings
+from flightdeck.platform.sqlite_driver import one_trip_engine_arguments
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -122,6 +123,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             settings.database_url,
             echo=settings.database_echo,
             connect_args={"timeout": 30, "isolation_level": None},
+            # One trip to the driver's thread per statement (platform/sqlite_driver.py).
+            **one_trip_engine_arguments(settings.database_url),
             **pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -1,0 +1,162 @@
+"""SQLite through aiosqlite in one trip to the connection's thread per statement.
+
+aiosqlite runs each connection in a thread of its own; every call is a trip there and back
+(queue the call, wake the thread, resolve the future on the event loop). SQLAlchemy's adapter
+makes four trips per statement (open a cursor, execute, fetch all, close) and one more when a
+connection goes back to the pool (a rollback, even with no transaction open). A trip costs about
+60 µs of the event loop's CPU on a small machine, more than most of our statements take in
+SQLite itself, so a cold search spent more time crossing threads than reading.
+
+`OneTripDbapi` is SQLAlchemy's aiosqlite module with a cursor that runs the whole statement
+(cursor, execute, fetch, close) as one function in the connection's thread, and a connection that
+skips the rollback when SQLite has no transaction open. Rows, errors and transactions are those
+of the stock adapter: the function is the one the stock cursor spreads over four trips.
+
+It uses one internal of aiosqlite, `Connection._execute` (queue a function for the connection's
+thread), as SQLAlchemy's own adapter does for its isolation level; `one_trip_engine_arguments`
+falls back to the stock adapter when an aiosqlite without it is installed.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+log = logging.getLogger(__name__)
+
+# What one trip brings back: description, rows, rowcount, lastrowid, in a transaction after it.
+_Outcome = tuple[Any, list[Any], int, int | None, bool]
+
+
+def _run_statement(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """The whole statement, in the connection's thread."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A client-side cursor whose statement is one trip: the rows come back with it."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: OneTripConnection) -> None:
+        # No aiosqlite cursor is opened here (the stock cursor's first trip).
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    def _trip(self, operation: str, parameters: Any, many: bool) -> None:
+        adapt_connection = self._adapt_connection
+        assert isinstance(adapt_connection, OneTripConnection)
+        connection = self._connection
+        try:
+            outcome: _Outcome = await_(
+                connection._execute(_run_statement, connection._conn, operation, parameters, many)
+            )
+        except BaseException as error:
+            # The statement may have begun a transaction before it failed, or before the
+            # task was cancelled while the thread ran it: roll back to be sure.
+            adapt_connection.in_transaction = True
+            if not isinstance(error, Exception):
+                raise
+            adapt_connection._handle_exception(error)
+        description, rows, rowcount, lastrowid, in_transaction = outcome
+        adapt_connection.in_transaction = in_transaction
+        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
+        self._rows = collections.deque(rows)
+
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._trip(operation, parameters, many=False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
+        self._trip(operation, seq_of_parameters, many=True)
+
+    async def _async_soft_close(self) -> None:
+        return  # nothing is open in the driver: the rows are here already
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Statements through `OneTripCursor`; no trip to roll back or commit when SQLite has no
+    transaction open (a pooled connection returned after autocommit reads)."""
+
+    __slots__ = ("in_transaction",)
+    _cursor_cls = OneTripCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.in_transaction = False  # autocommit: the driver never begins one by itself
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            super().rollback()
+            self.in_transaction = False
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            super().commit()
+            self.in_transaction = False
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite module, handing out `OneTripConnection`s."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        stock = super().connect(*arg, **kw)
+        return OneTripConnection(self, stock._connection)
+
+
+def one_trip_engine_arguments(url: str) -> dict[str, Any]:
+    """`create_async_engine` arguments for a database URL: the one-trip module for aiosqlite,
+    nothing for any other driver, or when the installed aiosqlite lacks the internal it needs
+    (then the stock adapter, with a warning)."""
+    if make_url(url).get_driver_name() != "aiosqlite":
+        return {}
+    if not callable(getattr(aiosqlite.Connection, "_execute", None)):
+        log.warning("aiosqlite %s has no Connection._execute: stock adapter", aiosqlite.__version__)
+        return {}
+    return {"module": OneTripDbapi(aiosqlite, sqlite3)}

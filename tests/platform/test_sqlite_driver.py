@@ -1,0 +1,177 @@
+"""SQLite statements cost one trip to aiosqlite's connection thread each, and behave as before.
+
+The trips are counted on the real driver: every call aiosqlite makes to its thread goes through
+the connection's queue, which the test wraps with a counter (the thread keeps reading the same
+queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flightdeck.platform.db import create_engine, read_connection
+from flightdeck.platform.settings import Settings
+from flightdeck.platform.sqlite_driver import OneTripDbapi, one_trip_engine_arguments
+
+on_loop = pytest.mark.asyncio(loop_scope="session")
+
+
+class CountingQueue:
+    """Passes every call for the driver's thread on to its queue, counting them."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+        self.trips = 0
+
+    def put_nowait(self, item: Any) -> None:
+        self.trips += 1
+        self.queue.put_nowait(item)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE seats (id INTEGER PRIMARY KEY, code TEXT UNIQUE)"))
+    yield engine
+    await engine.dispose()
+
+
+async def counted(conn: AsyncConnection) -> CountingQueue:
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert isinstance(driver, aiosqlite.Connection)
+    counter = CountingQueue(driver._tx)
+    driver._tx = counter  # type: ignore[assignment]
+    return counter
+
+
+@on_loop
+async def test_the_app_engine_uses_the_one_trip_driver(engine: AsyncEngine) -> None:
+    assert isinstance(engine.dialect.loaded_dbapi, OneTripDbapi)
+
+
+@on_loop
+async def test_a_read_is_one_trip_and_going_back_to_the_pool_none(engine: AsyncEngine) -> None:
+    async with read_connection(engine) as conn:
+        counter = await counted(conn)
+        rows = (await conn.execute(text("SELECT 1 AS one, 'a' AS letter"))).all()
+        assert counter.trips == 1
+    assert counter.trips == 1  # no rollback: nothing was begun
+    assert [tuple(row) for row in rows] == [(1, "a")]
+
+
+@on_loop
+async def test_a_transaction_is_a_trip_per_statement_with_its_begin_and_commit(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        counter = await counted(conn)
+        async with conn.begin():
+            result = await conn.execute(text("INSERT INTO seats (code) VALUES ('12A')"))
+            assert result.rowcount == 1
+            assert result.lastrowid == 1
+            await conn.execute(
+                text("INSERT INTO seats (code) VALUES (:code)"), [{"code": "12B"}, {"code": "12C"}]
+            )
+        assert counter.trips == 4  # BEGIN IMMEDIATE, two statements, COMMIT
+    async with engine.connect() as conn:
+        codes = (await conn.execute(text("SELECT code FROM seats ORDER BY id"))).scalars().all()
+    assert codes == ["12A", "12B", "12C"]
+
+
+@on_loop
+async def test_a_failed_statement_raises_the_drivers_error_and_rolls_back(
+    engine: AsyncEngine,
+) -> None:
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO seats (code) VALUES ('1A')"))
+            await conn.execute(text("INSERT INTO seats (code) VALUES ('1A')"))
+    with pytest.raises(OperationalError, match="no such table"):
+        async with read_connection(engine) as conn:
+            await conn.execute(text("SELECT * FROM nowhere"))
+    async with read_connection(engine) as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM seats"))).scalar() == 0
+        assert not (await conn.get_raw_connection()).driver_connection.in_transaction
+
+
+@on_loop
+async def test_a_rolled_back_transaction_leaves_nothing_and_the_connection_is_reused(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        await conn.begin()
+        await conn.execute(text("INSERT INTO seats (code) VALUES ('2A')"))
+        await conn.rollback()
+        assert (await conn.execute(text("SELECT count(*) FROM seats"))).scalar() == 0
+
+
+@on_loop
+async def test_a_task_cancelled_while_its_begin_runs_leaves_no_lock_behind(
+    engine: AsyncEngine,
+) -> None:
+    started = asyncio.Event()
+
+    async def begin_then_cancelled() -> None:
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            # The connection's thread is busy for a moment, so the BEGIN is still queued when
+            # the task is cancelled; the thread runs it anyway and takes the write lock.
+            driver._tx.put_nowait((asyncio.get_running_loop().create_future(), _busy))
+            started.set()
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    task = asyncio.create_task(begin_then_cancelled())
+    await started.wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with engine.connect() as other:
+        await (await other.get_raw_connection()).driver_connection.execute(
+            "PRAGMA busy_timeout=1000"
+        )
+        async with other.begin():  # BEGIN IMMEDIATE: "database is locked" if the lock leaked
+            await other.execute(text("INSERT INTO seats (code) VALUES ('3A')"))
+
+
+def _busy() -> None:
+    time.sleep(0.3)
+
+
+@on_loop
+async def test_a_streamed_result_still_reads_every_row(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO seats (code) VALUES (:code)"),
+            [{"code": f"{row}A"} for row in range(1, 301)],
+        )
+    async with engine.connect() as conn:
+        stream = await conn.stream(text("SELECT code FROM seats ORDER BY id"))
+        codes = [row.code async for row in stream]
+    assert len(codes) == 300 and codes[0] == "1A" and codes[-1] == "300A"
+
+
+def test_other_drivers_keep_their_module() -> None:
+    assert one_trip_engine_arguments("postgresql+asyncpg://u@localhost/db") == {}
+    assert one_trip_engine_arguments("sqlite+pysqlite:///x.db") == {}
+    assert isinstance(one_trip_engine_arguments("sqlite+aiosqlite:///x.db")["module"], OneTripDbapi)
+
+
+def test_an_aiosqlite_without_the_internal_gets_the_stock_adapter(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delattr(aiosqlite.Connection, "_execute")
+    assert one_trip_engine_arguments("sqlite+aiosqlite:///x.db") == {}
+    assert "stock adapter" in caplog.text
