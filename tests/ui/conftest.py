@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.run_summary import note
 from tests.ui.app_server import UiApp, running_ui_app
 from tests.ui.flutter import CHROMIUM, CHROMIUM_ARGS, ExternalRequests
-
-SUMMARY: list[str] = []  # shown at the end of the run (where the screenshots are, ...)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for line in SUMMARY:
-        terminalreporter.write_line(f"app tests: {line}")
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +43,7 @@ def external_requests() -> Iterator[ExternalRequests]:
     external = ExternalRequests()
     yield external
     hosts = sorted({url.split("/")[2] for url in external.urls})
-    SUMMARY.append(f"{len(external.urls)} request(s) to other hosts aborted {hosts}")
+    note(f"app tests: {len(external.urls)} request(s) to other hosts aborted {hosts}")
 
 
 @pytest.fixture(scope="session")
@@ -58,5 +52,5 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chosen = os.environ.get("FLIGHTDECK_UI_ARTIFACTS")
     path = Path(chosen) if chosen else tmp_path_factory.mktemp("ui-artifacts")
     path.mkdir(parents=True, exist_ok=True)
-    SUMMARY.append(f"screenshots and load figures in {path}")
+    note(f"app tests: screenshots and load figures in {path}")
     return path
