@@ -60,7 +60,7 @@ def create_app(
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     app.state.wiring = Wiring(services=[m.name for m in modules if m.name != "platform"])
-    _install_middleware(app, settings)
+    _install_middleware(app, settings, modules)
     _include(app, settings, modules)
     # Any route may answer the rate limits' 429 (platform/http_limits.py) when they are on.
     limited = [(429, "rate_limited", "Too many requests")] if settings.rate_limits_enabled else []
@@ -68,9 +68,12 @@ def create_app(
     return app
 
 
-def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Error handlers and middleware, innermost first."""
+def _install_middleware(app: FastAPI, settings: Settings, modules: Sequence[DomainModule]) -> None:
+    """Error handlers and middleware, innermost first: the modules' own, then the platform's."""
     install_error_handlers(app, auth_rejection=rejection_before_body)
+    for module in modules:
+        for middleware in module.middleware:
+            app.add_middleware(middleware)
     install_rate_limiting(app)  # inside metrics and CORS: 429s are counted and readable
     install_request_guards(app, settings)  # body caps, and one answer to unexpected errors
     app.add_middleware(MetricsMiddleware)

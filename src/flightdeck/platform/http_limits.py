@@ -56,15 +56,37 @@ def rate_limit(name: str) -> Any:
         @router.get("/search", dependencies=[rate_limit("search")])
 
     An unknown name fails at import, not at the first request."""
-    if f"rate_limit_{name}" not in Settings.model_fields:
-        raise LookupError(f"rate limit {name!r} has no setting rate_limit_{name}")
+    check_route_limit_name(name)
 
     async def check_route_limit(request: Request) -> None:
-        limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
-        if limits is not None and limits.enabled:
-            await limits.enforce_named(name, request)
+        await enforce_route_limit(name, request)
 
     return Depends(check_route_limit)
+
+
+def check_route_limit_name(name: str) -> str:
+    """`name` when the setting `rate_limit_<name>` exists, else LookupError (at import)."""
+    if f"rate_limit_{name}" not in Settings.model_fields:
+        raise LookupError(f"rate limit {name!r} has no setting rate_limit_{name}")
+    return name
+
+
+async def within_route_limit(name: str, request: Request) -> bool:
+    """Counts `rate_limit_<name>` as `enforce_route_limit` does (once per request), and says
+    whether the request is within it, without answering: a refused request goes on to its
+    route, whose `rate_limit(name)` answers the 429."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is None or not limits.enabled:
+        return True
+    return (await limits.count_named(name, request)).refusal is None
+
+
+async def enforce_route_limit(name: str, request: Request) -> None:
+    """What `rate_limit(name)` does, for a hot route that takes no dependencies: counts the
+    request against `rate_limit_<name>`, 429 `rate_limited` past it."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is not None and limits.enabled:
+        await limits.enforce_named(name, request)
 
 
 @dataclass(frozen=True)
@@ -115,6 +137,7 @@ class Decision:
     user: str | None
     applied: list[Policy] = field(default_factory=list)
     usages: list[Usage] = field(default_factory=list)
+    named: set[str] = field(default_factory=set)  # the route limits counted, once each
 
     @property
     def refusal(self) -> Usage | None:
@@ -188,11 +211,19 @@ class RateLimits:
         await self._count(decision, plan)
         return decision
 
-    async def enforce_named(self, name: str, connection: HTTPConnection) -> None:
-        """Counts the named limit (per user when signed in, else per address); raises 429."""
+    async def count_named(self, name: str, connection: HTTPConnection) -> Decision:
+        """Counts the named limit (per user when signed in, else per address), once per
+        request however often it is asked."""
         decision = self.decision(connection)
-        identity = decision.user or decision.address
-        await self._count(decision, [(policy, identity) for policy in self.named(name)])
+        if name not in decision.named:
+            decision.named.add(name)
+            identity = decision.user or decision.address
+            await self._count(decision, [(policy, identity) for policy in self.named(name)])
+        return decision
+
+    async def enforce_named(self, name: str, connection: HTTPConnection) -> None:
+        """Counts the named limit (`count_named`); raises 429 past it."""
+        decision = await self.count_named(name, connection)
         refusal = decision.refusal
         if refusal is not None:
             raise rate_limit_error(refusal, await self.headers(decision))

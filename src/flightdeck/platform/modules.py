@@ -74,6 +74,9 @@ class DomainModule:
     workers: tuple[WorkerFactory, ...] = ()
     readiness: tuple[Readiness, ...] = ()
     mounts: tuple[Mount, ...] = ()
+    # ASGI middleware around the app's routes, inside the platform's (request context,
+    # metrics, rate limits): `cls(app)` each, the first innermost.
+    middleware: tuple[Callable[[ASGIApp], ASGIApp], ...] = ()
 
 
 @dataclass

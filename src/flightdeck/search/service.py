@@ -20,13 +20,14 @@ never past its first departure (`cache_seconds`). A booking re-checks the invent
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flightdeck.flights.airports import get_airport, to_local
+from flightdeck.flights.airports import find_airport, get_airport, to_local
 from flightdeck.flights.itineraries import service as itinerary_queries
 from flightdeck.flights.itineraries.service import SearchWindow
 from flightdeck.flights.status import service as status_service
@@ -46,6 +47,15 @@ from flightdeck.search.schemas import SearchQuery
 MAX_ITINERARIES = 50
 # Bump when the cached document's shape changes, so instances running other code ignore it.
 _CACHE_FORMAT = "search:v3"
+
+
+@dataclass(frozen=True)
+class CachedSearch:
+    """What the cache had for one query: its key (None with the cache off) and the answer."""
+
+    key: str | None
+    document: bytes | None
+
 
 # One kind of candidate: its best `limit` itineraries for the query, in the query's order.
 CandidateSource = Callable[
@@ -215,27 +225,47 @@ def _cache_base(query: SearchQuery, rules: ConnectionRules) -> str:
     return ":".join(fields)
 
 
+async def _cache_key(query: SearchQuery, settings: Settings) -> str | None:
+    """The query's cache key under the route's current tag versions; None with the cache off."""
+    if settings.search_cache_seconds <= 0:
+        return None
+    rules = ConnectionRules.from_settings(settings)
+    tags = itinerary_queries.route_cache_tags(query.origin, query.destination)
+    return await get_cache().tagged_key(_cache_base(query, rules), tags)
+
+
+async def cached_search_json(query: SearchQuery, settings: Settings) -> CachedSearch:
+    """The cached answer to `query` if a fresh one is there (its document), with the key it
+    was looked up under (None with the cache off). Nothing for an unknown airport: the route
+    answers the 422."""
+    if find_airport(query.origin) is None or find_airport(query.destination) is None:
+        return CachedSearch(key=None, document=None)
+    key = await _cache_key(query, settings)
+    document = None if key is None else await get_cache().get(key)
+    return CachedSearch(key=key, document=document)
+
+
 async def search_itineraries_json(
-    reads: ReadDatabase, query: SearchQuery, settings: Settings
+    reads: ReadDatabase,
+    query: SearchQuery,
+    settings: Settings,
+    looked_up: CachedSearch | None = None,
 ) -> bytes:
     """The search's JSON document, from the cache when a fresh answer is there (then
     without a database connection), else read from the replica (the primary while the replica
-    cannot serve)."""
+    cannot serve). `looked_up`: the cache was read for this request already (by the edge,
+    search/edge.py) and had nothing; it is not read again."""
     get_airport(query.origin, "origin")  # an unknown code is a 422 before any cache access
     get_airport(query.destination, "destination")
-    cache = get_cache()
-    key = None
-    if settings.search_cache_seconds > 0:
-        rules = ConnectionRules.from_settings(settings)
-        tags = itinerary_queries.route_cache_tags(query.origin, query.destination)
-        key = await cache.tagged_key(_cache_base(query, rules), tags)
-    if key is not None and (cached := await cache.get(key)) is not None:
-        return cached
+    if looked_up is None:
+        looked_up = await cached_search_json(query, settings)
+    if looked_up.document is not None:
+        return looked_up.document
     async with read_connection(await reads.engine()) as conn:
         answer = await search_document(conn, query, settings)
     document = orjson.dumps(answer)
-    if key is not None and (seconds := cache_seconds(answer, settings, utcnow())) > 0:
-        await cache.set(key, document, seconds)
+    if looked_up.key is not None and (seconds := cache_seconds(answer, settings, utcnow())) > 0:
+        await get_cache().set(looked_up.key, document, seconds)
     return document
 
 
