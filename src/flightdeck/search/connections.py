@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flightdeck.flights.airports import get_airport
 from flightdeck.flights.itineraries.service import BookableFlight
@@ -31,10 +32,12 @@ class ConnectionRules:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionRules:
-        return cls(
-            min_domestic=timedelta(minutes=settings.min_connection_domestic_minutes),
-            min_international=timedelta(minutes=settings.min_connection_international_minutes),
-            max_layover=timedelta(minutes=settings.max_layover_minutes),
+        """The rules of these settings (one shared instance per set of values: every search
+        asks)."""
+        return _rules(
+            settings.min_connection_domestic_minutes,
+            settings.min_connection_international_minutes,
+            settings.max_layover_minutes,
         )
 
     @property
@@ -44,6 +47,15 @@ class ConnectionRules:
     def minimum_connection(self, *airports: str) -> timedelta:
         countries = {get_airport(code).country for code in airports}
         return self.min_domestic if len(countries) == 1 else self.min_international
+
+
+@lru_cache(maxsize=16)
+def _rules(domestic: int, international: int, layover: int) -> ConnectionRules:
+    return ConnectionRules(
+        min_domestic=timedelta(minutes=domestic),
+        min_international=timedelta(minutes=international),
+        max_layover=timedelta(minutes=layover),
+    )
 
 
 @dataclass(frozen=True)
