@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from tests.conftest import assert_error
 
 from flightdeck.app import create_app
@@ -98,3 +101,17 @@ async def test_fastapi_opentelemetry_is_off_unless_asked(settings: Settings) -> 
     # FastAPI keeps its configuration private; these are the switches it reads per request.
     assert [off._telemetry[s] for s in signals] == [False, False, False]  # type: ignore[attr-defined]
     assert [on._telemetry[s] for s in signals] == [True, True, True]  # type: ignore[attr-defined]
+
+
+async def test_the_heap_startup_built_is_frozen_for_the_collector_until_shutdown(
+    settings: Settings,
+) -> None:
+    gc.unfreeze()  # the suite's session app froze its own startup heap
+    app = create_app(settings)
+    async with LifespanManager(app):
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # modules, routes, schemas, the airports
+        # A full collection no longer walks what startup built.
+        assert not any(obj is app.router for obj in gc.get_objects(generation=2))
+    assert gc.get_freeze_count() == 0
+    assert any(obj is app.router for obj in gc.get_objects(generation=2))

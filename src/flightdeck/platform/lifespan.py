@@ -3,14 +3,16 @@
 Opened in this order and closed in reverse: keys, the database engine, the cache, the event
 bus (created), the shared resources of every module (`shared`, whatever this process serves),
 each running module's resources, the bus subscriptions, the bus (started), each
-module's workers. So workers stop before the bus (nothing is published into a closed bus) and
+module's workers; then the heap startup built is frozen for the garbage collector
+(`startup_heap_frozen`). So workers stop before the bus (nothing is published into a closed bus) and
 the bus stops before the resources its handlers use.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+import gc
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 
@@ -75,7 +77,23 @@ async def run_modules(
                 wiring.workers.setdefault(module.name, []).append(worker.name)
         app.state.readiness_checks = _readiness_checks(runtime, modules)
         app.state.optional_checks = _optional_checks(runtime)
+        stack.enter_context(startup_heap_frozen())
         yield
+
+
+@contextmanager
+def startup_heap_frozen() -> Iterator[None]:
+    """What startup built (modules, routes, schemas, airports, pools) lives as long as the
+    server: it is moved out of the cyclic garbage collector's way (`gc.freeze()`) until
+    shutdown. Otherwise every full collection walks all of it again: under a cold direct
+    search load on PostgreSQL that was 0.5-0.8 ms of a request's ~3 ms of CPU (no difference
+    measured on SQLite). Shutdown unfreezes (`gc.unfreeze()`), so a process that builds apps
+    one after another (the test suite) collects them as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Runtime:
