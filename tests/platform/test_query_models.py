@@ -1,4 +1,4 @@
-"""`query_model` answers exactly as FastAPI's own `Annotated[Model, Query()]`, and
+"""`parse_query` answers exactly as FastAPI's own `Annotated[Model, Query()]`, and
 `query_parameters` documents the same parameters: checked side by side on two apps."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel
 
 from flightdeck.platform.errors import install_error_handlers
-from flightdeck.platform.query_models import query_model, query_parameters
+from flightdeck.platform.query_models import parse_query, query_parameters
 from flightdeck.search.schemas import SearchQuery
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
@@ -40,10 +40,8 @@ def _apps() -> tuple[FastAPI, FastAPI]:
         return query.model_dump(mode="json")
 
     @ours.get("/search", openapi_extra=query_parameters(SearchQuery))
-    async def search_by_model(
-        query: Annotated[SearchQuery, query_model(SearchQuery)],
-    ) -> dict[str, Any]:
-        return query.model_dump(mode="json")
+    async def search_by_model(request: Request) -> dict[str, Any]:
+        return parse_query(SearchQuery, request).model_dump(mode="json")
 
     return fastapi_own, ours
 

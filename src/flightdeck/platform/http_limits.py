@@ -75,18 +75,21 @@ async def within_route_limit(name: str, request: Request) -> bool:
     """Counts `rate_limit_<name>` as `enforce_route_limit` does (once per request), and says
     whether the request is within it, without answering: a refused request goes on to its
     route, whose `rate_limit(name)` answers the 429."""
-    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
-    if limits is None or not limits.enabled:
-        return True
-    return (await limits.count_named(name, request)).refusal is None
+    limits = _enabled_limits(request)
+    return limits is None or (await limits.count_named(name, request)).refusal is None
 
 
 async def enforce_route_limit(name: str, request: Request) -> None:
     """What `rate_limit(name)` does, for a hot route that takes no dependencies: counts the
     request against `rate_limit_<name>`, 429 `rate_limited` past it."""
-    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
-    if limits is not None and limits.enabled:
+    limits = _enabled_limits(request)
+    if limits is not None:
         await limits.enforce_named(name, request)
+
+
+def _enabled_limits(request: Request) -> RateLimits | None:
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    return limits if limits is not None and limits.enabled else None
 
 
 @dataclass(frozen=True)
