@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +21,15 @@ import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.app import create_app
 from flightdeck.model_registry import Base
 from flightdeck.platform.clock import clock
+from flightdeck.platform.db import READ_ONLY
 from flightdeck.platform.migrations import upgrade_database
 from flightdeck.platform.security.encryption import generate_key_spec
 from flightdeck.platform.security.passwords import hash_password, use_hashing_cost
@@ -50,6 +53,28 @@ TEST_PASSWORD = "correct-horse-battery"
 # 1 December 2026, a schedule season) keep their place relative to "now" whenever the suite
 # runs. The clock still moves from there; a test may move it on (`clock.advance`).
 SUITE_NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+# A statement that writes, anywhere in it (a CTE's INSERT/UPDATE/DELETE too).
+_WRITES = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)\b", re.IGNORECASE)
+READ_ONLY_WRITES: list[str] = []
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _read_only_connections_write_nothing(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    """A GET's session and every read connection run statement by statement, in autocommit
+    (platform/db.py): a write there would not be part of any transaction. Every statement of
+    the suite is checked; one that writes on such a connection fails the test that made it."""
+    if conn.get_execution_options().get(READ_ONLY) and _WRITES.search(statement):
+        READ_ONLY_WRITES.append(statement)
+        raise AssertionError(f"a read-only connection wrote: {statement[:300]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_read_only_writes() -> Iterator[None]:
+    del READ_ONLY_WRITES[:]
+    yield
+    assert not READ_ONLY_WRITES, f"read-only connections wrote: {READ_ONLY_WRITES}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

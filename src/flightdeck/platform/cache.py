@@ -38,6 +38,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightdeck.platform.settings import Settings
 
@@ -415,7 +416,13 @@ async def _again_later(tags: list[str], keys: list[str], delay: float) -> None:
         await get_cache().delete(keys)
 
 
+# Listeners of every session (registered once: a listener added per session cost more than
+# the invalidation itself on the hold path); a session with nothing pending returns at once.
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Any) -> None:
+    info = session.info
+    if _SESSION_TAGS not in info and _SESSION_KEYS not in info:
+        return
     if session.get_nested_transaction() is not None:
         return  # a SAVEPOINT was released; the transaction goes on
     tags: set[str] = session.info.pop(_SESSION_TAGS, set())
@@ -437,6 +444,7 @@ async def finish_invalidations(session: AsyncSession) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Any) -> None:
     if session.get_nested_transaction() is None:  # the whole transaction, not a SAVEPOINT
         session.info.pop(_SESSION_TAGS, None)
@@ -444,13 +452,7 @@ def _after_rollback(session: Any) -> None:
 
 
 def _pending_after_commit(session: AsyncSession, name: str) -> set[str]:
-    sync_session = session.sync_session
-    pending: set[str] | None = sync_session.info.get(name)
-    if pending is None:
-        pending = sync_session.info[name] = set()
-        if not event.contains(sync_session, "after_commit", _after_commit):
-            event.listen(sync_session, "after_commit", _after_commit)
-            event.listen(sync_session, "after_rollback", _after_rollback)
+    pending: set[str] = session.sync_session.info.setdefault(name, set())
     return pending
 
 
