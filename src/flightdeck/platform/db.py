@@ -200,8 +200,8 @@ WRITE_ADMISSION = Depends(_admit_writer, scope="function")
 # What a GET or HEAD request's session runs with: each statement on its own, in autocommit.
 # On PostgreSQL (READ COMMITTED) every statement of a transaction reads its own snapshot
 # anyway, so a read sees nothing different, and the BEGIN and COMMIT round trips go (a GET of
-# one booking under the hold load: p50 47 -> 31 ms, docs/ARCHITECTURE.md). SQLite, the same
-# as `read_connection`. Nothing on a READ_ONLY connection writes (the suite checks it:
+# one booking: 3.5 -> 2.7-3.1 ms of CPU, docs/ARCHITECTURE.md "Reads"). SQLite, the same as
+# `read_connection`. Nothing on a READ_ONLY connection writes (the suite checks it:
 # tests/conftest.py, `_read_only_connections_write_nothing`).
 _REQUEST_READS: dict[str, dict[str, Any]] = {
     "postgresql": {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"},
