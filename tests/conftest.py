@@ -55,16 +55,22 @@ TEST_PASSWORD = "correct-horse-battery"
 SUITE_NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
-# A statement that writes, anywhere in it (a CTE's INSERT/UPDATE/DELETE too).
-_WRITES = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)\b", re.IGNORECASE)
+# A statement that writes, anywhere in it (a CTE's INSERT/UPDATE/DELETE too), or locks rows
+# (a lock taken in autocommit ends with its statement: it would protect nothing).
+_WRITES = re.compile(
+    r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|FOR\s+(NO\s+KEY\s+)?UPDATE|"
+    r"FOR\s+(KEY\s+)?SHARE)\b",
+    re.IGNORECASE,
+)
 READ_ONLY_WRITES: list[str] = []
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _read_only_connections_write_nothing(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
     """A GET's session and every read connection run statement by statement, in autocommit
-    (platform/db.py): a write there would not be part of any transaction. Every statement of
-    the suite is checked; one that writes on such a connection fails the test that made it."""
+    (platform/db.py): a write or a row lock there would not be part of any transaction. Every
+    statement of the suite is checked; one that writes or locks on such a connection fails
+    the test that made it."""
     if conn.get_execution_options().get(READ_ONLY) and _WRITES.search(statement):
         READ_ONLY_WRITES.append(statement)
         raise AssertionError(f"a read-only connection wrote: {statement[:300]}")

@@ -100,13 +100,17 @@ async def test_a_get_sends_no_begin_or_commit_and_a_write_keeps_its_transaction(
     assert response.json()["full_name"] == "Ada Byron"
 
 
-async def test_a_write_on_a_read_only_connection_fails_the_test_that_made_it(
-    app: FastAPI, backend: str
+async def test_a_write_or_a_lock_on_a_read_only_connection_fails_the_test_that_made_it(
+    app: FastAPI,
 ) -> None:
+    write = "UPDATE users SET full_name = full_name WHERE 1 = 0"
+    lock = "SELECT id FROM users WHERE 1 = 0 FOR UPDATE"
     async with app.state.engine.connect() as conn:
         await conn.execution_options(**{READ_ONLY: True})
-        with pytest.raises(AssertionError, match="a read-only connection wrote"):
-            await conn.execute(text("UPDATE users SET full_name = full_name WHERE 1 = 0"))
+        for statement in (write, lock):
+            with pytest.raises(AssertionError, match="a read-only connection wrote"):
+                await conn.execute(text(statement))
+        await conn.execute(text("SELECT id FROM users WHERE 1 = 0"))  # a read passes
         await conn.rollback()
-    assert conftest.READ_ONLY_WRITES == ["UPDATE users SET full_name = full_name WHERE 1 = 0"]
-    del conftest.READ_ONLY_WRITES[:]  # seen: this test's own write is not a failure
+    assert [write, lock] == conftest.READ_ONLY_WRITES
+    del conftest.READ_ONLY_WRITES[:]  # seen: this test's own statements are not a failure

@@ -446,9 +446,12 @@ async def finish_invalidations(session: AsyncSession) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Any) -> None:
+    info = session.info
+    if _SESSION_TAGS not in info and _SESSION_KEYS not in info:
+        return
     if session.get_nested_transaction() is None:  # the whole transaction, not a SAVEPOINT
-        session.info.pop(_SESSION_TAGS, None)
-        session.info.pop(_SESSION_KEYS, None)
+        info.pop(_SESSION_TAGS, None)
+        info.pop(_SESSION_KEYS, None)
 
 
 def _pending_after_commit(session: AsyncSession, name: str) -> set[str]:
