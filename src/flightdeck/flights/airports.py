@@ -85,9 +85,16 @@ def search_airports(query: str | None, limit: int = 20) -> list[Airport]:
     return (exact + rest)[:limit]
 
 
+@lru_cache(maxsize=1024)
+def airport_zone(airport_code: str) -> ZoneInfo:
+    """The airport's time zone (UnknownAirport, a 422, for a code that is none). Kept by
+    code: a search shows each of its flights' times in two zones."""
+    return get_airport(airport_code).zone
+
+
 def to_local(instant: datetime, airport_code: str) -> datetime:
     """The instant in the airport's local offset (for responses)."""
-    return instant.astimezone(get_airport(airport_code).zone)
+    return instant.astimezone(airport_zone(airport_code))
 
 
 def local_to_utc(day: date, local_time: time, airport_code: str) -> datetime:
@@ -97,7 +104,7 @@ def local_to_utc(day: date, local_time: time, airport_code: str) -> datetime:
     skipped hour of a spring-forward the time is read with the pre-change offset, which moves
     it forward by the gap, as airlines publish it.
     """
-    zone = get_airport(airport_code).zone
+    zone = airport_zone(airport_code)
     return datetime.combine(day, local_time, tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
