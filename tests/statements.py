@@ -1,14 +1,16 @@
-"""Watching the SQL a test's own requests send (SQLAlchemy's `before_cursor_execute`).
+"""Watching the SQL a test's own requests send: SQLAlchemy's `before_cursor_execute`
+(`statements_sent`), or on PostgreSQL asyncpg's query loggers, which see BEGIN and COMMIT too
+(`postgres_queries`).
 
-Only statements sent from the calling task's context are kept: a request made through the
-test client runs in it (SQLAlchemy's greenlets too), while background work (the outbox relay,
+Only what is sent from the calling task's context is kept: a request made through the test
+client runs in it (SQLAlchemy's greenlets too), while background work (the outbox relay,
 event handlers of earlier requests) runs in tasks of its own and is left out.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,9 +19,10 @@ from sqlalchemy import event
 
 Statement = tuple[str, Any]  # SQL text, its parameters
 
-_WATCHING: contextvars.ContextVar[list[Statement] | None] = contextvars.ContextVar(
+_WATCHING: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
     "watching_statements", default=None
 )
+Listener = tuple[Any, str, Callable[..., None]]  # target, event name, function
 
 
 def _record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -28,16 +31,50 @@ def _record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) 
         statements.append((statement, parameters))
 
 
+def _log_query(record: Any) -> None:
+    # asyncpg calls query loggers with call_soon, in the context of the task that sent it.
+    queries = _WATCHING.get()
+    if queries is not None:
+        queries.append(record.query)
+
+
+def _attach_logger(dbapi_connection: Any, *_: Any) -> None:
+    dbapi_connection.driver_connection.add_query_logger(_log_query)
+
+
+def _detach_logger(dbapi_connection: Any, *_: Any) -> None:
+    dbapi_connection.driver_connection.remove_query_logger(_log_query)
+
+
+@contextmanager
+def _watching(listeners: list[Listener]) -> Iterator[list[Any]]:
+    """What the listeners record from the calling task's context while the block runs."""
+    found: list[Any] = []
+    for target, name, function in listeners:
+        event.listen(target, name, function)
+    token = _WATCHING.set(found)
+    try:
+        yield found
+    finally:
+        _WATCHING.reset(token)
+        for target, name, function in listeners:
+            event.remove(target, name, function)
+
+
 @contextmanager
 def statements_sent(app: FastAPI) -> Iterator[list[Statement]]:
     """The statements (with their parameters) the calling task sends to the app's database
     while the block runs. BEGIN and COMMIT are not cursor executions, so not among them."""
-    statements: list[Statement] = []
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", _record)
-    token = _WATCHING.set(statements)
-    try:
-        yield statements
-    finally:
-        _WATCHING.reset(token)
-        event.remove(engine, "before_cursor_execute", _record)
+    with _watching([(app.state.engine.sync_engine, "before_cursor_execute", _record)]) as found:
+        yield found
+
+
+@contextmanager
+def postgres_queries(app: FastAPI) -> Iterator[list[str]]:
+    """Every query the calling task sends to PostgreSQL while the block runs, as asyncpg sees
+    it: BEGIN and COMMIT too. asyncpg reports them with call_soon: let the loop run once
+    (`await asyncio.sleep(0)`) before reading the list."""
+    pool = app.state.engine.sync_engine.pool
+    listeners = [(pool, "checkout", _attach_logger), (pool, "checkin", _detach_logger)]
+    with _watching(listeners) as found:
+        yield found

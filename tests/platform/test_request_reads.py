@@ -5,57 +5,20 @@ connection writes (the suite-wide check of tests/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 from tests import conftest
 from tests.conftest import TestUser
-from tests.statements import statements_sent
+from tests.statements import postgres_queries, statements_sent
 
 from flightdeck.platform.db import READ_ONLY
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-_WATCHING: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "watching_transaction_control", default=None
-)
-
-
-def _log_query(record: Any) -> None:
-    # asyncpg calls query loggers with call_soon, in the context of the task that sent it.
-    sent = _WATCHING.get()
-    if sent is not None:
-        sent.append(record.query)
-
-
-@contextmanager
-def postgres_queries(app: FastAPI) -> Iterator[list[str]]:
-    """Every query the calling task sends to PostgreSQL while the block runs, as asyncpg sees
-    it: BEGIN and COMMIT too (they are not cursor executions for SQLAlchemy)."""
-    pool = app.state.engine.sync_engine.pool
-
-    def attach(dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(_log_query)
-
-    def detach(dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.driver_connection.remove_query_logger(_log_query)
-
-    sent: list[str] = []
-    event.listen(pool, "checkout", attach)
-    event.listen(pool, "checkin", detach)
-    token = _WATCHING.set(sent)
-    try:
-        yield sent
-    finally:
-        _WATCHING.reset(token)
-        event.remove(pool, "checkout", attach)
-        event.remove(pool, "checkin", detach)
 
 
 def _command(query: str) -> str:
