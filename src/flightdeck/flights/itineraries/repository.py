@@ -1,7 +1,9 @@
 """The SQL of itinerary search: Core statements that read only the columns a search shows.
 
-Two statements, each built once per sort order and then only executed (SQLAlchemy caches
-their compiled form; nothing is turned into ORM objects). Each ranks and limits in SQL, then
+Three statements, each built once per sort order, compiled once per dialect and then run on
+the database driver (`platform/compiled_reads.CompiledRead`: SQLAlchemy's own execution of
+them cost more CPU than the database's answer; nothing is turned into ORM objects, rows are
+read by position). Each ranks and limits in SQL, then
 adds every cabin of the few flights kept (the API shows them all) as one text per flight, so
 a search is one round trip per kind of itinerary:
 
@@ -48,7 +50,6 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Row,
     Select,
     String,
     Table,
@@ -64,6 +65,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights.inventory.traffic import ALONE_ONLY, CONNECTION_ONLY, NEVER_SOLD
 from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
+from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.portable_sql import joined_text, plus_seconds, seconds_between
 
 # Flights in these states take no bookings, so search never offers them.
@@ -173,14 +175,19 @@ def _parse_cabins(text: str | None) -> tuple[CabinRow, ...]:
     return tuple(sorted(cabins))  # by cabin name: no two cabins of a flight share one
 
 
-def _leg(row: Row[Any], start: int, cabins: str | None) -> LegRow:
+def _leg(row: Sequence[Any], start: int, cabins: str | None) -> LegRow:
     return LegRow._make((*row[start : start + _LEG_FIELDS], _parse_cabins(cabins)))
 
 
-def _pairs(rows: Iterable[Row[Any]]) -> list[tuple[LegRow, LegRow]]:
+# A row of `_best_with_cabins`: each leg's fields in turn, then each leg's cabins.
+_FIRST_CABINS, _SECOND_CABINS = 2 * _LEG_FIELDS, 2 * _LEG_FIELDS + 1
+
+
+def _pairs(rows: Iterable[Sequence[Any]]) -> list[tuple[LegRow, LegRow]]:
     """Two-leg rows as (first, second) legs."""
     return [
-        (_leg(row, 0, row.first_cabins), _leg(row, _LEG_FIELDS, row.second_cabins)) for row in rows
+        (_leg(row, 0, row[_FIRST_CABINS]), _leg(row, _LEG_FIELDS, row[_SECOND_CABINS]))
+        for row in rows
     ]
 
 
@@ -248,7 +255,7 @@ def _best_with_cabins(ranked: Select[Any], legs: Sequence[str]) -> Select[Any]:
 
 
 @cache
-def _direct_statement(order: Order) -> Select[Any]:
+def _direct_statement(order: Order) -> CompiledRead:
     flight, cabin = _FLIGHTS.c, _CABINS.c
     keys = _sort_keys(
         order,
@@ -270,11 +277,11 @@ def _direct_statement(order: Order) -> Select[Any]:
         .order_by(*keys, flight.id)
         .limit(bindparam("limit", type_=Integer))
     )
-    return _best_with_cabins(ranked, ["direct"])
+    return CompiledRead(_best_with_cabins(ranked, ["direct"]))
 
 
 @cache
-def _connections_statement(order: Order) -> Select[Any]:
+def _connections_statement(order: Order) -> CompiledRead:
     shortest = bindparam("min_connection", type_=Integer)
     longest = bindparam("max_layover", type_=Integer)
 
@@ -305,7 +312,7 @@ def _connections_statement(order: Order) -> Select[Any]:
 
 
 @cache
-def _through_statement(order: Order) -> Select[Any]:
+def _through_statement(order: Order) -> CompiledRead:
     def next_leg(first: Any, second: Any) -> ColumnElement[bool]:
         return and_(
             second.flight_number == first.flight_number,
@@ -329,7 +336,7 @@ def _two_leg_statement(
     order: Order,
     join_second: Callable[[Any, Any], ColumnElement[bool]],
     conditions: Callable[[Any, Any], list[ColumnElement[bool]]],
-) -> Select[Any]:
+) -> CompiledRead:
     """Two legs from the origin to the destination, the second joined by `join_second`,
     ranked and limited in SQL, with their cabins (connections and through flights)."""
     first_table, second_table = _FLIGHTS.alias("first_leg"), _FLIGHTS.alias("second_leg")
@@ -367,7 +374,7 @@ def _two_leg_statement(
         .order_by(*keys, first.id, second.id)
         .limit(bindparam("limit", type_=Integer))
     )
-    return _best_with_cabins(ranked, ["first", "second"])
+    return CompiledRead(_best_with_cabins(ranked, ["first", "second"]))
 
 
 def _parameters(window: SearchWindow, limit: int) -> dict[str, Any]:
@@ -386,8 +393,8 @@ async def direct_flights(
     conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
 ) -> list[LegRow]:
     """The best `limit` bookable flights from origin to destination in the window."""
-    result = await conn.execute(_direct_statement(order), _parameters(window, limit))
-    return [_leg(row, 0, row.direct_cabins) for row in result]
+    rows = await _direct_statement(order).rows(conn, _parameters(window, limit))
+    return [_leg(row, 0, row[_LEG_FIELDS]) for row in rows]
 
 
 async def connections(
@@ -407,8 +414,7 @@ async def connections(
         "min_connection": min_connection_seconds,
         "max_layover": max_layover_seconds,
     }
-    result = await conn.execute(_connections_statement(order), parameters)
-    return _pairs(result)
+    return _pairs(await _connections_statement(order).rows(conn, parameters))
 
 
 async def through_flights(
@@ -417,8 +423,7 @@ async def through_flights(
     """The best `limit` (leg, next leg) pairs of one multi-leg flight: the first from the
     origin in the window, the next (same flight number and date) to the destination, both
     bookable, the through journey sold by their traffic restrictions."""
-    result = await conn.execute(_through_statement(order), _parameters(window, limit))
-    return _pairs(result)
+    return _pairs(await _through_statement(order).rows(conn, _parameters(window, limit)))
 
 
 async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tuple[str, str]]:

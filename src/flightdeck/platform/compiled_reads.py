@@ -1,0 +1,152 @@
+"""Read statements compiled once per dialect and run on the database driver itself.
+
+For a big Core SELECT, SQLAlchemy's `AsyncConnection.execute` spends more CPU per execution
+than the database spends answering: it hashes the statement's cache key (a tuple of thousands
+of elements) to find the compiled form, builds an execution context, processes every bound
+value through it and wraps the cursor in a result. A cold search runs three such statements
+(docs/ARCHITECTURE.md, "The cost of a request").
+
+`CompiledRead` lets SQLAlchemy compile its statement once per dialect and keeps what an
+execution needs: the SQL text, the order of its parameters with their bind processors, and
+its columns' result processors. `rows` runs the text on the connection's driver (asyncpg's
+`fetch`, aiosqlite's `execute_fetchall`: one trip) and applies the same processors, so the
+rows are the ones `execute` returns. What stays SQLAlchemy's: the statement (Core), its SQL,
+the types, the pool, and the connection's options. Cursor events are dispatched as for any
+execution (without a cursor or an execution context), so listeners still see each statement;
+a driver error becomes SQLAlchemy's `DBAPIError` and the connection is dropped from the pool.
+
+It runs so on a connection marked `READ_ONLY` (a read connection, a GET's session: each
+statement on its own, in autocommit), where nothing needs a transaction begun; on any other
+connection, and with any other driver, `rows` is SQLAlchemy's own `execute`. A statement with
+an IN list (expanding parameters) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flightdeck.platform.db import READ_ONLY
+
+Processor = Callable[[Any], Any]
+# The drivers run directly; any other gets SQLAlchemy's own execution.
+_DRIVERS = frozenset({"asyncpg", "aiosqlite"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled for one dialect, and what running it needs."""
+
+    sql: str
+    # Each placeholder's parameter, in order (a name used twice is listed twice on SQLite).
+    names: tuple[str, ...]
+    defaults: dict[str, Any]  # values written into the statement (`func.substr(x, 1, 1)`)
+    bind_processors: dict[str, Processor]
+    result_processors: tuple[tuple[int, Processor], ...]  # (column position, processor)
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The placeholders' values, processed, in order (a tuple, as SQLAlchemy passes a
+        positional statement's parameters to the driver and to cursor events)."""
+        parameters = []
+        for name in self.names:
+            value = values[name] if name in values else self.defaults[name]
+            process = self.bind_processors.get(name)
+            parameters.append(value if process is None else process(value))
+        return tuple(parameters)
+
+    def processed(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        if not self.result_processors:
+            return [tuple(row) for row in rows]
+        result: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(row)
+            for position, process in self.result_processors:
+                values[position] = process(values[position])
+            result.append(values)
+        return result
+
+
+def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    binds = compiled.binds
+    expanding = sorted(name for name, bind in binds.items() if bind.expanding)
+    if expanding:
+        raise ValueError(f"a compiled read takes no IN list: {', '.join(expanding)}")
+    if compiled.positiontup is None:
+        raise ValueError(f"{dialect.name}: not a positional parameter style")
+    bind_processors: dict[str, Processor] = {}
+    for name, bind in binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            bind_processors[name] = process
+    result_processors = []
+    for position, column in enumerate(statement.selected_columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            result_processors.append((position, process))
+    return _Compiled(
+        sql=compiled.string,
+        names=tuple(compiled.positiontup),
+        defaults={name: bind.value for name, bind in binds.items()},
+        bind_processors=bind_processors,
+        result_processors=tuple(result_processors),
+    )
+
+
+class CompiledRead:
+    """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc)."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        # Each selected column's name, in order: a row is a sequence, read by position.
+        self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self._compiled: dict[str, _Compiled] = {}
+
+    def position(self, column: str) -> int:
+        return self.columns.index(column)
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compiled[dialect.name] = _compile(self.statement, dialect)
+        return found
+
+    async def rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """The statement's rows with `values` bound, as `conn.execute` would return them."""
+        sync = conn.sync_connection
+        if (
+            sync is None
+            or conn.dialect.driver not in _DRIVERS
+            or not sync.get_execution_options().get(READ_ONLY)
+        ):
+            # In a transaction the driver's BEGIN is SQLAlchemy's to send (asyncpg's adapter
+            # sends it with the first statement): SQLAlchemy runs the statement.
+            result = await conn.execute(self.statement, dict(values))
+            return list(result.all())
+        compiled = self.compiled(conn.dialect)
+        parameters = compiled.parameters(values)
+        # Checked out when the connection started; the driver's own connection under it.
+        driver: Any = sync.connection.driver_connection
+        dispatch = sync.dispatch
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(sync, None, compiled.sql, parameters, None, False)
+        try:
+            if conn.dialect.driver == "asyncpg":
+                rows: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *parameters)
+            else:
+                rows = await driver.execute_fetchall(compiled.sql, parameters)
+        except Exception as error:
+            # Whatever went wrong, the connection is not trusted again: the pool drops it.
+            await conn.invalidate()
+            raise DBAPIError(
+                compiled.sql, parameters, error, connection_invalidated=True
+            ) from error
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(sync, None, compiled.sql, parameters, None, False)
+        return compiled.processed(rows)

@@ -1,0 +1,131 @@
+"""A read compiled once and run on the driver (platform/compiled_reads.py) returns the rows
+SQLAlchemy's own execution returns, shows its statement to cursor events, turns a driver
+error into SQLAlchemy's and drops that connection, and refuses an IN list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import bindparam, column, event, func, or_, select, table, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from tests.statements import statements_sent
+
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.compiled_reads import CompiledRead
+from flightdeck.platform.db import UTCDateTime, new_id, read_connection
+from flightdeck.platform.events.outbox import OUTBOX_TABLE, record_event
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+_OUTBOX = OUTBOX_TABLE.c
+# Typed columns (JSON, a UTC time, an integer), a value written into the statement
+# (coalesce's default) and one parameter used twice.
+_EVENTS = CompiledRead(
+    select(
+        _OUTBOX.id,
+        _OUTBOX.payload,
+        _OUTBOX.created_at,
+        _OUTBOX.attempts,
+        func.coalesce(_OUTBOX.actor_id, "nobody").label("actor"),
+    )
+    .where(
+        _OUTBOX.created_at >= bindparam("since", type_=UTCDateTime()),
+        _OUTBOX.aggregate_id == bindparam("aggregate"),
+        or_(
+            _OUTBOX.event_type == bindparam("kind"),
+            _OUTBOX.aggregate_type == bindparam("kind"),
+        ),
+    )
+    .order_by(_OUTBOX.created_at, _OUTBOX.id)
+)
+
+
+async def _events(db: AsyncSession) -> dict[str, Any]:
+    """Three events of a new aggregate (and one of another): the statement's values."""
+    aggregate = new_id()
+    for n, actor in enumerate(["u1", None, "u2"]):
+        await record_event(
+            db,
+            "booking.created",
+            aggregate_type="booking",
+            aggregate_id=aggregate,
+            payload={"n": n, "seats": ["1A", "1B"]},
+            actor_id=actor,
+        )
+    await record_event(
+        db, "booking.created", aggregate_type="booking", aggregate_id=new_id(), payload={}
+    )
+    await db.commit()
+    return {"since": utcnow() - timedelta(hours=1), "aggregate": aggregate, "kind": "booking"}
+
+
+async def test_rows_are_those_sqlalchemy_returns(app: FastAPI, db: AsyncSession) -> None:
+    values = await _events(db)
+    async with read_connection(app.state.engine) as conn:
+        expected = [tuple(row) for row in (await conn.execute(_EVENTS.statement, values)).all()]
+        rows = [tuple(row) for row in await _EVENTS.rows(conn, values)]
+    assert len(expected) == 3
+    assert rows == expected
+    assert [row[_EVENTS.position("actor")] for row in rows] == ["u1", "nobody", "u2"]
+    assert rows[0][_EVENTS.position("payload")] == {"n": 0, "seats": ["1A", "1B"]}
+    created_at = rows[0][_EVENTS.position("created_at")]
+    assert created_at.utcoffset() == timedelta(0)
+
+
+async def test_cursor_events_see_the_statement(app: FastAPI, db: AsyncSession) -> None:
+    values = await _events(db)
+    with statements_sent(app) as sent:
+        async with read_connection(app.state.engine) as conn:
+            rows = await _EVENTS.rows(conn, values)
+    [(statement, parameters)] = sent
+    assert statement == _EVENTS.compiled(app.state.engine.dialect).sql
+    assert values["aggregate"] in parameters and "booking" in parameters
+    assert len(rows) == 3
+
+
+async def test_a_driver_error_is_sqlalchemys_and_drops_the_connection(app: FastAPI) -> None:
+    missing = CompiledRead(select(column("x")).select_from(table("no_such_table")))
+    async with read_connection(app.state.engine) as conn:
+        with pytest.raises(DBAPIError) as raised:
+            await missing.rows(conn, {})
+        assert raised.value.connection_invalidated
+        assert conn.invalidated
+    async with read_connection(app.state.engine) as conn:  # the pool goes on with another
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_an_in_list_is_refused(app: FastAPI) -> None:
+    by_ids = CompiledRead(
+        select(_OUTBOX.id).where(_OUTBOX.id.in_(bindparam("ids", expanding=True)))
+    )
+    async with read_connection(app.state.engine) as conn:
+        with pytest.raises(ValueError, match="IN list: ids"):
+            await by_ids.rows(conn, {"ids": ["a"]})
+
+
+async def test_in_a_transaction_sqlalchemy_runs_it(app: FastAPI, db: AsyncSession) -> None:
+    """Off a read-only connection the driver's BEGIN is SQLAlchemy's to send: the statement
+    goes through SQLAlchemy's execution (its cursor events carry an execution context)."""
+    values = await _events(db)
+    contexts: list[object] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
+        if statement == _EVENTS.compiled(app.state.engine.dialect).sql:
+            contexts.append(context)
+
+    sync_engine = app.state.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", seen)
+    try:
+        async with app.state.engine.begin() as conn:
+            in_transaction = [tuple(row) for row in await _EVENTS.rows(conn, values)]
+        async with read_connection(app.state.engine) as conn:
+            on_read_connection = [tuple(row) for row in await _EVENTS.rows(conn, values)]
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", seen)
+    assert in_transaction == on_read_connection and len(in_transaction) == 3
+    assert contexts[0] is not None  # SQLAlchemy's execution context
+    assert contexts[1] is None  # the driver's, without one
