@@ -76,6 +76,16 @@ async def test_rows_are_those_sqlalchemy_returns(app: FastAPI, db: AsyncSession)
     assert created_at.utcoffset() == timedelta(0)
 
 
+async def test_named_rows_are_read_by_column_name(app: FastAPI, db: AsyncSession) -> None:
+    values = await _events(db)
+    async with read_connection(app.state.engine) as conn:
+        expected = (await conn.execute(_EVENTS.statement, values)).all()
+        named = await _EVENTS.named_rows(conn, values)
+    assert [(row.id, row.actor, row.payload) for row in named] == [
+        (row.id, row.actor, row.payload) for row in expected
+    ]
+
+
 async def test_cursor_events_see_the_statement(app: FastAPI, db: AsyncSession) -> None:
     values = await _events(db)
     with statements_sent(app) as sent:

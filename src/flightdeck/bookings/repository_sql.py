@@ -54,6 +54,7 @@ from flightdeck.bookings.sql_add import (
     booking_rows,
     one_or_many,
 )
+from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.events.outbox import (
     RecordedEvent,
     event_row,
@@ -141,7 +142,7 @@ _SEGMENT_FIELDS = (
     "fare_amount", "fare_currency", "seats",
 )  # fmt: skip
 _PASSENGER_FIELDS = ("first_name", "last_name", "date_of_birth", "passport_number")
-_WHOLE_BOOKING = (
+_WHOLE_BOOKING = CompiledRead(
     select(
         _BOOKINGS,
         _SEGMENTS.c.position.label("segment_position"),
@@ -189,7 +190,9 @@ class SqlBookingRepository:
         await write_event(self.session, event)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
-        rows = (await self.session.execute(_WHOLE_BOOKING, {"booking_id": booking_id})).all()
+        # A GET's connection is read-only: the statement runs on the driver (compiled_reads).
+        connection = await self.session.connection()
+        rows = await _WHOLE_BOOKING.named_rows(connection, {"booking_id": booking_id})
         if not rows:
             return None
         # Each segment's row repeats per passenger and each passenger's per segment.

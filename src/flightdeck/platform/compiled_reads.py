@@ -23,6 +23,7 @@ an IN list (expanding parameters) is refused.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,7 @@ class CompiledRead:
         self.statement = statement
         # Each selected column's name, in order: a row is a sequence, read by position.
         self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self._named: Any = namedtuple("CompiledRow", self.columns, rename=True)  # type: ignore[misc]
         self._compiled: dict[str, _Compiled] = {}
 
     def position(self, column: str) -> int:
@@ -150,3 +152,8 @@ class CompiledRead:
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(sync, None, compiled.sql, parameters, None, False)
         return compiled.processed(rows)
+
+    async def named_rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Any]:
+        """`rows`, each also read by column name (`row.id`), as SQLAlchemy's rows are."""
+        make = self._named._make
+        return [make(row) for row in await self.rows(conn, values)]
