@@ -16,7 +16,7 @@ from tests.statements import statements_sent
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.compiled_reads import CompiledRead
-from flightdeck.platform.db import UTCDateTime, new_id, read_connection
+from flightdeck.platform.db import READ_ONLY, UTCDateTime, new_id, read_connection
 from flightdeck.platform.events.outbox import OUTBOX_TABLE, record_event
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -118,8 +118,8 @@ async def test_an_in_list_is_refused(app: FastAPI) -> None:
 
 
 async def test_in_a_transaction_sqlalchemy_runs_it(app: FastAPI, db: AsyncSession) -> None:
-    """Off a read-only connection the driver's BEGIN is SQLAlchemy's to send: the statement
-    goes through SQLAlchemy's execution (its cursor events carry an execution context)."""
+    """In a transaction, read-only or not, the driver's BEGIN is SQLAlchemy's to send: the
+    statement goes through SQLAlchemy's execution (its cursor events carry a context)."""
     values = await _events(db)
     contexts: list[object] = []
 
@@ -132,10 +132,16 @@ async def test_in_a_transaction_sqlalchemy_runs_it(app: FastAPI, db: AsyncSessio
     try:
         async with app.state.engine.begin() as conn:
             in_transaction = [tuple(row) for row in await _EVENTS.rows(conn, values)]
+        # Read-only, but in a transaction (as the admin listings and the replica read).
+        async with app.state.engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY: True})
+            async with conn.begin():
+                read_only_transaction = [tuple(row) for row in await _EVENTS.rows(conn, values)]
         async with read_connection(app.state.engine) as conn:
             on_read_connection = [tuple(row) for row in await _EVENTS.rows(conn, values)]
     finally:
         event.remove(sync_engine, "before_cursor_execute", seen)
-    assert in_transaction == on_read_connection and len(in_transaction) == 3
-    assert contexts[0] is not None  # SQLAlchemy's execution context
-    assert contexts[1] is None  # the driver's, without one
+    assert in_transaction == read_only_transaction == on_read_connection
+    assert len(in_transaction) == 3
+    assert contexts[0] is not None and contexts[1] is not None  # SQLAlchemy's contexts
+    assert contexts[2] is None  # the driver's, without one

@@ -15,10 +15,11 @@ the types, the pool, and the connection's options. Cursor events are dispatched 
 execution (without a cursor or an execution context), so listeners still see each statement;
 a driver error becomes SQLAlchemy's `DBAPIError` and the connection is dropped from the pool.
 
-It runs so on a connection marked `READ_ONLY` (a read connection, a GET's session: each
-statement on its own, in autocommit), where nothing needs a transaction begun; on any other
-connection, and with any other driver, `rows` is SQLAlchemy's own `execute`. A statement with
-an IN list (expanding parameters) is refused.
+It runs so only on a read-only connection that reads statement by statement (`READ_ONLY`, and
+PostgreSQL's autocommit or SQLite's `STATEMENT_READS`: a read connection, a GET's session),
+where no transaction is owed a BEGIN. On any other connection (a read-only transaction too)
+and with any other driver, `rows` is SQLAlchemy's own `execute`. A statement with an IN list
+(expanding parameters) is refused.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flightdeck.platform.db import READ_ONLY
+from flightdeck.platform.db import READ_ONLY, STATEMENT_READS
 
 Processor = Callable[[Any], Any]
 # The drivers run directly; any other gets SQLAlchemy's own execution.
@@ -100,6 +101,14 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
     )
 
 
+def _statement_reads(sync: Connection) -> bool:
+    """Whether the connection is read-only and runs each statement on its own."""
+    options = sync.get_execution_options()
+    return bool(options.get(READ_ONLY)) and (
+        options.get("isolation_level") == "AUTOCOMMIT" or bool(options.get(STATEMENT_READS))
+    )
+
+
 class CompiledRead:
     """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc)."""
 
@@ -122,11 +131,7 @@ class CompiledRead:
     async def rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The statement's rows with `values` bound, as `conn.execute` would return them."""
         sync = conn.sync_connection
-        if (
-            sync is None
-            or conn.dialect.driver not in _DRIVERS
-            or not sync.get_execution_options().get(READ_ONLY)
-        ):
+        if sync is None or conn.dialect.driver not in _DRIVERS or not _statement_reads(sync):
             # In a transaction the driver's BEGIN is SQLAlchemy's to send (asyncpg's adapter
             # sends it with the first statement): SQLAlchemy runs the statement.
             result = await conn.execute(self.statement, dict(values))
