@@ -179,14 +179,12 @@ def _leg(row: Sequence[Any], start: int, cabins: str | None) -> LegRow:
     return LegRow._make((*row[start : start + _LEG_FIELDS], _parse_cabins(cabins)))
 
 
-# A row of `_best_with_cabins`: each leg's fields in turn, then each leg's cabins.
-_FIRST_CABINS, _SECOND_CABINS = 2 * _LEG_FIELDS, 2 * _LEG_FIELDS + 1
-
-
-def _pairs(rows: Iterable[Sequence[Any]]) -> list[tuple[LegRow, LegRow]]:
-    """Two-leg rows as (first, second) legs."""
+def _pairs(read: CompiledRead, rows: Iterable[Sequence[Any]]) -> list[tuple[LegRow, LegRow]]:
+    """Two-leg rows of `read` as (first, second) legs."""
+    first, second = read.position("first_id"), read.position("second_id")
+    first_cabins, second_cabins = read.position("first_cabins"), read.position("second_cabins")
     return [
-        (_leg(row, 0, row[_FIRST_CABINS]), _leg(row, _LEG_FIELDS, row[_SECOND_CABINS]))
+        (_leg(row, first, row[first_cabins]), _leg(row, second, row[second_cabins]))
         for row in rows
     ]
 
@@ -393,8 +391,10 @@ async def direct_flights(
     conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
 ) -> list[LegRow]:
     """The best `limit` bookable flights from origin to destination in the window."""
-    rows = await _direct_statement(order).rows(conn, _parameters(window, limit))
-    return [_leg(row, 0, row[_LEG_FIELDS]) for row in rows]
+    read = _direct_statement(order)
+    rows = await read.rows(conn, _parameters(window, limit))
+    start, cabins = read.position("direct_id"), read.position("direct_cabins")
+    return [_leg(row, start, row[cabins]) for row in rows]
 
 
 async def connections(
@@ -414,7 +414,8 @@ async def connections(
         "min_connection": min_connection_seconds,
         "max_layover": max_layover_seconds,
     }
-    return _pairs(await _connections_statement(order).rows(conn, parameters))
+    read = _connections_statement(order)
+    return _pairs(read, await read.rows(conn, parameters))
 
 
 async def through_flights(
@@ -423,7 +424,8 @@ async def through_flights(
     """The best `limit` (leg, next leg) pairs of one multi-leg flight: the first from the
     origin in the window, the next (same flight number and date) to the destination, both
     bookable, the through journey sold by their traffic restrictions."""
-    return _pairs(await _through_statement(order).rows(conn, _parameters(window, limit)))
+    read = _through_statement(order)
+    return _pairs(read, await read.rows(conn, _parameters(window, limit)))
 
 
 async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tuple[str, str]]:
