@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -21,11 +20,8 @@ from sqlalchemy import (
     Index,
     Integer,
     Result,
-    Row,
-    Select,
     String,
     Table,
-    bindparam,
     func,
     insert,
     literal_column,
@@ -174,49 +170,34 @@ EVENTS_COMMITTED = CommitSignal("outbox")
 # --- queries used by the relay ---------------------------------------------------------
 
 
-_COLUMNS = OUTBOX_TABLE.c
-# What the relay reads of a row: the event, its attempts and its place in the order.
-_RELAYED = [
-    _COLUMNS[name]
-    for name in (
-        "id", "event_type", "aggregate_type", "aggregate_id", "payload", "actor_id",
-        "created_at", "attempts", "seq",
+def _relay_order(session: AsyncSession) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return literal_column("outbox_events.rowid")
+    return OutboxEvent.seq  # type: ignore[return-value]
+
+
+def _is_pending() -> tuple[ColumnElement[bool], ...]:
+    return (OutboxEvent.published_at.is_(None), OutboxEvent.failed_at.is_(None))
+
+
+async def list_pending(session: AsyncSession, limit: int, *, lock: bool) -> list[OutboxEvent]:
+    """The oldest unpublished rows, in insertion order. With `lock` (PostgreSQL) the rows are
+    locked FOR UPDATE and rows another transaction holds are skipped."""
+    stmt = select(OutboxEvent).where(*_is_pending()).order_by(_relay_order(session)).limit(limit)
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.scalars(stmt)).all())
+
+
+async def first_pending_seq(session: AsyncSession, aggregate_ids: Sequence[str]) -> dict[str, int]:
+    """For each aggregate, the `seq` of its oldest unpublished row (locked or not)."""
+    stmt = (
+        select(OutboxEvent.aggregate_id, func.min(OutboxEvent.seq))
+        .where(*_is_pending(), OutboxEvent.aggregate_id.in_(aggregate_ids))
+        .group_by(OutboxEvent.aggregate_id)
     )
-]  # fmt: skip
-
-
-def _is_pending(table: Any = OUTBOX_TABLE) -> tuple[ColumnElement[bool], ...]:
-    return (table.c.published_at.is_(None), table.c.failed_at.is_(None))
-
-
-@cache
-def _pending_statement(dialect_name: str, lock: bool) -> Select[Any]:
-    """The oldest pending rows, in insertion order (`limit` bound). With `lock`, each locked
-    FOR UPDATE, rows another transaction holds skipped, and each with `first_pending_seq`: the
-    `seq` of its aggregate's oldest pending row, locked or not."""
-    order = literal_column("outbox_events.rowid") if dialect_name == "sqlite" else _COLUMNS.seq
-    statement = select(*_RELAYED).where(*_is_pending()).order_by(order)
-    statement = statement.limit(bindparam("limit", type_=Integer))
-    if not lock:
-        return statement
-    older = OUTBOX_TABLE.alias("older")
-    first_pending = (
-        select(func.min(older.c.seq))
-        .where(older.c.aggregate_id == _COLUMNS.aggregate_id, *_is_pending(older))
-        .scalar_subquery()
-    )
-    return statement.add_columns(first_pending.label("first_pending_seq")).with_for_update(
-        skip_locked=True, of=OUTBOX_TABLE
-    )
-
-
-async def list_pending(session: AsyncSession, limit: int, *, lock: bool) -> list[Row[Any]]:
-    """The oldest unpublished rows (columns, no ORM objects), in insertion order, in one
-    statement. With `lock` (PostgreSQL) the rows are locked FOR UPDATE, rows another
-    transaction holds are skipped, and each row has `first_pending_seq` (see
-    `_pending_statement`): a relay leaves out an aggregate whose older row another holds."""
-    statement = _pending_statement(session.get_bind().dialect.name, lock)
-    return list((await session.execute(statement, {"limit": limit})).all())
+    rows = (await session.execute(stmt)).all()
+    return {aggregate_id: seq for aggregate_id, seq in rows if seq is not None}
 
 
 async def pending_stats(session: AsyncSession) -> tuple[int, datetime | None]:
@@ -228,34 +209,30 @@ async def pending_stats(session: AsyncSession) -> tuple[int, datetime | None]:
     return int(count), UTCDateTime().process_result_value(oldest, session.get_bind().dialect)
 
 
-# The rows just published, marked (only while still unpublished).
-_MARK_PUBLISHED = (
-    update(OUTBOX_TABLE)
-    .where(_COLUMNS.id.in_(bindparam("ids", expanding=True)), _COLUMNS.published_at.is_(None))
-    .values(published_at=bindparam("at", type_=UTCDateTime()))
-)
-
-
 async def mark_published(session: AsyncSession, ids: Sequence[str], at: datetime) -> None:
-    if ids:
-        await session.execute(_MARK_PUBLISHED, {"ids": list(ids), "at": at})
+    await _update(session, ids, published_at=at)
 
 
 async def record_attempt(
     session: AsyncSession, ids: Sequence[str], error: str, *, failed_at: datetime | None = None
 ) -> None:
     """Counts a failed publish attempt; with `failed_at` the rows are given up on."""
-    if not ids:
-        return
     values: dict[str, Any] = {
-        "attempts": _COLUMNS.attempts + 1,
+        "attempts": OutboxEvent.attempts + 1,
         "last_error": error[:ERROR_LENGTH],
     }
     if failed_at is not None:
         values["failed_at"] = failed_at
-    statement = (
-        update(OUTBOX_TABLE)
-        .where(_COLUMNS.id.in_(ids), _COLUMNS.published_at.is_(None))
+    await _update(session, ids, **values)
+
+
+async def _update(session: AsyncSession, ids: Sequence[str], **values: Any) -> None:
+    if not ids:
+        return
+    stmt = (
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(ids), OutboxEvent.published_at.is_(None))
         .values(**values)
+        .execution_options(synchronize_session=False)
     )
-    await session.execute(statement)
+    await session.execute(stmt)

@@ -18,15 +18,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.events import outbox
 from flightdeck.platform.events.bus import BusUnavailable, Event, EventBus
+from flightdeck.platform.events.outbox import OutboxEvent
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import BackgroundWorker, Backoff
 
@@ -41,11 +40,7 @@ LAG = Gauge("flightdeck_outbox_lag_seconds", "Age of the oldest outbox event not
 MAX_ATTEMPTS = 20  # an event failing for a reason of its own is given up on after this many
 
 
-# A pending row as `outbox.list_pending` reads it (columns, not an ORM object).
-PendingRow = Row[Any]
-
-
-def event_from_row(row: PendingRow) -> Event:
+def event_from_row(row: OutboxEvent) -> Event:
     return Event(
         id=row.id,
         type=row.event_type,
@@ -57,7 +52,7 @@ def event_from_row(row: PendingRow) -> Event:
     )
 
 
-def _observe_lag(oldest_first: list[PendingRow]) -> None:
+def _observe_lag(oldest_first: list[OutboxEvent]) -> None:
     age = (utcnow() - oldest_first[0].created_at).total_seconds() if oldest_first else 0.0
     LAG.set(max(0.0, age))
 
@@ -104,21 +99,12 @@ def _consume_outcome(task: asyncio.Future[list[Exception | None]]) -> None:
         task.exception()
 
 
-def _without_blocked_aggregates(rows: list[PendingRow]) -> list[PendingRow]:
-    """Drops aggregates whose older pending row another relay holds (it goes first): each
-    locked row carries its aggregate's oldest pending `seq` (`first_pending_seq`)."""
-    mine: dict[str, int] = {}
-    for row in rows:
-        mine.setdefault(row.aggregate_id, row.seq)
-    return [row for row in rows if row.first_pending_seq == mine[row.aggregate_id]]
-
-
 @dataclass
 class _Outcome:
     published: list[str] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     unavailable_error: str = ""
-    rejected: list[tuple[PendingRow, Exception]] = field(default_factory=list)
+    rejected: list[tuple[OutboxEvent, Exception]] = field(default_factory=list)
 
 
 class OutboxRelay(BackgroundWorker):
@@ -184,7 +170,7 @@ class OutboxRelay(BackgroundWorker):
                 async with session.begin():
                     rows = await outbox.list_pending(session, self.batch_size, lock=True)
                     _observe_lag(rows)
-                    rows = _without_blocked_aggregates(rows)
+                    rows = await self._without_blocked_aggregates(session, rows)
                     outcome = await self._publish(rows)
                     await self._record(session, outcome)
         if outcome.unavailable:
@@ -202,7 +188,23 @@ class OutboxRelay(BackgroundWorker):
                 break
         return total
 
-    async def _publish(self, rows: list[PendingRow]) -> _Outcome:
+    async def _without_blocked_aggregates(
+        self, session: AsyncSession, rows: list[OutboxEvent]
+    ) -> list[OutboxEvent]:
+        """Drops aggregates whose older pending row another relay holds (it goes first)."""
+        if not rows:
+            return rows
+        first_seq = await outbox.first_pending_seq(session, sorted({r.aggregate_id for r in rows}))
+        mine: dict[str, int | None] = {}
+        for row in rows:
+            mine.setdefault(row.aggregate_id, row.seq)
+        return [
+            r
+            for r in rows
+            if first_seq.get(r.aggregate_id, mine[r.aggregate_id]) == mine[r.aggregate_id]
+        ]
+
+    async def _publish(self, rows: list[OutboxEvent]) -> _Outcome:
         outcome = _Outcome()
         if not rows:
             return outcome
