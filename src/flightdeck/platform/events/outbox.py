@@ -189,11 +189,18 @@ async def list_pending(session: AsyncSession, limit: int, *, lock: bool) -> list
     return list((await session.scalars(stmt)).all())
 
 
-async def first_pending_seq(session: AsyncSession, aggregate_ids: Sequence[str]) -> dict[str, int]:
-    """For each aggregate, the `seq` of its oldest unpublished row (locked or not)."""
+async def first_pending_seq_elsewhere(
+    session: AsyncSession, aggregate_ids: Sequence[str], claimed_ids: Sequence[str]
+) -> dict[str, int]:
+    """For each aggregate, the `seq` of its oldest unpublished row that is not one of
+    `claimed_ids` (locked by another relay or not); aggregates without one are left out."""
     stmt = (
         select(OutboxEvent.aggregate_id, func.min(OutboxEvent.seq))
-        .where(*_is_pending(), OutboxEvent.aggregate_id.in_(aggregate_ids))
+        .where(
+            *_is_pending(),
+            OutboxEvent.aggregate_id.in_(aggregate_ids),
+            OutboxEvent.id.not_in(claimed_ids),
+        )
         .group_by(OutboxEvent.aggregate_id)
     )
     rows = (await session.execute(stmt)).all()

@@ -191,17 +191,20 @@ class OutboxRelay(BackgroundWorker):
     async def _without_blocked_aggregates(
         self, session: AsyncSession, rows: list[OutboxEvent]
     ) -> list[OutboxEvent]:
-        """Drops aggregates whose older pending row another relay holds (it goes first)."""
+        """Keeps, of each aggregate, only the rows older than its oldest pending row outside
+        this batch: another relay holding an older row goes first, and one holding a row in
+        between (SKIP LOCKED can leave gaps: this batch has 2 and 6, another 3 to 5) comes
+        before the rows after it. Those rows stay pending for a later round."""
         if not rows:
             return rows
-        first_seq = await outbox.first_pending_seq(session, sorted({r.aggregate_id for r in rows}))
-        mine: dict[str, int | None] = {}
-        for row in rows:
-            mine.setdefault(row.aggregate_id, row.seq)
+        elsewhere = await outbox.first_pending_seq_elsewhere(
+            session, sorted({r.aggregate_id for r in rows}), [r.id for r in rows]
+        )
         return [
             r
             for r in rows
-            if first_seq.get(r.aggregate_id, mine[r.aggregate_id]) == mine[r.aggregate_id]
+            if r.aggregate_id not in elsewhere
+            or (r.seq is not None and r.seq < elsewhere[r.aggregate_id])
         ]
 
     async def _publish(self, rows: list[OutboxEvent]) -> _Outcome:
