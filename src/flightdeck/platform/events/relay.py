@@ -6,8 +6,9 @@ drop the duplicate by event id). While the bus is unavailable the relay backs of
 exponentially and counts the attempt on the rows.
 
 PostgreSQL: each batch is claimed `FOR UPDATE SKIP LOCKED`, so several processes relay at
-once without publishing the same row twice; a process leaves out any aggregate whose older
-row another process holds, so one aggregate's events still go out in order. SQLite: one
+once without publishing the same row twice; of each aggregate a process publishes only the
+rows older than any pending row of it another process holds (an older one, or one in a gap
+SKIP LOCKED left in the batch), so one aggregate's events still go out in order. SQLite: one
 process relays (rows are read, published, then marked in short transactions, so writers are
 never blocked while the broker is slow).
 """
