@@ -26,6 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from flightdeck.platform.cache import finish_invalidations
+from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.sqlite_driver import one_trip_engine_arguments
 
@@ -181,9 +182,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pool: dict[str, int] = {}
+        pool: dict[str, Any] = {}
         if path and path != ":memory:":  # an in-memory database has one static connection
-            pool = {"pool_size": settings.database_pool_size, "max_overflow": 0}
+            pool = {
+                "poolclass": FairQueuePool,
+                "pool_size": settings.database_pool_size,
+                "max_overflow": 0,
+            }
         engine = create_async_engine(
             settings.database_url,
             echo=settings.database_echo,
@@ -198,6 +203,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
+        # Waiters served in arrival order (platform/pool.py): SQLAlchemy's own queue lets a
+        # request that just arrived take a connection from one that has waited.
+        poolclass=FairQueuePool,
         pool_size=settings.database_pool_size,
         # No overflow: under load, extra connections were opened and closed again on every
         # return to a full pool (a new server backend each time); requests wait for one.

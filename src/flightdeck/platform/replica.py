@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from flightdeck.platform.db import READ_ONLY, create_sessionmaker, read_connection
+from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import BackgroundWorker
 
@@ -74,6 +75,7 @@ def create_replica_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         settings.database_replica_url,
         echo=settings.database_echo,
+        poolclass=FairQueuePool,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size * 2,
         pool_pre_ping=True,  # a pooled connection to a replica that went away is noticed
