@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightdeck.platform.events.bus import Event
 from flightdeck.platform.events.inprocess import InProcessBus
-from flightdeck.platform.events.outbox import pending_stats, record_event
+from flightdeck.platform.events.outbox import OutboxEvent, pending_stats, record_event
 from flightdeck.platform.events.relay import OutboxRelay
 
 from .support import Recorder
@@ -68,3 +69,36 @@ async def test_two_relays_publish_each_row_once_and_in_order(maker: Maker) -> No
     assert len(recorder.ids) == len(set(recorder.ids)) == 30 * len(aggregates)
     for aggregate in aggregates:
         assert recorder.numbers(aggregate) == list(range(30))
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_gap_another_relay_holds_keeps_the_rows_after_it_back(maker: Maker) -> None:
+    """SKIP LOCKED can leave a gap in a batch: another relay holds an aggregate's rows 3 to 5,
+    so this one claims 0-2 and 6. It publishes 0-2 and leaves 6 for after 3 to 5."""
+    async with maker() as session, session.begin():
+        for n in range(7):
+            await record_event(
+                session,
+                "flight.updated",
+                aggregate_type="flight",
+                aggregate_id="f",
+                payload={"n": n},
+            )
+    recorder = Recorder()
+    bus = InProcessBus()
+    bus.subscribe(recorder, group="g")
+    await bus.start()
+    relay = OutboxRelay(maker, bus, batch_size=25)
+    async with maker() as other, other.begin():  # the other relay's claim, still open
+        ids = (await other.scalars(select(OutboxEvent.id).order_by(OutboxEvent.seq))).all()
+        locking = select(OutboxEvent.id).where(OutboxEvent.id.in_(ids[3:6])).with_for_update()
+        assert len((await other.scalars(locking)).all()) == 3
+
+        await relay.relay_once()
+        await bus.drain()
+        assert recorder.numbers("f") == [0, 1, 2]
+
+    await _relay_until_empty(relay, maker)  # the other relay let go without publishing
+    await bus.drain()
+    await bus.stop()
+    assert recorder.numbers("f") == list(range(7))
