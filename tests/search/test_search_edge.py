@@ -1,11 +1,14 @@
-"""Cached searches are answered before routing (search/edge.py), exactly as the route answers
-them; everything else still goes to the route."""
+"""Searches are answered before routing (search/edge.py), from the cache or the database,
+exactly as the route answers them; everything else still goes to the route, a read that
+failed at the edge too (answered by the app's handlers, not read again)."""
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from flightdeck.platform.settings import Settings
 from tests.conftest import TestUser as AppUser
@@ -18,6 +21,7 @@ from tests.platform.test_http_limits import (
     sqlite_only,
 )
 from tests.search.factories import add_flight
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -40,15 +44,19 @@ async def _flight(client: httpx.AsyncClient, agent: AppUser) -> None:
     )
 
 
-async def test_a_repeated_search_is_answered_before_routing_with_the_routes_answer(
+def counts() -> tuple[float, float, float]:
+    return answers("database"), answers("cache"), answers("route")
+
+
+async def test_a_search_is_read_then_repeated_from_the_cache_before_routing(
     client: httpx.AsyncClient, agent: AppUser
 ) -> None:
     await _flight(client, agent)
-    route, edge = answers("route"), answers("edge")
+    database, cache, route = counts()
     first = await client.get(SEARCH)
-    assert (answers("route"), answers("edge")) == (route + 1, edge)
+    assert counts() == (database + 1, cache, route)
     second = await client.get(SEARCH)
-    assert (answers("route"), answers("edge")) == (route + 1, edge + 1)
+    assert counts() == (database + 1, cache + 1, route)
 
     assert first.status_code == second.status_code == 200
     assert first.content == second.content
@@ -64,16 +72,16 @@ async def test_an_answer_from_the_edge_is_counted_under_the_route_in_the_metrics
     await client.get(SEARCH)
     labels = {"method": "GET", "route": "/search", "status": "200"}
     before = sample("flightdeck_http_requests_total", labels)
-    edge = answers("edge")
+    cache = answers("cache")
     assert (await client.get(SEARCH)).status_code == 200
-    assert answers("edge") == edge + 1
+    assert answers("cache") == cache + 1
     assert sample("flightdeck_http_requests_total", labels) == before + 1
 
 
 async def test_bad_queries_and_unknown_airports_are_answered_by_the_route(
     client: httpx.AsyncClient,
 ) -> None:
-    edge = answers("edge")
+    before = counts()
     for _ in range(2):  # the second time too: nothing of theirs is cached
         assert_error(await client.get("/search?origin=JFK&date=2026-02-10"), 422)
         assert_error(
@@ -81,7 +89,7 @@ async def test_bad_queries_and_unknown_airports_are_answered_by_the_route(
         )
         response = await client.get(f"/search?origin=ZZZ&destination=SFO&date={DAY}")
         assert_error(response, 422, "unknown_airport")
-    assert answers("edge") == edge
+    assert counts() == before  # the route answered, none of them a 200
 
 
 async def test_a_miss_looks_in_the_cache_once(client: httpx.AsyncClient, agent: AppUser) -> None:
@@ -109,9 +117,44 @@ async def test_the_search_limit_counts_a_cached_search_once(settings: Settings) 
 
 
 @sqlite_only  # where a search is answered does not depend on the database
-async def test_with_the_cache_off_every_search_goes_to_the_route(settings: Settings) -> None:
+async def test_with_the_cache_off_every_search_is_read_before_routing(settings: Settings) -> None:
     async with serving(settings, search_cache_seconds=0) as uncached, client_of(uncached) as http:
-        route, edge = answers("route"), answers("edge")
+        database, cache, route = counts()
         for _ in range(2):
             assert (await http.get(SEARCH)).status_code == 200
-        assert (answers("route"), answers("edge")) == (route + 2, edge)
+        assert counts() == (database + 2, cache, route)
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)  # a read that fails for real
+async def test_a_read_that_fails_at_the_edge_is_answered_by_the_app_once(
+    settings: Settings,
+) -> None:
+    """The edge's read fails (the server ended its connection); the route raises that failure,
+    so the app's handlers answer it in the one error shape, and nothing reads it again."""
+    alone = {  # one pooled connection, and no background worker to take it first
+        "database_pool_size": 1,
+        "relay_interval_seconds": 0,
+        "payment_reconcile_seconds": 0,
+        "payment_refund_poll_seconds": 0,
+    }
+    async with serving(settings, search_cache_seconds=0, **alone) as app:
+        async with app.state.engine.connect() as conn:
+            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        await _end_backend(settings.database_url, pid)
+        before = counts()
+        async with client_of(app) as http:
+            with statements_sent(app) as sent:
+                response = await http.get(SEARCH)
+            assert_error(response, 500, "internal_error")
+            assert counts() == before
+            assert len(sent) == 1  # the edge's read, not repeated by the route
+            assert (await http.get(SEARCH)).status_code == 200  # on a new connection
+            assert counts() == (before[0] + 1, before[1], before[2])
+
+
+async def _end_backend(url: str, pid: int) -> None:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await connection.close()

@@ -19,14 +19,15 @@ router = APIRouter(tags=["search"])
 ROUTE_LIMIT = check_route_limit_name("search")
 SEARCH_ANSWERS = Counter(
     "flightdeck_search_answers_total",
-    "Searches answered, by where: from the cache before routing (edge, search/edge.py) or by "
-    "the route (a cache miss, or the cache off)",
+    "Searches answered, by source: the cache or the database, before routing (search/edge.py), "
+    "or the route (what the edge passed on)",
     ["source"],
 )
 _ROUTE_ANSWERS = SEARCH_ANSWERS.labels("route")
 # Request state: what the edge found in the cache for this request (the route does not look
-# again).
+# again), and the exception its read raised (the route raises it: the app's handlers answer).
 LOOKED_UP = "search_looked_up"
+EDGE_FAILURE = "search_edge_failure"
 
 
 @router.get(
@@ -44,6 +45,9 @@ async def search(request: Request) -> Response:
     # the order FastAPI ran them.
     await enforce_route_limit(ROUTE_LIMIT, request)
     query = parse_query(SearchQuery, request)
+    failure: Exception | None = getattr(request.state, EDGE_FAILURE, None)
+    if failure is not None:
+        raise failure
     document = await service.search_itineraries_json(
         app_reads(request), query, app_settings(request), getattr(request.state, LOOKED_UP, None)
     )
