@@ -7,7 +7,7 @@ for a connection in between (a request that has just arrived, with the event loo
 it without waiting, and the woken one finds the queue empty and waits again *at the back*.
 Under a load that keeps every connection busy, a request could be passed over again and
 again: with 32 searches on 10 connections (PostgreSQL), the pool wait was 0 ms at the median
-but up to 400-700 ms for a few, and those made the search's p99 (docs/ARCHITECTURE.md, "The
+but 0.5-0.9 s for the unluckiest, and those made the search's p99 (docs/ARCHITECTURE.md, "The
 cost of a request").
 
 `FairQueuePool` hands a returned connection straight to the oldest waiter: a request that
