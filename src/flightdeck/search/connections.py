@@ -9,10 +9,11 @@ zones, the date line and DST changes are plain subtractions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from flightdeck.flights.airports import get_airport
 from flightdeck.flights.itineraries.service import BookableFlight
@@ -117,19 +118,40 @@ def connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRul
     return minimum <= layover <= rules.max_layover
 
 
-def _ids(itinerary: Itinerary) -> tuple[str, ...]:
-    return tuple(segment.id for segment in itinerary.segments)
+_SortFields = tuple[int, timedelta, datetime, tuple[str, ...]]
+
+
+def _price_first(itinerary: Itinerary) -> _SortFields:
+    """Fare amount, duration, departure and flight ids, each read once per candidate: a search
+    sorts up to three pages of them, and a `Money` built per key (`fare`) was half the sort."""
+    segments = itinerary.segments
+    departure = segments[0].departure_at
+    return (
+        sum([segment.fare.amount for segment in segments]),
+        segments[-1].arrival_at - departure,
+        departure,
+        tuple([segment.id for segment in segments]),
+    )
+
+
+def _duration_first(itinerary: Itinerary) -> tuple[timedelta, int, datetime, tuple[str, ...]]:
+    amount, duration, departure, ids = _price_first(itinerary)
+    return duration, amount, departure, ids
+
+
+def _departure_first(itinerary: Itinerary) -> tuple[datetime, timedelta, int, tuple[str, ...]]:
+    amount, duration, departure, ids = _price_first(itinerary)
+    return departure, duration, amount, ids
+
+
+_SORT_KEYS: dict[str, Callable[[Itinerary], tuple[Any, ...]]] = {
+    "price": _price_first,
+    "duration": _duration_first,
+    "departure": _departure_first,
+}
 
 
 def sort_itineraries(itineraries: Iterable[Itinerary], order: SortOrder) -> list[Itinerary]:
     """Cheapest, shortest or earliest first; ties broken by the other two, then by flight ids
     so the order is stable. Prices compare by amount (itineraries rarely mix currencies)."""
-    if order == "price":
-        return sorted(
-            itineraries, key=lambda i: (i.fare.amount, i.duration, i.departure_at, _ids(i))
-        )
-    if order == "duration":
-        return sorted(
-            itineraries, key=lambda i: (i.duration, i.fare.amount, i.departure_at, _ids(i))
-        )
-    return sorted(itineraries, key=lambda i: (i.departure_at, i.duration, i.fare.amount, _ids(i)))
+    return sorted(itineraries, key=_SORT_KEYS[order])
