@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flightdeck.flights.airports import find_airport, get_airport, to_local
+from flightdeck.flights.airports import find_airport, get_airport
 from flightdeck.flights.itineraries import service as itinerary_queries
 from flightdeck.flights.itineraries.service import SearchWindow
 from flightdeck.flights.status import service as status_service
@@ -164,14 +164,15 @@ def _money(amount: int, currency: str) -> dict[str, Any]:
 def _itinerary_document(
     itinerary: Itinerary, passengers: int, segments: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """`ItineraryRead` as JSON."""
-    first, last = itinerary.segments[0], itinerary.segments[-1]
+    """`ItineraryRead` as JSON, with its flights' documents (`segments`, by id): it leaves
+    and lands at its first and last flight's local times, written there already."""
+    flights = [segments[segment.id] for segment in itinerary.segments]
     fare = itinerary.fare
     return {
-        "segments": [segments[segment.id] for segment in itinerary.segments],
+        "segments": flights,
         "stops": itinerary.stops,
-        "departure_time": to_local(first.departure_at, first.origin).isoformat(),
-        "arrival_time": to_local(last.arrival_at, last.destination).isoformat(),
+        "departure_time": flights[0]["departure_time"],
+        "arrival_time": flights[-1]["arrival_time"],
         "duration_minutes": _minutes(itinerary.duration),
         "layovers": [
             {"airport": layover.airport, "minutes": _minutes(layover.duration)}
