@@ -155,6 +155,7 @@ async def test_a_read_that_fails_at_the_edge_is_answered_by_the_app_once(
 async def _end_backend(url: str, pid: int) -> None:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        await connection.execute("SELECT pg_terminate_backend($1)", pid)
+        # With a timeout the call returns once the backend is gone, not when it was signalled.
+        assert await connection.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
     finally:
         await connection.close()
