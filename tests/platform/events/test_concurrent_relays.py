@@ -40,10 +40,9 @@ async def _relay_until_empty(relay: OutboxRelay, maker: Maker) -> int:
     raise AssertionError("rows still pending")
 
 
-@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-async def test_two_relays_publish_each_row_once_and_in_order(maker: Maker) -> None:
-    aggregates = [f"flight-{a}" for a in range(8)]
-    for n in range(30):
+async def _record_events(maker: Maker, aggregates: list[str], count: int) -> None:
+    """Events 0 to `count - 1` of each aggregate (payload `n`), one transaction per number."""
+    for n in range(count):
         async with maker() as session, session.begin():
             for aggregate in aggregates:
                 await record_event(
@@ -53,10 +52,22 @@ async def test_two_relays_publish_each_row_once_and_in_order(maker: Maker) -> No
                     aggregate_id=aggregate,
                     payload={"n": n},
                 )
+
+
+async def _recording(bus: InProcessBus) -> Recorder:
+    """Starts `bus` with a recorder subscribed; returns the recorder."""
     recorder = Recorder()
-    bus = SlowBus()
     bus.subscribe(recorder, group="g")
     await bus.start()
+    return recorder
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_two_relays_publish_each_row_once_and_in_order(maker: Maker) -> None:
+    aggregates = [f"flight-{a}" for a in range(8)]
+    await _record_events(maker, aggregates, 30)
+    bus = SlowBus()
+    recorder = await _recording(bus)
     first = OutboxRelay(maker, bus, batch_size=25)
     second = OutboxRelay(maker, bus, batch_size=25)
     shares = await asyncio.gather(
@@ -75,19 +86,9 @@ async def test_two_relays_publish_each_row_once_and_in_order(maker: Maker) -> No
 async def test_a_gap_another_relay_holds_keeps_the_rows_after_it_back(maker: Maker) -> None:
     """SKIP LOCKED can leave a gap in a batch: another relay holds an aggregate's rows 3 to 5,
     so this one claims 0-2 and 6. It publishes 0-2 and leaves 6 for after 3 to 5."""
-    async with maker() as session, session.begin():
-        for n in range(7):
-            await record_event(
-                session,
-                "flight.updated",
-                aggregate_type="flight",
-                aggregate_id="f",
-                payload={"n": n},
-            )
-    recorder = Recorder()
+    await _record_events(maker, ["f"], 7)
     bus = InProcessBus()
-    bus.subscribe(recorder, group="g")
-    await bus.start()
+    recorder = await _recording(bus)
     relay = OutboxRelay(maker, bus, batch_size=25)
     async with maker() as other, other.begin():  # the other relay's claim, still open
         ids = (await other.scalars(select(OutboxEvent.id).order_by(OutboxEvent.seq))).all()
