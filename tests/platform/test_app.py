@@ -10,6 +10,7 @@ from asgi_lifespan import LifespanManager
 from tests.conftest import assert_error
 
 from flightdeck.app import create_app
+from flightdeck.platform.lifespan import YOUNG_COLLECTION_THRESHOLD
 from flightdeck.platform.settings import Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -107,11 +108,18 @@ async def test_the_heap_startup_built_is_frozen_for_the_collector_until_shutdown
     settings: Settings,
 ) -> None:
     gc.unfreeze()  # the suite's session app froze its own startup heap
+    suite_thresholds = gc.get_threshold()  # and raised the youngest generation's threshold
+    thresholds = (700, 10, 10)  # Python's own
+    gc.set_threshold(*thresholds)
     app = create_app(settings)
     async with LifespanManager(app):
         frozen = gc.get_freeze_count()
         assert frozen > 10_000  # modules, routes, schemas, the airports
         # A full collection no longer walks what startup built.
         assert not any(obj is app.router for obj in gc.get_objects(generation=2))
+        # The youngest generation is collected less often while the server serves.
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+    gc.set_threshold(*suite_thresholds)
     assert any(obj is app.router for obj in gc.get_objects(generation=2))
