@@ -1,6 +1,8 @@
 """A read compiled once and run on the driver (platform/compiled_reads.py) returns the rows
 SQLAlchemy's own execution returns, shows its statement to cursor events, turns a driver
-error into SQLAlchemy's and drops that connection, and refuses an IN list."""
+error into SQLAlchemy's and drops that connection, and refuses an IN list. A compiled write
+runs on the driver once its transaction has begun there (asyncpg), inside that
+transaction."""
 
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import bindparam, column, event, func, or_, select, table, text
+from sqlalchemy import bindparam, column, event, func, insert, or_, select, table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.statements import statements_sent
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.compiled_reads import CompiledRead
+from flightdeck.platform.compiled_reads import CompiledRead, CompiledWrite
 from flightdeck.platform.db import READ_ONLY, UTCDateTime, new_id, read_connection
 from flightdeck.platform.events.outbox import OUTBOX_TABLE, record_event
 
@@ -145,3 +147,85 @@ async def test_in_a_transaction_sqlalchemy_runs_it(app: FastAPI, db: AsyncSessio
     assert len(in_transaction) == 3
     assert contexts[0] is not None and contexts[1] is not None  # SQLAlchemy's contexts
     assert contexts[2] is None  # the driver's, without one
+
+
+# --- writes ------------------------------------------------------------------------------
+
+# An event's row, typed values (JSON, a UTC time) bound and returned.
+_NEW_EVENT = CompiledWrite(
+    insert(OUTBOX_TABLE)
+    .values(
+        id=bindparam("id"),
+        event_type="booking.created",
+        aggregate_type="booking",
+        aggregate_id=bindparam("aggregate"),
+        payload=bindparam("payload", type_=OUTBOX_TABLE.c.payload.type),
+        created_at=bindparam("at", type_=UTCDateTime()),
+        attempts=0,
+    )
+    .returning(_OUTBOX.id, _OUTBOX.payload, _OUTBOX.created_at)
+)
+_EVENTS_OF = select(func.count()).where(_OUTBOX.aggregate_id == bindparam("aggregate"))
+
+
+def _new_event(aggregate: str, n: int) -> dict[str, Any]:
+    return {"id": new_id(), "aggregate": aggregate, "payload": {"n": n}, "at": utcnow()}
+
+
+def _contexts_of(sql: str) -> tuple[list[object], Any]:
+    """The execution contexts cursor events see for `sql` (None: run on the driver)."""
+    contexts: list[object] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
+        if statement == sql:
+            contexts.append(context)
+
+    return contexts, seen
+
+
+async def test_a_write_runs_on_the_driver_once_its_transaction_has_begun(
+    app: FastAPI, backend: str
+) -> None:
+    """The transaction's first statement is SQLAlchemy's (it sends the BEGIN); on asyncpg the
+    next run on the driver, in the same transaction: a rollback undoes them all."""
+    engine = app.state.engine
+    contexts, seen = _contexts_of(_NEW_EVENT.compiled(engine.dialect).sql)
+    aggregate = new_id()
+    first, second = _new_event(aggregate, 0), _new_event(aggregate, 1)
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            returned = [await _NEW_EVENT.named_rows(conn, e) for e in (first, second)]
+            written = await conn.scalar(_EVENTS_OF, {"aggregate": aggregate})
+            await transaction.rollback()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert [[(r.id, r.payload) for r in rows] for rows in returned] == [
+        [(first["id"], {"n": 0})],
+        [(second["id"], {"n": 1})],
+    ]
+    assert returned[1][0].created_at == second["at"]
+    assert written == 2
+    async with engine.connect() as conn:
+        assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0
+    assert contexts[0] is not None  # SQLAlchemy's execution, with the BEGIN
+    on_driver = backend == "postgres"
+    assert (contexts[1] is None) is on_driver
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)  # only asyncpg's run there
+async def test_a_driver_error_in_a_write_ends_its_transaction(app: FastAPI) -> None:
+    """The connection is dropped with the transaction: what it wrote before is gone."""
+    engine = app.state.engine
+    aggregate = new_id()
+    missing = CompiledWrite(select(column("x")).select_from(table("no_such_table")))
+    async with engine.connect() as conn:
+        await conn.begin()
+        await _NEW_EVENT.rows(conn, _new_event(aggregate, 0))
+        with pytest.raises(DBAPIError) as raised:
+            await missing.rows(conn, {})
+        assert raised.value.connection_invalidated
+        assert conn.invalidated
+    async with engine.connect() as conn:
+        assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0

@@ -58,8 +58,8 @@ from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.events.outbox import (
     RecordedEvent,
     event_row,
-    execute_with_events,
     write_event,
+    write_with_events,
 )
 from flightdeck.platform.money import Money
 from flightdeck.platform.portable_sql import insert_skipping
@@ -174,8 +174,7 @@ class SqlBookingRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             statement = add_statement_postgresql(len(segments), len(passengers))
             parameters = add_parameters(row, segments, passengers, event_row(event))
-            claimed = await execute_with_events(self.session, statement, parameters)
-            if claimed.scalar() is None:
+            if not await write_with_events(self.session, statement, parameters):
                 raise PnrTaken(booking.pnr)
             return
         # Elsewhere five statements: the claim, then the rows.

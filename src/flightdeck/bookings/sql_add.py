@@ -27,6 +27,7 @@ from flightdeck.bookings.models import (
     BookingSegment,
 )
 from flightdeck.bookings.records import BookingRecord
+from flightdeck.platform.compiled_reads import CompiledWrite
 from flightdeck.platform.db import new_id
 from flightdeck.platform.events.outbox import OUTBOX_TABLE
 
@@ -122,12 +123,13 @@ def _insert_rows(table: Table, rows: Sequence[Select[Any]], name: str) -> Any:
 
 
 @cache
-def add_statement_postgresql(segments: int, passengers: int) -> Select[Any]:
+def add_statement_postgresql(segments: int, passengers: int) -> CompiledWrite:
     """PostgreSQL: the PNR's claim, the booking, its segments, its passengers and its outbox
     event in one statement (data-modifying CTEs): one round trip instead of five. The claim
     skips a taken PNR, and every other row is selected from what the one before it wrote, so
     a taken PNR writes nothing; the answer is the claim's booking id (no row: taken). One
-    statement per count of segments and passengers, built once."""
+    statement per count of segments and passengers, built and compiled once; it runs on the
+    driver, after the hold's statements began the transaction (platform/compiled_reads)."""
     claim = (
         postgresql.insert(_REFERENCES)
         .values(pnr=bindparam("b_pnr", type_=String), booking_id=bindparam("b_id", type_=String))
@@ -161,11 +163,13 @@ def add_statement_postgresql(segments: int, passengers: int) -> Select[Any]:
         )
         .cte("event")
     )
-    return select(claim.c.booking_id).add_cte(
-        booking,
-        rows_of(_SEGMENTS, "s", segments),
-        rows_of(_PASSENGERS, "p", passengers),
-        event,
+    return CompiledWrite(
+        select(claim.c.booking_id).add_cte(
+            booking,
+            rows_of(_SEGMENTS, "s", segments),
+            rows_of(_PASSENGERS, "p", passengers),
+            event,
+        )
     )
 
 

@@ -20,6 +20,15 @@ PostgreSQL's autocommit or SQLite's `STATEMENT_READS`: a read connection, a GET'
 where no transaction is owed a BEGIN. On any other connection (a read-only transaction too)
 and with any other driver, `rows` is SQLAlchemy's own `execute`. A statement with an IN list
 (expanding parameters) is refused.
+
+`CompiledWrite` is the same for a statement that writes (a hold's seats, a new booking: a
+SELECT of data-modifying CTEs), in the caller's transaction. SQLAlchemy's asyncpg adapter
+sends the transaction's BEGIN with its first statement, so that statement goes through
+SQLAlchemy (Core `execute`, not the ORM session's); once asyncpg reports the connection in a
+transaction, the next ones run on the driver. There a driver error ends the transaction: the
+connection is dropped and SQLAlchemy's `DBAPIError` raised, and the caller's rollback has
+nothing left to undo. On SQLite (whose writes are one row per statement) it is SQLAlchemy's
+Core execution.
 """
 
 from __future__ import annotations
@@ -27,12 +36,12 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Executable, ReturnsRows
 
 from flightdeck.platform.db import READ_ONLY, STATEMENT_READS
 
@@ -74,7 +83,7 @@ class _Compiled:
         return result
 
 
-def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
+def _compile(statement: ReturnsRows, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     binds = compiled.binds
     expanding = sorted(name for name, bind in binds.items() if bind.expanding)
@@ -88,7 +97,7 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
         if process is not None:
             bind_processors[name] = process
     result_processors = []
-    for position, column in enumerate(statement.selected_columns):
+    for position, column in enumerate(statement.exported_columns):
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             result_processors.append((position, process))
@@ -112,10 +121,10 @@ def _statement_reads(sync: Connection) -> bool:
 class CompiledRead:
     """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: ReturnsRows) -> None:
         self.statement = statement
         # Each selected column's name, in order: a row is a sequence, read by position.
-        self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self.columns: tuple[str, ...] = tuple(statement.exported_columns.keys())
         self._named: Any = namedtuple("CompiledRow", self.columns, rename=True)  # type: ignore[misc]
         self._compiled: dict[str, _Compiled] = {}
 
@@ -128,13 +137,17 @@ class CompiledRead:
             found = self._compiled[dialect.name] = _compile(self.statement, dialect)
         return found
 
+    def _on_driver(self, sync: Connection) -> bool:
+        """Whether the statement can run on this connection's driver: on a connection that
+        reads statement by statement. In a transaction the driver's BEGIN is SQLAlchemy's to
+        send (asyncpg's adapter sends it with the first statement)."""
+        return _statement_reads(sync)
+
     async def rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The statement's rows with `values` bound, as `conn.execute` would return them."""
         sync = conn.sync_connection
-        if sync is None or conn.dialect.driver not in _DRIVERS or not _statement_reads(sync):
-            # In a transaction the driver's BEGIN is SQLAlchemy's to send (asyncpg's adapter
-            # sends it with the first statement): SQLAlchemy runs the statement.
-            result = await conn.execute(self.statement, dict(values))
+        if sync is None or conn.dialect.driver not in _DRIVERS or not self._on_driver(sync):
+            result = await conn.execute(cast(Executable, self.statement), dict(values))
             return list(result.all())
         compiled = self.compiled(conn.dialect)
         parameters = compiled.parameters(values)
@@ -162,3 +175,15 @@ class CompiledRead:
         """`rows`, each also read by column name (`row.id`), as SQLAlchemy's rows are."""
         make = self._named._make
         return [make(row) for row in await self.rows(conn, values)]
+
+
+class CompiledWrite(CompiledRead):
+    """A statement that writes in the caller's transaction (an INSERT, UPDATE or DELETE with
+    RETURNING, or a SELECT of data-modifying CTEs), compiled once per dialect: on asyncpg it
+    runs on the driver once the transaction has begun there (module doc)."""
+
+    def _on_driver(self, sync: Connection) -> bool:
+        if sync.dialect.driver != "asyncpg":
+            return False
+        driver = sync.connection.driver_connection
+        return driver is not None and bool(driver.is_in_transaction())

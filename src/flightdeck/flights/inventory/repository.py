@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, String, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Integer, String, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from flightdeck.flights.models import Flight, FlightCabin, InventoryHold, SeatAssignment
 from flightdeck.platform.clock import utcnow
+from flightdeck.platform.compiled_reads import CompiledWrite
 from flightdeck.platform.db import new_id
 from flightdeck.platform.portable_sql import insert_skipping
 
@@ -87,8 +88,9 @@ async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flig
     return _flight_for_booking(rows) if rows else None
 
 
-def _flight_for_booking(rows: Sequence[Row[Any]]) -> FlightForBooking:
-    """The flight of rows (its columns, then a cabin's or NULLs), one row per cabin."""
+def _flight_for_booking(rows: Sequence[Any]) -> FlightForBooking:
+    """The flight of rows (its columns, then a cabin's or NULLs), one row per cabin; SQLAlchemy
+    rows or a compiled statement's named rows."""
     first = rows[0]
     return FlightForBooking(
         id=first.id,
@@ -274,7 +276,8 @@ _HELD = (
     .returning(_HOLDS.c.id)
     .cte("held")
 )
-_HOLD_SEATS_POSTGRESQL = (
+# Compiled once; in a hold of several flights it runs on the driver (platform/compiled_reads).
+_HOLD_SEATS_POSTGRESQL = CompiledWrite(
     select(
         _FLIGHT,
         *(_CABINS.c[name] for name in _CABIN_COLUMNS),
@@ -303,7 +306,7 @@ async def hold_seats(
         "holder": booking_id,
         "held_at": utcnow(),
     }
-    rows = (await session.execute(_HOLD_SEATS_POSTGRESQL, parameters)).all()
+    rows = await _HOLD_SEATS_POSTGRESQL.named_rows(await session.connection(), parameters)
     if not rows:
         return SeatsTaken(None, taken=False, held=False, available=0)
     flight = _flight_for_booking(rows)

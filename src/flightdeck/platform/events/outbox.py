@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.base import Executable
 
 from flightdeck.platform.clock import utcnow
+from flightdeck.platform.compiled_reads import CompiledWrite
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
 from flightdeck.platform.wakeup import CommitSignal
 
@@ -131,6 +132,17 @@ async def execute_with_events(
     result = await session.execute(statement, parameters)
     EVENTS_COMMITTED.mark(session)
     return result
+
+
+async def write_with_events(
+    session: AsyncSession, statement: CompiledWrite, parameters: dict[str, Any]
+) -> list[Sequence[Any]]:
+    """`execute_with_events` for a compiled statement (platform/compiled_reads): its rows."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    rows = await statement.rows(await session.connection(), parameters)
+    EVENTS_COMMITTED.mark(session)
+    return rows
 
 
 async def write_event(session: AsyncSession, event: RecordedEvent) -> None:
