@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from flightdeck.bookings import service
 from flightdeck.bookings.errors import (
@@ -89,14 +89,14 @@ async def create_booking(
     principal: CurrentPrincipal,
     settings: AppSettings,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Hold seats on every segment and create a booking pending payment."""
 
     async def create() -> tuple[int, object]:
         booking = await service.create_booking(
             session, principal, data, hold_minutes=settings.hold_minutes
         )
-        return status.HTTP_201_CREATED, booking.model_dump(mode="json")
+        return status.HTTP_201_CREATED, booking
 
     outcome = await run_idempotent(
         session,
@@ -106,7 +106,7 @@ async def create_booking(
         fingerprint=request_fingerprint(data.model_dump(mode="json")) if idempotency_key else b"",
         produce=create,
     )
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+    return outcome.response()
 
 
 @router.get("/bookings", responses=error_responses(Unauthorized, 422))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from flightdeck.bookings.errors import BookingNotFound, BookingNotPayable, HoldExpired
 from flightdeck.payments import service, webhooks
@@ -79,7 +79,7 @@ async def create_payment(
     principal: CurrentPrincipal,
     gateway: Gateway,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Pay a booking on hold (201 also when declined: status `failed` with `failure_code`;
     202 `processing` when the outcome is not known yet)."""
     scope = service.claim_scope(principal.user_id)
@@ -91,7 +91,7 @@ async def create_payment(
         )
         accepted = payment.status == "processing"
         code = status.HTTP_202_ACCEPTED if accepted else status.HTTP_201_CREATED
-        return code, payment.model_dump(mode="json")
+        return code, payment
 
     outcome = await run_idempotent(
         session,
@@ -100,7 +100,7 @@ async def create_payment(
         fingerprint=request_fingerprint(data.fingerprint_body()),
         produce=pay,
     )
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+    return outcome.response()
 
 
 @router.get("/payments/{payment_id}", responses=error_responses(Unauthorized, PaymentNotFound))
