@@ -101,8 +101,8 @@ class IdempotentResponse:
         return {REPLAYED_HEADER: "true"} if self.replayed else {}
 
     def response(self) -> Response:
-        """The HTTP response. A model is serialised by pydantic in one pass (no dict of it
-        first, then `json.dumps` of that: the same bytes at a third of the CPU)."""
+        """The HTTP response. A model is serialised by pydantic in one pass, not to a dict
+        first and then by `json.dumps`: the same bytes, a booking 13.9 -> 9.3 us."""
         if isinstance(self.body, BaseModel):
             return Response(
                 self.body.model_dump_json(),
