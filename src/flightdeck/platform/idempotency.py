@@ -131,10 +131,9 @@ async def run_idempotent(
     produce: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> IdempotentResponse:
     """Runs `produce` (returning status and body: a pydantic model or JSON-able values) once
-    per (scope, key): a repeat
-    with the same fingerprint replays the stored response; a different fingerprint is 409
-    `idempotency_key_reused`; a first request not finished yet is 409
-    `idempotency_request_in_progress`. No key: just runs `produce`."""
+    per (scope, key): a repeat with the same fingerprint replays the stored response; a
+    different fingerprint is 409 `idempotency_key_reused`; a first request not finished yet
+    is 409 `idempotency_request_in_progress`. No key: just runs `produce`."""
     if key is None:
         status_code, body = await produce()
         return IdempotentResponse(status_code, body, replayed=False)
