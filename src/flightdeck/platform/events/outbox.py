@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Index,
     Integer,
     Result,
+    Select,
     String,
     Table,
+    bindparam,
     func,
     insert,
     literal_column,
@@ -182,23 +185,48 @@ EVENTS_COMMITTED = CommitSignal("outbox")
 # --- queries used by the relay ---------------------------------------------------------
 
 
-def _relay_order(session: AsyncSession) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return literal_column("outbox_events.rowid")
-    return OutboxEvent.seq  # type: ignore[return-value]
-
-
 def _is_pending() -> tuple[ColumnElement[bool], ...]:
     return (OutboxEvent.published_at.is_(None), OutboxEvent.failed_at.is_(None))
+
+
+# The relay's statements run every round (a round per few commits under load): built once,
+# values bound at execution. Building them per round was ~40 % of the relay's CPU.
+@cache
+def _pending_statement(dialect: str, lock: bool) -> Select[OutboxEvent]:
+    order = literal_column("outbox_events.rowid") if dialect == "sqlite" else OutboxEvent.seq
+    stmt = (
+        select(OutboxEvent)
+        .where(*_is_pending())
+        .order_by(order)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return stmt.with_for_update(skip_locked=True) if lock else stmt
+
+
+_FIRST_PENDING_ELSEWHERE = (
+    select(OutboxEvent.aggregate_id, func.min(OutboxEvent.seq))
+    .where(
+        *_is_pending(),
+        OutboxEvent.aggregate_id.in_(bindparam("aggregates", expanding=True)),
+        OutboxEvent.id.not_in(bindparam("claimed", expanding=True)),
+    )
+    .group_by(OutboxEvent.aggregate_id)
+)
+_MARK_PUBLISHED = (
+    update(OUTBOX_TABLE)
+    .where(
+        OUTBOX_TABLE.c.id.in_(bindparam("ids", expanding=True)),
+        OUTBOX_TABLE.c.published_at.is_(None),
+    )
+    .values(published_at=bindparam("published", type_=UTCDateTime()))
+)
 
 
 async def list_pending(session: AsyncSession, limit: int, *, lock: bool) -> list[OutboxEvent]:
     """The oldest unpublished rows, in insertion order. With `lock` (PostgreSQL) the rows are
     locked FOR UPDATE and rows another transaction holds are skipped."""
-    stmt = select(OutboxEvent).where(*_is_pending()).order_by(_relay_order(session)).limit(limit)
-    if lock:
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list((await session.scalars(stmt)).all())
+    stmt = _pending_statement(session.get_bind().dialect.name, lock)
+    return list((await session.scalars(stmt, {"limit": limit})).all())
 
 
 async def first_pending_seq_elsewhere(
@@ -206,16 +234,8 @@ async def first_pending_seq_elsewhere(
 ) -> dict[str, int]:
     """For each aggregate, the `seq` of its oldest unpublished row that is not one of
     `claimed_ids` (locked by another relay or not); aggregates without one are left out."""
-    stmt = (
-        select(OutboxEvent.aggregate_id, func.min(OutboxEvent.seq))
-        .where(
-            *_is_pending(),
-            OutboxEvent.aggregate_id.in_(aggregate_ids),
-            OutboxEvent.id.not_in(claimed_ids),
-        )
-        .group_by(OutboxEvent.aggregate_id)
-    )
-    rows = (await session.execute(stmt)).all()
+    values = {"aggregates": list(aggregate_ids), "claimed": list(claimed_ids)}
+    rows = (await session.execute(_FIRST_PENDING_ELSEWHERE, values)).all()
     return {aggregate_id: seq for aggregate_id, seq in rows if seq is not None}
 
 
@@ -229,7 +249,8 @@ async def pending_stats(session: AsyncSession) -> tuple[int, datetime | None]:
 
 
 async def mark_published(session: AsyncSession, ids: Sequence[str], at: datetime) -> None:
-    await _update(session, ids, published_at=at)
+    if ids:
+        await session.execute(_MARK_PUBLISHED, {"ids": list(ids), "published": at})
 
 
 async def record_attempt(
