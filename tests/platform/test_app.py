@@ -111,15 +111,17 @@ async def test_the_heap_startup_built_is_frozen_for_the_collector_until_shutdown
     suite_thresholds = gc.get_threshold()  # and raised the youngest generation's threshold
     thresholds = (700, 10, 10)  # Python's own
     gc.set_threshold(*thresholds)
-    app = create_app(settings)
-    async with LifespanManager(app):
-        frozen = gc.get_freeze_count()
-        assert frozen > 10_000  # modules, routes, schemas, the airports
-        # A full collection no longer walks what startup built.
-        assert not any(obj is app.router for obj in gc.get_objects(generation=2))
-        # The youngest generation is collected less often while the server serves.
-        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == thresholds
-    gc.set_threshold(*suite_thresholds)
+    try:
+        app = create_app(settings)
+        async with LifespanManager(app):
+            frozen = gc.get_freeze_count()
+            assert frozen > 10_000  # modules, routes, schemas, the airports
+            # A full collection no longer walks what startup built.
+            assert not any(obj is app.router for obj in gc.get_objects(generation=2))
+            # The youngest generation is collected less often while the server serves.
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
+    finally:
+        gc.set_threshold(*suite_thresholds)
     assert any(obj is app.router for obj in gc.get_objects(generation=2))

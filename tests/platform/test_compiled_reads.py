@@ -6,6 +6,8 @@ transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import bindparam, column, event, func, insert, or_, select, table, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tests.statements import statements_sent
 
 from flightdeck.platform.clock import utcnow
@@ -119,30 +121,38 @@ async def test_an_in_list_is_refused(app: FastAPI) -> None:
             await by_ids.rows(conn, {"ids": ["a"]})
 
 
+@contextmanager
+def _contexts_seen(engine: AsyncEngine, sql: str) -> Iterator[list[object]]:
+    """The execution contexts cursor events see for `sql` while the block runs (None: the
+    statement ran on the driver)."""
+    contexts: list[object] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
+        if statement == sql:
+            contexts.append(context)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield contexts
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
 async def test_in_a_transaction_sqlalchemy_runs_it(app: FastAPI, db: AsyncSession) -> None:
     """In a transaction, read-only or not, the driver's BEGIN is SQLAlchemy's to send: the
     statement goes through SQLAlchemy's execution (its cursor events carry a context)."""
     values = await _events(db)
-    contexts: list[object] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
-        if statement == _EVENTS.compiled(app.state.engine.dialect).sql:
-            contexts.append(context)
-
-    sync_engine = app.state.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", seen)
-    try:
-        async with app.state.engine.begin() as conn:
+    engine = app.state.engine
+    with _contexts_seen(engine, _EVENTS.compiled(engine.dialect).sql) as contexts:
+        async with engine.begin() as conn:
             in_transaction = [tuple(row) for row in await _EVENTS.rows(conn, values)]
         # Read-only, but in a transaction (as the admin listings and the replica read).
-        async with app.state.engine.connect() as conn:
+        async with engine.connect() as conn:
             await conn.execution_options(**{READ_ONLY: True})
             async with conn.begin():
                 read_only_transaction = [tuple(row) for row in await _EVENTS.rows(conn, values)]
-        async with read_connection(app.state.engine) as conn:
+        async with read_connection(engine) as conn:
             on_read_connection = [tuple(row) for row in await _EVENTS.rows(conn, values)]
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", seen)
     assert in_transaction == read_only_transaction == on_read_connection
     assert len(in_transaction) == 3
     assert contexts[0] is not None and contexts[1] is not None  # SQLAlchemy's contexts
@@ -172,35 +182,20 @@ def _new_event(aggregate: str, n: int) -> dict[str, Any]:
     return {"id": new_id(), "aggregate": aggregate, "payload": {"n": n}, "at": utcnow()}
 
 
-def _contexts_of(sql: str) -> tuple[list[object], Any]:
-    """The execution contexts cursor events see for `sql` (None: run on the driver)."""
-    contexts: list[object] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
-        if statement == sql:
-            contexts.append(context)
-
-    return contexts, seen
-
-
 async def test_a_write_runs_on_the_driver_once_its_transaction_has_begun(
     app: FastAPI, backend: str
 ) -> None:
     """The transaction's first statement is SQLAlchemy's (it sends the BEGIN); on asyncpg the
     next run on the driver, in the same transaction: a rollback undoes them all."""
     engine = app.state.engine
-    contexts, seen = _contexts_of(_NEW_EVENT.compiled(engine.dialect).sql)
     aggregate = new_id()
     first, second = _new_event(aggregate, 0), _new_event(aggregate, 1)
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with _contexts_seen(engine, _NEW_EVENT.compiled(engine.dialect).sql) as contexts:
         async with engine.connect() as conn:
             transaction = await conn.begin()
             returned = [await _NEW_EVENT.named_rows(conn, e) for e in (first, second)]
             written = await conn.scalar(_EVENTS_OF, {"aggregate": aggregate})
             await transaction.rollback()
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
     assert [[(r.id, r.payload) for r in rows] for rows in returned] == [
         [(first["id"], {"n": 0})],
         [(second["id"], {"n": 1})],

@@ -130,8 +130,7 @@ async def execute_with_events(
     """Runs a statement that also inserts outbox rows (built from `event_row`) in the
     caller's transaction, as `write_event` would: objects the caller added to the session are
     flushed first, and the relay is woken once the transaction commits."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
+    await _flush_added(session)
     result = await session.execute(statement, parameters)
     EVENTS_COMMITTED.mark(session)
     return result
@@ -141,11 +140,16 @@ async def write_with_events(
     session: AsyncSession, statement: CompiledWrite, parameters: dict[str, Any]
 ) -> list[Sequence[Any]]:
     """`execute_with_events` for a compiled statement (platform/compiled_reads): its rows."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
+    await _flush_added(session)
     rows = await statement.rows(await session.connection(), parameters)
     EVENTS_COMMITTED.mark(session)
     return rows
+
+
+async def _flush_added(session: AsyncSession) -> None:
+    """Writes what the caller added to the session before a statement that writes events."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
 
 
 async def write_event(session: AsyncSession, event: RecordedEvent) -> None:
