@@ -273,6 +273,57 @@ async def test_a_protected_route_answers_401_before_looking_at_an_unreadable_bod
     assert_error(forged, 401, "invalid_token")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers"),
+    [
+        # Routes that sign their user in themselves (bookings/router.py): FastAPI validates
+        # the body, header and path before they run.
+        ("POST", "/bookings", b"{}", {}),
+        ("POST", "/bookings", b'{"segments": "no"}', {"Idempotency-Key": "k" * 300}),
+        ("GET", "/bookings/not a booking!", b"", {}),
+        # A route whose dependency checks the token: the dependency runs first.
+        ("POST", "/flights", b"{}", {}),
+    ],
+)
+async def test_a_protected_route_answers_401_before_a_request_that_does_not_validate(
+    client: httpx.AsyncClient, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    headers = {**headers, "Content-Type": "application/json"}
+    missing = await client.request(method, path, content=body, headers=headers)
+    forged = await client.request(
+        method, path, content=body, headers={**headers, "Authorization": "Bearer forged"}
+    )
+
+    assert_error(missing, 401, "not_authenticated")
+    assert_error(forged, 401, "invalid_token")
+
+
+async def test_signed_in_a_booking_request_that_does_not_validate_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, passenger: TestUser
+) -> None:
+    headers = {**passenger.headers, "Content-Type": "application/json"}
+
+    body = await client.post("/bookings", content=b'{"segments": "no"}', headers=headers)
+    key = await client.post(
+        "/bookings",
+        content=b'{"segments": ["f"], "passengers": []}',
+        headers={**headers, "Idempotency-Key": "k" * 300},
+    )
+    path = await client.get("/bookings/not a booking!", headers=passenger.headers)
+
+    assert_error(body, 422, "validation_error")
+    assert {e["field"] for e in body.json()["error"]["details"]["errors"]} >= {
+        "body.segments",
+        "body.passengers",
+    }
+    assert_error(key, 422, "validation_error")
+    assert "header.Idempotency-Key" in {
+        e["field"] for e in key.json()["error"]["details"]["errors"]
+    }
+    assert_error(path, 422, "validation_error")
+    assert path.json()["error"]["details"]["errors"][0]["field"] == "path.booking_id"
+
+
 async def test_with_a_valid_token_an_unreadable_body_is_still_a_4xx(
     client: httpx.AsyncClient, passenger: TestUser
 ) -> None:

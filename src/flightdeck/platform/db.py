@@ -255,8 +255,16 @@ def _write_slots(request: Request) -> asyncio.Semaphore:
     return slots
 
 
-async def _admit_writer(request: Request) -> AsyncIterator[None]:
+@asynccontextmanager
+async def write_slot(request: Request) -> AsyncIterator[None]:
+    """One of the app's write slots for the block (`WRITE_ADMISSION`, for a route that takes
+    no dependencies)."""
     async with _write_slots(request):
+        yield
+
+
+async def _admit_writer(request: Request) -> AsyncIterator[None]:
+    async with write_slot(request):
         yield
 
 
@@ -282,9 +290,11 @@ _REQUEST_READS: dict[str, dict[str, Any]] = {
 }
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit on success, roll back on any error. A GET or HEAD
-    reads statement by statement instead (`_REQUEST_READS`)."""
+@asynccontextmanager
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session (`DbSession`, for a route that takes no dependencies): one
+    transaction, committed when the block ends, rolled back on any error. A GET or HEAD reads
+    statement by statement instead (`_REQUEST_READS`)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
         try:
@@ -298,6 +308,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session as a dependency (`request_session`)."""
+    async with request_session(request) as session:
+        yield session
 
 
 async def app_engine(request: Request) -> AsyncEngine:

@@ -237,7 +237,8 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI, *, auth_rejection: AuthRejection | None = None) -> None:
     """Every error in the one shape. `auth_rejection` puts a protected route's 401 before the
-    400/422 of a body that could not be parsed (parsing happens before dependencies run)."""
+    400/413/422 of a request refused before its user was checked (FastAPI parses the body
+    before dependencies run)."""
 
     def auth_first(request: Request) -> JSONResponse | None:
         rejection = auth_rejection(request) if auth_rejection is not None else None
@@ -245,8 +246,9 @@ def install_error_handlers(app: FastAPI, *, auth_rejection: AuthRejection | None
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        unparsed = any(err.get("type") == "json_invalid" for err in exc.errors())
-        if unparsed and (rejected := auth_first(request)) is not None:
+        # A route whose dependencies check the token answers any other 422 after them; one
+        # that validates before it signs its user in does not: both answer the 401 first.
+        if (rejected := auth_first(request)) is not None:
             return rejected
         return _validation_response(exc)
 

@@ -24,6 +24,11 @@ from flightdeck.platform.settings import Settings, app_settings
 ROLES = ("passenger", "agent", "admin")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/login", auto_error=False)
+# The `openapi_extra` of a route that signs its user in itself (`request_principal`, not the
+# `CurrentPrincipal` dependency): documented as signed in, as the dependency would be, and a
+# request it refuses before it runs (a body that does not validate) is a 401 first when the
+# token is bad (`rejection_before_body`), as with the dependency.
+SIGNED_IN_OPERATION: dict[str, Any] = {"security": [{oauth2_scheme.scheme_name: []}]}
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,25 @@ async def principal_for_token(
 async def current_principal(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], session: DbSession
 ) -> Principal:
+    return await _sign_in(request, token, session)
+
+
+async def request_principal(request: Request, session: AsyncSession) -> Principal:
+    """What `CurrentPrincipal` gives, for a route that takes no dependencies (declare it with
+    `openapi_extra=SIGNED_IN_OPERATION`): the token read as `oauth2_scheme` reads it."""
+    return await _sign_in(request, _bearer_token(request), session)
+
+
+async def _sign_in(request: Request, token: str | None, session: AsyncSession) -> Principal:
     state, settings = request.app.state, app_settings(request)
     principal = await principal_for_token(state, settings, token, session)
     set_actor(principal.user_id, principal.role)
     return principal
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return token if scheme.lower() == "bearer" else None
 
 
 async def optional_principal(
@@ -100,19 +120,26 @@ AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
 
 
 def rejection_before_body(request: Request) -> AppError | None:
-    """The 401 a route that needs a signed-in user would answer, for a request whose body
-    failed to parse: FastAPI parses the body before it runs dependencies, but a missing or bad
-    token must be a 401 whatever the body (`install_error_handlers(auth_rejection=...)`)."""
+    """The 401 a route that needs a signed-in user would answer, for a request refused before
+    the user was checked: FastAPI parses the body before it runs dependencies (and validates
+    it before a route that signs its user in itself runs), but a missing or bad token must be
+    a 401 whatever the body (`install_error_handlers(auth_rejection=...)`)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if not isinstance(dependant, Dependant) or not _needs_principal(dependant):
+    if not isinstance(dependant, Dependant):
         return None
-    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if not _needs_principal(dependant) and not _signs_in_itself(route):
+        return None
     try:
-        claims_from_token(app_settings(request), token if scheme.lower() == "bearer" else None)
+        claims_from_token(app_settings(request), _bearer_token(request))
     except Unauthorized as exc:
         return exc
     return None
+
+
+def _signs_in_itself(route: Any) -> bool:
+    extra: dict[str, Any] = getattr(route, "openapi_extra", None) or {}
+    return bool(extra.get("security") == SIGNED_IN_OPERATION["security"])
 
 
 def _needs_principal(dependant: Dependant) -> bool:
