@@ -2,7 +2,8 @@
 SQLAlchemy's own execution returns, shows its statement to cursor events, turns a driver
 error into SQLAlchemy's and drops that connection, and refuses an IN list. A compiled write
 runs on the driver once its transaction has begun there (asyncpg), inside that
-transaction."""
+transaction; a batch of writes goes to SQLite's thread in one trip, and a claim that writes
+nothing stops it."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import bindparam, column, event, func, insert, or_, select, table, text
+from sqlalchemy import bindparam, column, event, func, insert, or_, select, table, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tests.statements import statements_sent
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.compiled_reads import CompiledRead, CompiledWrite
+from flightdeck.platform.compiled_reads import CompiledBatch, CompiledRead, CompiledWrite
 from flightdeck.platform.db import READ_ONLY, UTCDateTime, new_id, read_connection
 from flightdeck.platform.events.outbox import OUTBOX_TABLE, record_event
 
@@ -161,20 +162,17 @@ async def test_in_a_transaction_sqlalchemy_runs_it(app: FastAPI, db: AsyncSessio
 
 # --- writes ------------------------------------------------------------------------------
 
-# An event's row, typed values (JSON, a UTC time) bound and returned.
-_NEW_EVENT = CompiledWrite(
-    insert(OUTBOX_TABLE)
-    .values(
-        id=bindparam("id"),
-        event_type="booking.created",
-        aggregate_type="booking",
-        aggregate_id=bindparam("aggregate"),
-        payload=bindparam("payload", type_=OUTBOX_TABLE.c.payload.type),
-        created_at=bindparam("at", type_=UTCDateTime()),
-        attempts=0,
-    )
-    .returning(_OUTBOX.id, _OUTBOX.payload, _OUTBOX.created_at)
+# An event's row, typed values (JSON, a UTC time) bound (and returned: `_NEW_EVENT`).
+_INSERT_EVENT = insert(OUTBOX_TABLE).values(
+    id=bindparam("id"),
+    event_type="booking.created",
+    aggregate_type="booking",
+    aggregate_id=bindparam("aggregate"),
+    payload=bindparam("payload", type_=OUTBOX_TABLE.c.payload.type),
+    created_at=bindparam("at", type_=UTCDateTime()),
+    attempts=0,
 )
+_NEW_EVENT = CompiledWrite(_INSERT_EVENT.returning(_OUTBOX.id, _OUTBOX.payload, _OUTBOX.created_at))
 _EVENTS_OF = select(func.count()).where(_OUTBOX.aggregate_id == bindparam("aggregate"))
 
 
@@ -224,3 +222,77 @@ async def test_a_driver_error_in_a_write_ends_its_transaction(app: FastAPI) -> N
         assert conn.invalidated
     async with engine.connect() as conn:
         assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0
+
+
+# --- batches -----------------------------------------------------------------------------
+
+# A claim (an event's row that must exist) and then rows of events, without RETURNING.
+_CLAIM_AND_WRITE = CompiledBatch(
+    update(OUTBOX_TABLE)
+    .where(_OUTBOX.id == bindparam("claimed"))
+    .values(attempts=_OUTBOX.attempts + 1),
+    _INSERT_EVENT,
+    claims=True,
+)
+
+
+@contextmanager
+def _trips_to_sqlite(conn: Any) -> Iterator[list[Any]]:
+    """Each function aiosqlite runs in the connection's thread, while the block runs (SQLite;
+    nothing elsewhere)."""
+    trips: list[Any] = []
+    driver = conn.sync_connection.connection.dbapi_connection
+    aiosqlite_connection = getattr(driver, "_connection", None)
+    if aiosqlite_connection is None or conn.dialect.name != "sqlite":
+        yield trips
+        return
+    run = aiosqlite_connection._execute
+
+    def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(function)
+        return run(function, *args, **kwargs)
+
+    aiosqlite_connection._execute = counted
+    try:
+        yield trips
+    finally:
+        del aiosqlite_connection._execute  # the class's own again
+
+
+async def test_a_batch_writes_in_the_callers_transaction_in_one_trip_on_sqlite(
+    app: FastAPI, backend: str
+) -> None:
+    engine = app.state.engine
+    aggregate = new_id()
+    claimed = _new_event(aggregate, 0)
+    rows = [_new_event(aggregate, n) for n in (1, 2)]
+    with statements_sent(app) as sent:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            await _NEW_EVENT.rows(conn, claimed)  # the transaction's first statement
+            with _trips_to_sqlite(conn) as trips:
+                counts = await _CLAIM_AND_WRITE.rowcounts(conn, [{"claimed": claimed["id"]}, rows])
+            written = await conn.scalar(_EVENTS_OF, {"aggregate": aggregate})
+            await transaction.rollback()
+    assert counts[0] == 1 and len(counts) == 2  # an executemany's count: -1 on asyncpg
+    assert written == 3
+    async with engine.connect() as conn:
+        assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0  # rolled back
+    batch_sql = [s.compiled(engine.dialect).sql for s in _CLAIM_AND_WRITE.statements]
+    assert [sql for sql, _ in sent if sql in batch_sql] == [batch_sql[0], batch_sql[1]]
+    assert len(trips) == (1 if backend == "sqlite" else 0)
+
+
+async def test_a_claim_that_writes_nothing_stops_the_batch(app: FastAPI) -> None:
+    engine = app.state.engine
+    aggregate = new_id()
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        await _NEW_EVENT.rows(conn, _new_event(new_id(), 0))
+        counts = await _CLAIM_AND_WRITE.rowcounts(
+            conn, [{"claimed": "no-such-event"}, [_new_event(aggregate, 1)]]
+        )
+        written = await conn.scalar(_EVENTS_OF, {"aggregate": aggregate})
+        await transaction.rollback()
+    assert counts == [0]
+    assert written == 0

@@ -46,9 +46,7 @@ from flightdeck.bookings.records import (
 )
 from flightdeck.bookings.repository import PnrTaken
 from flightdeck.bookings.sql_add import (
-    INSERT_BOOKING,
-    INSERT_PASSENGERS,
-    INSERT_SEGMENTS,
+    ADD_SQLITE,
     add_parameters,
     add_statement_postgresql,
     booking_rows,
@@ -58,11 +56,10 @@ from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.events.outbox import (
     RecordedEvent,
     event_row,
-    write_event,
+    write_batch_with_events,
     write_with_events,
 )
 from flightdeck.platform.money import Money
-from flightdeck.platform.portable_sql import insert_skipping
 
 
 def _to_record(
@@ -177,16 +174,12 @@ class SqlBookingRepository:
             if not await write_with_events(self.session, statement, parameters):
                 raise PnrTaken(booking.pnr)
             return
-        # Elsewhere five statements: the claim, then the rows.
-        claim_pnr = insert_skipping(self.session.get_bind().dialect.name, _REFERENCES, "pnr")
+        # SQLite: five statements in one trip (the claim, then the rows; `ADD_SQLITE`).
         claim = {"pnr": booking.pnr, "booking_id": booking.id}
-        result = cast(CursorResult[Any], await self.session.execute(claim_pnr, claim))
-        if result.rowcount != 1:
+        values = [claim, row, one_or_many(segments), one_or_many(passengers), event_row(event)]
+        counts = await write_batch_with_events(self.session, ADD_SQLITE, values)
+        if counts[0] != 1:
             raise PnrTaken(booking.pnr)
-        await self.session.execute(INSERT_BOOKING, row)
-        await self.session.execute(INSERT_SEGMENTS, one_or_many(segments))
-        await self.session.execute(INSERT_PASSENGERS, one_or_many(passengers))
-        await write_event(self.session, event)
 
     async def get(self, booking_id: str) -> BookingRecord | None:
         # A GET's connection is read-only: the statement runs on the driver (compiled_reads).

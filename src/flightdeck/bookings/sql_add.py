@@ -1,5 +1,6 @@
 """The SQL store's writes of a new booking: its rows' values, and on PostgreSQL the one
-statement that writes them all with the PNR's claim and the booking's event."""
+statement that writes them all with the PNR's claim and the booking's event (on SQLite five
+statements, in one trip to the driver)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 
 from flightdeck.bookings.models import (
     Booking,
@@ -27,7 +28,7 @@ from flightdeck.bookings.models import (
     BookingSegment,
 )
 from flightdeck.bookings.records import BookingRecord
-from flightdeck.platform.compiled_reads import CompiledWrite
+from flightdeck.platform.compiled_reads import CompiledBatch, CompiledWrite
 from flightdeck.platform.db import new_id
 from flightdeck.platform.events.outbox import OUTBOX_TABLE
 
@@ -94,11 +95,27 @@ def booking_rows(record: BookingRecord) -> tuple[Values, list[Values], list[Valu
 
 
 # The statements of `add`, built once (values bound at execution).
-INSERT_BOOKING = insert(_BOOKINGS)
-INSERT_SEGMENTS = insert(_SEGMENTS)
-INSERT_PASSENGERS = insert(_PASSENGERS)
 # The outbox's columns an event's row gives (`seq` is the database's).
 _EVENT_COLUMNS = [c for c in OUTBOX_TABLE.columns if c.name != "seq"]
+
+
+def _insert_bound(table: Table, columns: Sequence[Column[Any]]) -> Any:
+    """INSERT of one row of `table` from values bound by column name (typed as the columns)."""
+    return insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
+
+
+# SQLite: the same five writes, statements of their own (it has no data-modifying CTEs), in
+# one trip to its connection's thread; a taken PNR writes nothing and stops them.
+ADD_SQLITE = CompiledBatch(
+    sqlite.insert(_REFERENCES)
+    .values(pnr=bindparam("pnr", type_=String), booking_id=bindparam("booking_id", type_=String))
+    .on_conflict_do_nothing(index_elements=["pnr"]),
+    _insert_bound(_BOOKINGS, list(_BOOKINGS.columns)),
+    _insert_bound(_SEGMENTS, list(_SEGMENTS.columns)),
+    _insert_bound(_PASSENGERS, list(_PASSENGERS.columns)),
+    _insert_bound(OUTBOX_TABLE, _EVENT_COLUMNS),
+    claims=True,
+)
 
 
 def _bound_row(

@@ -29,6 +29,10 @@ transaction, the next ones run on the driver. There a driver error ends the tran
 connection is dropped and SQLAlchemy's `DBAPIError` raised, and the caller's rollback has
 nothing left to undo. On SQLite (whose writes are one row per statement) it is SQLAlchemy's
 Core execution.
+
+`CompiledBatch` is several writes that follow each other in the caller's transaction: on
+SQLite's one-trip driver they go to the connection's thread in one trip (SQLite's single
+writer holds its lock across every trip), elsewhere they run one by one.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows
 
 from flightdeck.platform.db import READ_ONLY, STATEMENT_READS
+from flightdeck.platform.sqlite_driver import run_writes
 
 Processor = Callable[[Any], Any]
 # The drivers run directly; any other gets SQLAlchemy's own execution.
@@ -187,3 +192,60 @@ class CompiledWrite(CompiledRead):
             return False
         driver = sync.connection.driver_connection
         return driver is not None and bool(driver.is_in_transaction())
+
+
+class CompiledBatch:
+    """Writes that run one after another in the caller's transaction (a new booking's rows on
+    SQLite: the PNR's claim, the booking, its segments, its passengers, its event), each
+    compiled once per dialect. On SQLite's one-trip driver (platform/sqlite_driver.py), once
+    the transaction is open, they all go to the connection's thread in one trip: SQLite has
+    one writer, and its lock was held across a trip per statement, each waiting for a turn of
+    the event loop. Anywhere else, SQLAlchemy's Core execution, one by one. With `claims`,
+    when the first writes no row (a key taken) the others are not run. A driver error drops
+    the connection and is raised as SQLAlchemy's `DBAPIError` (as `CompiledWrite`)."""
+
+    def __init__(self, *statements: ReturnsRows, claims: bool = False) -> None:
+        self.statements = [CompiledRead(statement) for statement in statements]
+        self.claims = claims
+
+    async def rowcounts(self, conn: AsyncConnection, values: Sequence[Any]) -> list[int]:
+        """Each statement's rowcount with its values bound (a mapping, or a list of them: one
+        execution per row, whose count is the driver's, -1 on asyncpg); fewer when the claim
+        wrote nothing."""
+        sync = conn.sync_connection
+        if sync is not None and conn.dialect.driver == "aiosqlite":
+            writes: list[tuple[str, Any, bool]] = []
+            for statement, bound in zip(self.statements, values, strict=True):
+                compiled = statement.compiled(conn.dialect)
+                if isinstance(bound, list):
+                    writes.append((compiled.sql, [compiled.parameters(v) for v in bound], True))
+                else:
+                    writes.append((compiled.sql, compiled.parameters(bound), False))
+            counts = await self._on_driver(conn, sync, writes)
+            if counts is not None:
+                return counts
+        counts = []
+        for statement, bound in zip(self.statements, values, strict=True):
+            result = await conn.execute(cast(Executable, statement.statement), bound)
+            counts.append(cast(Any, result).rowcount)
+            if self.claims and counts == [0]:
+                break
+        return counts
+
+    async def _on_driver(
+        self, conn: AsyncConnection, sync: Connection, writes: list[tuple[str, Any, bool]]
+    ) -> list[int] | None:
+        dispatch = sync.dispatch
+        if dispatch.before_cursor_execute:
+            for sql, parameters, many in writes:
+                dispatch.before_cursor_execute(sync, None, sql, parameters, None, many)
+        try:
+            counts = await run_writes(sync.connection.dbapi_connection, writes, claims=self.claims)
+        except Exception as error:
+            await conn.invalidate()  # the pool drops it: its transaction is lost with it
+            sql = "; ".join(sql for sql, _, _ in writes)
+            raise DBAPIError(sql, None, error, connection_invalidated=True) from error
+        if counts is not None and dispatch.after_cursor_execute:
+            for sql, parameters, many in writes[: len(counts)]:
+                dispatch.after_cursor_execute(sync, None, sql, parameters, None, many)
+        return counts

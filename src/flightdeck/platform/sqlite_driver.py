@@ -23,7 +23,7 @@ import collections
 import logging
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -58,6 +58,45 @@ def _run_statement(
         return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
+
+
+def _run_writes(
+    conn: sqlite3.Connection, writes: Sequence[tuple[str, Any, bool]], claims: bool
+) -> tuple[list[int], bool]:
+    """Writes one after another in the connection's thread: each one's rowcount, and whether
+    a transaction is open after them. With `claims`, when the first writes no row the others
+    are not run."""
+    counts = []
+    for operation, parameters, many in writes:
+        cursor = conn.cursor()
+        try:
+            if many:
+                cursor.executemany(operation, parameters)
+            else:
+                cursor.execute(operation, parameters)
+            counts.append(cursor.rowcount)
+        finally:
+            cursor.close()
+        if claims and counts == [0]:
+            break
+    return counts, conn.in_transaction
+
+
+async def run_writes(
+    dbapi_connection: Any, writes: Sequence[tuple[str, Any, bool]], *, claims: bool
+) -> list[int] | None:
+    """Writes (SQL, parameters, executemany or not) in one trip to the connection's thread,
+    inside the transaction open on it: their rowcounts (see `_run_writes`). None, with
+    nothing run, when the connection is not this module's or has no transaction open (the
+    caller runs them its own way). A driver error is raised as the driver's."""
+    if not isinstance(dbapi_connection, OneTripConnection) or not dbapi_connection.in_transaction:
+        return None
+    connection = dbapi_connection._connection
+    counts, in_transaction = await connection._execute(
+        _run_writes, connection._conn, writes, claims
+    )
+    dbapi_connection.in_transaction = in_transaction
+    return cast(list[int], counts)
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.base import Executable
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.compiled_reads import CompiledWrite
+from flightdeck.platform.compiled_reads import CompiledBatch, CompiledWrite
 from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
 from flightdeck.platform.wakeup import CommitSignal
 
@@ -144,6 +144,18 @@ async def write_with_events(
     rows = await statement.rows(await session.connection(), parameters)
     EVENTS_COMMITTED.mark(session)
     return rows
+
+
+async def write_batch_with_events(
+    session: AsyncSession,
+    batch: CompiledBatch,
+    values: Sequence[Any],
+) -> list[int]:
+    """`execute_with_events` for writes in one batch (platform/compiled_reads): rowcounts."""
+    await _flush_added(session)
+    counts = await batch.rowcounts(await session.connection(), values)
+    EVENTS_COMMITTED.mark(session)
+    return counts
 
 
 async def _flush_added(session: AsyncSession) -> None:
