@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import bindparam, column, event, func, insert, or_, select, table, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from tests.platform.test_sqlite_driver import counted
 from tests.statements import statements_sent
 
 from flightdeck.platform.clock import utcnow
@@ -236,29 +237,6 @@ _CLAIM_AND_WRITE = CompiledBatch(
 )
 
 
-@contextmanager
-def _trips_to_sqlite(conn: Any) -> Iterator[list[Any]]:
-    """Each function aiosqlite runs in the connection's thread, while the block runs (SQLite;
-    nothing elsewhere)."""
-    trips: list[Any] = []
-    driver = conn.sync_connection.connection.dbapi_connection
-    aiosqlite_connection = getattr(driver, "_connection", None)
-    if aiosqlite_connection is None or conn.dialect.name != "sqlite":
-        yield trips
-        return
-    run = aiosqlite_connection._execute
-
-    def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(function)
-        return run(function, *args, **kwargs)
-
-    aiosqlite_connection._execute = counted
-    try:
-        yield trips
-    finally:
-        del aiosqlite_connection._execute  # the class's own again
-
-
 async def test_a_batch_writes_in_the_callers_transaction_in_one_trip_on_sqlite(
     app: FastAPI, backend: str
 ) -> None:
@@ -270,8 +248,9 @@ async def test_a_batch_writes_in_the_callers_transaction_in_one_trip_on_sqlite(
         async with engine.connect() as conn:
             transaction = await conn.begin()
             await _NEW_EVENT.rows(conn, claimed)  # the transaction's first statement
-            with _trips_to_sqlite(conn) as trips:
-                counts = await _CLAIM_AND_WRITE.rowcounts(conn, [{"claimed": claimed["id"]}, rows])
+            counter = await counted(conn) if backend == "sqlite" else None
+            counts = await _CLAIM_AND_WRITE.rowcounts(conn, [{"claimed": claimed["id"]}, rows])
+            trips = counter.trips if counter is not None else None
             written = await conn.scalar(_EVENTS_OF, {"aggregate": aggregate})
             await transaction.rollback()
     assert counts[0] == 1 and len(counts) == 2  # an executemany's count: -1 on asyncpg
@@ -280,7 +259,7 @@ async def test_a_batch_writes_in_the_callers_transaction_in_one_trip_on_sqlite(
         assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0  # rolled back
     batch_sql = [s.compiled(engine.dialect).sql for s in _CLAIM_AND_WRITE.statements]
     assert [sql for sql, _ in sent if sql in batch_sql] == [batch_sql[0], batch_sql[1]]
-    assert len(trips) == (1 if backend == "sqlite" else 0)
+    assert trips == (1 if backend == "sqlite" else None)
 
 
 async def test_a_claim_that_writes_nothing_stops_the_batch(app: FastAPI) -> None:

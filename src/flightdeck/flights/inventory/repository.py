@@ -16,13 +16,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, bindparam, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from flightdeck.flights.models import Flight, FlightCabin, InventoryHold, SeatAssignment
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.compiled_reads import CompiledWrite
+from flightdeck.platform.compiled_reads import CompiledBatch, CompiledWrite
 from flightdeck.platform.db import new_id
 from flightdeck.platform.portable_sql import insert_skipping
 
@@ -127,14 +127,6 @@ _TAKE_SEATS = (
 )
 
 
-async def take_seats(session: AsyncSession, flight_id: str, cabin: str, quantity: int) -> bool:
-    """`sold += quantity` unless that would pass capacity; False (nothing changed) then."""
-    result = await session.execute(
-        _TAKE_SEATS, {"flight": flight_id, "cabin_name": cabin, "quantity": quantity}
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
 async def return_seats(session: AsyncSession, flight_id: str, cabin: str, quantity: int) -> None:
     """`sold -= quantity`, never below zero, in one statement."""
     await session.execute(
@@ -205,25 +197,6 @@ async def add_seat_assignments(
     return refused[0] if refused else None
 
 
-async def add_hold(
-    session: AsyncSession, *, booking_id: str, flight_id: str, cabin: str, quantity: int
-) -> bool:
-    """Records the seats a booking holds on a flight; False (nothing written) when the
-    booking already holds seats on that flight."""
-    # Skipped when the booking already holds the flight.
-    statement = insert_skipping(session.get_bind().dialect.name, _HOLDS, "booking_id", "flight_id")
-    row = {
-        "id": new_id(),
-        "booking_id": booking_id,
-        "flight_id": flight_id,
-        "cabin": cabin,
-        "quantity": quantity,
-        "created_at": utcnow(),
-    }
-    result = await session.execute(statement, row)
-    return bool(getattr(result, "rowcount", 0))
-
-
 # --- one hold on one flight ----------------------------------------------------------------
 
 
@@ -289,13 +262,32 @@ _HOLD_SEATS_POSTGRESQL = CompiledWrite(
 )
 
 
+# SQLite: the seats taken (`_TAKE_SEATS`) and the hold row written, in one trip to its
+# connection's thread (platform/compiled_reads.CompiledBatch): a cabin without the seats
+# writes nothing; a booking that holds the flight already writes no hold row.
+_TAKE_AND_HOLD_SQLITE = CompiledBatch(
+    _TAKE_SEATS,
+    sqlite.insert(_HOLDS)
+    .values(
+        id=bindparam("hold_id", type_=String),
+        booking_id=bindparam("holder", type_=String),
+        flight_id=bindparam("flight", type_=String),
+        cabin=bindparam("cabin_name", type_=String),
+        quantity=bindparam("quantity", type_=Integer),
+        created_at=bindparam("held_at", type_=_HOLDS.c.created_at.type),
+    )
+    .on_conflict_do_nothing(index_elements=["booking_id", "flight_id"]),
+    claims=True,
+)
+
+
 async def hold_seats(
     session: AsyncSession, flight_id: str, *, cabin: str, quantity: int, booking_id: str
 ) -> SeatsTaken:
     """Share-locks the flight and reads it (see `lock_flight_for_booking`), takes `quantity`
-    seats of the cabin (`take_seats`) and records the booking's hold of them (`add_hold`):
-    one statement on PostgreSQL, three on SQLite. Writes whatever it can even on a flight the
-    caller then refuses (not bookable): the caller's error rolls the transaction back."""
+    seats of the cabin and records the booking's hold of them: one statement on PostgreSQL,
+    three in two trips on SQLite. Writes whatever it can even on a flight the caller then
+    refuses (not bookable): the caller's error rolls the transaction back."""
     if session.get_bind().dialect.name != "postgresql":
         return await _hold_seats_portable(session, flight_id, cabin, quantity, booking_id)
     parameters = {
@@ -324,13 +316,13 @@ async def _hold_seats_portable(
     flight = await lock_flight_for_booking(session, flight_id)
     if flight is None:
         return SeatsTaken(None, taken=False, held=False, available=0)
-    if not await take_seats(session, flight_id, cabin, quantity):
+    seats = {"flight": flight_id, "cabin_name": cabin, "quantity": quantity}
+    hold = seats | {"hold_id": new_id(), "holder": booking_id, "held_at": utcnow()}
+    counts = await _TAKE_AND_HOLD_SQLITE.rowcounts(await session.connection(), [seats, hold])
+    if counts[0] != 1:
         # SQLite's one writer: the counts just read are the current ones.
         return SeatsTaken(flight, taken=False, held=False, available=_seats_left_in(flight, cabin))
-    held = await add_hold(
-        session, booking_id=booking_id, flight_id=flight_id, cabin=cabin, quantity=quantity
-    )
-    return SeatsTaken(flight, taken=True, held=held, available=0)
+    return SeatsTaken(flight, taken=True, held=counts[1] == 1, available=0)
 
 
 def _seats_left_in(flight: FlightForBooking, cabin: str) -> int:
