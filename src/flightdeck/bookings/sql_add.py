@@ -94,7 +94,6 @@ def booking_rows(record: BookingRecord) -> tuple[Values, list[Values], list[Valu
     return booking, segments, passengers
 
 
-# The statements of `add`, built once (values bound at execution).
 # The outbox's columns an event's row gives (`seq` is the database's).
 _EVENT_COLUMNS = [c for c in OUTBOX_TABLE.columns if c.name != "seq"]
 

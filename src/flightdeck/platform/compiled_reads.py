@@ -201,8 +201,10 @@ class CompiledBatch:
     the transaction is open, they all go to the connection's thread in one trip: SQLite has
     one writer, and its lock was held across a trip per statement, each waiting for a turn of
     the event loop. Anywhere else, SQLAlchemy's Core execution, one by one. With `claims`,
-    when the first writes no row (a key taken) the others are not run. A driver error drops
-    the connection and is raised as SQLAlchemy's `DBAPIError` (as `CompiledWrite`)."""
+    when the first writes no row (a key taken) the others are not run. Cursor events: every
+    statement is announced before the trip, and reported done after it if it ran. A driver
+    error drops the connection and is raised as SQLAlchemy's `DBAPIError` (as
+    `CompiledWrite`)."""
 
     def __init__(self, *statements: ReturnsRows, claims: bool = False) -> None:
         self.statements = [CompiledRead(statement) for statement in statements]

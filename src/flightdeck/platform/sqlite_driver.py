@@ -68,15 +68,8 @@ def _run_writes(
     are not run."""
     counts = []
     for operation, parameters, many in writes:
-        cursor = conn.cursor()
-        try:
-            if many:
-                cursor.executemany(operation, parameters)
-            else:
-                cursor.execute(operation, parameters)
-            counts.append(cursor.rowcount)
-        finally:
-            cursor.close()
+        _, _, rowcount, _, _ = _run_statement(conn, operation, parameters, many)
+        counts.append(rowcount)
         if claims and counts == [0]:
             break
     return counts, conn.in_transaction
