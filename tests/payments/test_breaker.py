@@ -10,7 +10,12 @@ import uuid
 import pytest
 
 from flightdeck.payments.breaker import GuardedGateway
-from flightdeck.payments.gateways.base import GatewayResult, GatewayUnavailable, RefundResult
+from flightdeck.payments.gateways.base import (
+    GatewayRefused,
+    GatewayResult,
+    GatewayUnavailable,
+    RefundResult,
+)
 from flightdeck.payments.gateways.sandbox import SandboxGateway
 from flightdeck.payments.schemas import CardMethod, PaymentMethodIn
 from flightdeck.platform.money import Money
@@ -105,6 +110,28 @@ async def test_a_refund_is_retried_once_with_the_same_key_and_pays_back_once() -
     assert inner.charges[charge.charge_id].refunded == 1000
     again = await gateway.refund(charge.charge_id, USD, "refund-1")
     assert again == refund and inner.charges[charge.charge_id].refunded == 1000
+
+
+async def test_refusals_neither_open_the_breaker_nor_are_retried() -> None:
+    # A reconciler or refund worker meeting charges the processor does not know (made in
+    # another sandbox) must not open the breaker on every customer's payment.
+    inner = OutageGateway()
+    gateway = GuardedGateway(inner, timeout_seconds=1, threshold=2, reset_seconds=60)
+    for key in ("a", "b", "c"):
+        with pytest.raises(GatewayRefused, match="unknown charge"):
+            await gateway.retrieve(f"ch_elsewhere_{key}")
+        with pytest.raises(GatewayRefused, match="cannot refund"):
+            await gateway.refund(f"ch_elsewhere_{key}", USD, f"refund-{key}")
+    assert inner.calls == 3  # each refund reached the processor once: a refusal is final
+    created = await create(gateway, "pay")
+    assert created.status == "not_confirmed" and inner.calls == 4
+    inner.outage = True  # real failures still count, refusals in between or not
+    for key in ("d", "e"):
+        with pytest.raises(GatewayUnavailable, match="outage"):
+            await create(gateway, key)
+    inner.outage = False
+    with pytest.raises(GatewayUnavailable, match="circuit breaker open"):
+        await create(gateway, "f")
 
 
 def shared(inner: SandboxGateway, url: str, circuit: str, *, threshold: int = 2) -> GuardedGateway:

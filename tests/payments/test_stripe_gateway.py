@@ -12,7 +12,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from flightdeck.payments.gateways.base import GatewayResult, GatewayUnavailable, InvalidWebhook
+from flightdeck.payments.gateways.base import (
+    GatewayRefused,
+    GatewayResult,
+    GatewayUnavailable,
+    InvalidWebhook,
+)
 from flightdeck.payments.gateways.stripe_gateway import StripeGateway
 from flightdeck.payments.schemas import CardMethod, WalletMethod
 from flightdeck.platform.money import Money
@@ -89,6 +94,16 @@ async def test_a_refund_pays_part_of_the_intent_back(stripe_gateway: StripeGatew
     half = Money(amount=22500, currency="USD")
     refund = await stripe_gateway.refund(result.charge_id, half, "refund-5")
     assert refund.refund_id.startswith("re_") and refund.amount == half
+
+
+async def test_an_unknown_intent_is_a_refusal_not_an_outage(
+    stripe_gateway: StripeGateway,
+) -> None:
+    # Stripe answered (404): the breaker must not count it as an outage.
+    with pytest.raises(GatewayRefused):
+        await stripe_gateway.retrieve("pi_" + "0" * 24)
+    with pytest.raises(GatewayRefused):
+        await stripe_gateway.refund("pi_" + "0" * 24, USD, "refund-unknown")
 
 
 async def test_an_unreachable_stripe_is_gateway_unavailable() -> None:

@@ -3,7 +3,11 @@
 The breaker is purgatory's (asyncio): after `threshold` consecutive failed calls (timeout,
 unreachable, 5xx) it opens and every call fails fast with GatewayUnavailable; after
 `reset_seconds` one trial call is let through (half-open) and a success closes it again.
-A decline is an answer, not a failure: it never counts.
+A decline is an answer, not a failure: it never counts, and neither does a refusal
+(`GatewayRefused`: no such charge, nothing left to refund), which is not retried either.
+Otherwise a reconciler or refund worker going through a few bad records (a charge made in
+another sandbox, a refund the processor will not make) would open the breaker and fail every
+customer's payment meanwhile.
 
 With a Redis URL (`FLIGHTDECK_REDIS_URL`) the breaker's state lives in Redis (purgatory's
 `AsyncRedisUnitOfWork`), so every instance sees one breaker: failures on one open it for all.
@@ -28,6 +32,7 @@ from purgatory.domain.model import OpenedState
 from redis.exceptions import RedisError
 
 from flightdeck.payments.gateways.base import (
+    GatewayRefused,
     GatewayResult,
     GatewayUnavailable,
     PaymentGateway,
@@ -122,6 +127,8 @@ class GuardedGateway:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._guarded(make)
+            except GatewayRefused:
+                raise
             except GatewayUnavailable:
                 if attempt == attempts:
                     raise
@@ -142,6 +149,9 @@ class GuardedGateway:
             timed_out = GatewayUnavailable("timed out")
             await self._record(breaker, timed_out)
             raise timed_out from exc
+        except GatewayRefused:
+            await self._record(breaker, None)  # the processor answered
+            raise
         except Exception as exc:
             await self._record(breaker, exc)
             raise

@@ -29,6 +29,14 @@ class GatewayUnavailable(Exception):
     """The processor did not answer (timeout, connection, 5xx): what it did is not known."""
 
 
+class GatewayRefused(GatewayUnavailable):
+    """The processor answered and refused the call: it knows no such charge, or the charge
+    has nothing left to refund. Callers treat it as a GatewayUnavailable (no result: the
+    attempt is retried later, or given up, as theirs are); the circuit breaker does not count
+    it as a failure, since the processor is up (a few bad records must not stop every
+    customer's payments)."""
+
+
 class InvalidWebhook(Exception):
     """A webhook whose signature is missing or wrong (`stale`: authentic but too old)."""
 
@@ -97,7 +105,7 @@ class PaymentGateway(Protocol):
 
     async def retrieve(self, charge_id: str) -> GatewayResult:
         """The charge's current state (`not_confirmed` when nothing was charged yet).
-        Raises GatewayUnavailable."""
+        Raises GatewayUnavailable; GatewayRefused for a charge the processor does not know."""
         ...
 
     async def cancel(self, charge_id: str, idempotency_key: str) -> GatewayResult:
@@ -107,7 +115,8 @@ class PaymentGateway(Protocol):
         ...
 
     async def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> RefundResult:
-        """Pays `amount` of the charge back. Raises GatewayUnavailable."""
+        """Pays `amount` of the charge back. Raises GatewayUnavailable; GatewayRefused when
+        the processor refuses (no such charge, more than is left to refund)."""
         ...
 
     def parse_webhook(self, raw: bytes, headers: Mapping[str, str]) -> WebhookEvent:

@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from flightdeck.payments.gateways.base import (
     ChargeStatus,
+    GatewayRefused,
     GatewayResult,
     GatewayUnavailable,
     InvalidWebhook,
@@ -229,7 +230,7 @@ class SandboxGateway:
             or charge.status != "succeeded"
             or charge.refunded + amount.amount > charge.amount.amount
         ):
-            raise GatewayUnavailable(f"charge {charge_id} cannot refund {amount.amount}")
+            raise GatewayRefused(f"charge {charge_id} cannot refund {amount.amount}")
         charge.refunded += amount.amount
         result = RefundResult(refund_id="re_" + secrets.token_hex(12), amount=amount)
         self._refunds[idempotency_key] = result
@@ -244,7 +245,7 @@ class SandboxGateway:
         charge = self.ledger.get(charge_id)
         if charge is None:
             # Another process's sandbox (each keeps its own ledger): nothing to say about it.
-            raise GatewayUnavailable(f"unknown charge {charge_id}")
+            raise GatewayRefused(f"unknown charge {charge_id}")
         return charge
 
     def parse_webhook(self, raw: bytes, headers: Mapping[str, str]) -> WebhookEvent:

@@ -30,6 +30,7 @@ from stripe import (
 )
 
 from flightdeck.payments.gateways.base import (
+    GatewayRefused,
     GatewayResult,
     GatewayUnavailable,
     InvalidWebhook,
@@ -146,6 +147,8 @@ class StripeGateway:
     async def retrieve(self, charge_id: str) -> GatewayResult:
         try:
             intent = await self.client.v1.payment_intents.retrieve_async(charge_id)
+        except InvalidRequestError as exc:  # no such PaymentIntent (404): an answer
+            raise GatewayRefused(f"stripe: {exc.code or type(exc).__name__}") from exc
         except _UNAVAILABLE as exc:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}") from exc
         return GatewayResult(charge_id=intent.id, **_intent_state(intent))
@@ -168,7 +171,9 @@ class StripeGateway:
                 params={"payment_intent": charge_id, "amount": amount.amount},
                 options={"idempotency_key": idempotency_key},
             )
-        except (*_UNAVAILABLE, InvalidRequestError) as exc:
+        except InvalidRequestError as exc:  # no such intent, or more than is left to refund
+            raise GatewayRefused(f"stripe refund: {exc.code or type(exc).__name__}") from exc
+        except _UNAVAILABLE as exc:
             raise GatewayUnavailable(f"stripe refund: {type(exc).__name__}") from exc
         return RefundResult(refund_id=refund.id, amount=amount)
 
