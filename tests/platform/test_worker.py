@@ -107,6 +107,37 @@ async def test_a_step_with_more_work_waiting_runs_again_at_once(
     await rounds.reached(3)
 
 
+async def test_a_wake_up_soon_after_a_round_waits_out_the_gap_a_later_one_does_not(
+    workers: list[BackgroundWorker],
+) -> None:
+    # Under a stream of commits one round takes on what several brought; quiet, a wake-up
+    # still runs the round at once.
+    gaps: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        gaps.append(seconds)
+        await asyncio.sleep(0)
+
+    rounds = Rounds()
+    worker = BackgroundWorker("test-gap", rounds, interval=HOUR, min_gap=HOUR, sleep=record_sleep)
+    running(workers, worker)
+    await rounds.reached(1)
+    worker.notify()
+    await rounds.reached(2)
+    assert len(gaps) == 1 and HOUR - 60 < gaps[0] <= HOUR  # the rest of the hour since round 1
+
+    later = Rounds()
+    quiet = BackgroundWorker(
+        "test-gap-quiet", later, interval=HOUR, min_gap=0.05, sleep=record_sleep
+    )
+    running(workers, quiet)
+    await later.reached(1)
+    await asyncio.sleep(0.1)  # longer than its gap since its first round began
+    quiet.notify()
+    await later.reached(2)
+    assert len(gaps) == 1  # no wait before the second round
+
+
 async def test_a_failing_step_does_not_end_the_loop(workers: list[BackgroundWorker]) -> None:
     async def fails_first(round_number: int) -> None:
         if round_number == 1:

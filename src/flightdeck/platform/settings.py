@@ -88,7 +88,8 @@ class Settings(BaseSettings):
 
     # Event bus: "" = in-process; else Kafka bootstrap servers ("host:port,host:port").
     # Topics are "<prefix>.<family>" (flight, booking, payment, schedule, notification, user).
-    # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process).
+    # The outbox relay polls every `relay_interval_seconds` (0 = no relay in this process); a
+    # commit wakes it, at most once per `relay_min_gap_seconds` (one round per many commits).
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = "flightdeck"
     kafka_request_timeout_ms: int = Field(default=5000, ge=500)
@@ -99,6 +100,7 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(default=4, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     relay_interval_seconds: float = Field(default=0.2, ge=0)
+    relay_min_gap_seconds: float = Field(default=0.05, ge=0)
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0)
 

@@ -92,12 +92,16 @@ class BackgroundWorker:
         expected_failures: tuple[type[Exception], ...] = (),
         stop_grace: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        min_gap: float = 0.0,
     ) -> None:
         """`interval`: seconds between rounds. `backoff`: the waits after failed rounds
         (None: `interval`, cut short by a wake-up like any other wait). `wake_on`: a commit
         that marked this signal wakes the worker. `expected_failures`: exceptions logged as
         one warning per streak of failures, without a traceback (a server that is down).
-        `sleep`: how a backoff waits (tests record the delays)."""
+        `sleep`: how a backoff or a gap waits (tests record the delays). `min_gap`: a wake-up sooner
+        than this many seconds after the last round began waits for the rest of it, so that
+        under a stream of commits one round takes on what several brought (quiet, a wake-up
+        still runs the round at once)."""
         self.name = name
         self.interval = interval
         self.backoff = backoff
@@ -107,6 +111,7 @@ class BackgroundWorker:
         self._wake_on = wake_on
         self._expected_failures = expected_failures
         self._sleep = sleep
+        self.min_gap = min_gap
         self._wakeup = Wakeup()
         self._task: asyncio.Task[None] | None = None
 
@@ -147,6 +152,7 @@ class BackgroundWorker:
     async def _run(self) -> None:
         while True:
             self._wakeup.clear()  # a notify() from now on wakes the next wait
+            began = time.monotonic()
             more_waiting = await self._round()
             if self._task is not asyncio.current_task():
                 return  # stopped while its step ignored the cancellation
@@ -155,6 +161,9 @@ class BackgroundWorker:
                 await self._sleep(self.backoff.delay(self.failures))
             elif not more_waiting:
                 await self._wakeup.wait(self.interval)
+                rest = began + self.min_gap - time.monotonic()
+                if rest > 0:
+                    await self._sleep(rest)
 
     async def _round(self) -> bool:
         """Runs the step once and counts it (a round cut short by stop() is not counted);

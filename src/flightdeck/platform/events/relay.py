@@ -125,6 +125,7 @@ class OutboxRelay(BackgroundWorker):
         max_backoff: float = 5.0,
         max_attempts: int = MAX_ATTEMPTS,
         publish_deadline: float = 10.0,
+        min_gap: float = 0.0,
     ) -> None:
         super().__init__(
             "outbox-relay",
@@ -133,6 +134,7 @@ class OutboxRelay(BackgroundWorker):
             backoff=Backoff(initial_backoff, max_backoff),
             wake_on=outbox.EVENTS_COMMITTED,
             expected_failures=(BusUnavailable,),
+            min_gap=min_gap,
         )
         self._sessionmaker = sessionmaker
         self.publish_deadline = publish_deadline
@@ -150,6 +152,7 @@ class OutboxRelay(BackgroundWorker):
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
             max_backoff=settings.relay_max_backoff_seconds,
+            min_gap=settings.relay_min_gap_seconds,
             # The client bounds each request; this bounds the whole batch even if it does not.
             publish_deadline=max(1.0, 2 * settings.kafka_request_timeout_ms / 1000),
         )
