@@ -55,6 +55,9 @@ DEFAULT_CURRENCY = "USD"
 # A batch is stored when it has this many legs or operating days, whichever comes first.
 BATCH_LEGS = 500
 BATCH_FLIGHTS = 5_000
+# An import creating this many flights refreshes the planner's statistics before it commits
+# (`repository.refresh_statistics`: ANALYZE, ~0.3 s at 100,000 flights and 200,000 cabins).
+ANALYZE_AFTER_FLIGHTS = 1_000
 
 
 class PayloadTooLargeError(AppError):
@@ -158,6 +161,8 @@ async def import_ssim_lines(
     result = run.result
     if not run.legs_seen and not result.carriers:
         raise NotSsim(details={"rejected": [r.model_dump() for r in result.rejected[:20]]})
+    if result.flights_created >= ANALYZE_AFTER_FLIGHTS:
+        await repo.refresh_statistics(session)
     result.rejected.sort(key=lambda r: r.line_number)
     result.warnings.sort(key=lambda w: w.line_number)
     return result

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy import Table, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights.models import Flight, FlightCabin, Schedule
@@ -39,6 +39,19 @@ class FutureFlight:
     arrival_at: datetime
     aircraft: str | None
     sold: int
+
+
+# The tables an import fills, which every search reads.
+_IMPORTED_TABLES = (Schedule.__tablename__, Flight.__tablename__, FlightCabin.__tablename__)
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Brings PostgreSQL's planner statistics of the imported tables up to date (ANALYZE, in
+    the session's transaction), as after any bulk load: autovacuum would only do it a minute
+    or more later, and until then the planner plans searches on the old row counts (a table
+    that was empty: a handful of rows). SQLite plans without statistics: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"ANALYZE {', '.join(_IMPORTED_TABLES)}"))
 
 
 async def add_schedules(
