@@ -110,31 +110,47 @@ class AppPage:
             "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
         )
 
+    @contextmanager
+    def pictured_on_failure(self, step: str) -> Iterator[None]:
+        """A step that fails (times out, or finds what it did not expect) leaves a picture of
+        the page as it was, `failed-<page>-<step>-<width>.png`: what the app showed instead."""
+        try:
+            yield
+        except (PlaywrightTimeoutError, AssertionError):
+            if self.artifacts != Path():  # measure_load's page keeps no pictures
+                with suppress(Exception):  # the step's own error is what the test reports
+                    width = self.page.viewport_size["width"]
+                    path = self.artifacts / f"failed-{self.name}-{step}-{width}.png"
+                    path.write_bytes(self.page.screenshot())
+            raise
+
     def click(self, identifier: str) -> None:
-        node = self.node(identifier)
-        node.scroll_into_view_if_needed()
-        self.settle()  # Flutter follows the scroll before it can take the tap
-        node.click()
+        with self.pictured_on_failure(identifier):
+            node = self.node(identifier)
+            node.scroll_into_view_if_needed()
+            self.settle()  # Flutter follows the scroll before it can take the tap
+            node.click()
 
     def fill(self, identifier: str, text: str) -> None:
         """Types `text` into the field: a tap gives it Flutter's focus, then the text goes in;
         tried again if Flutter had not taken the field over yet and the text did not stay."""
-        box = self.node(identifier).locator("input, textarea").first
-        for _ in range(FILL_ATTEMPTS):
-            box.scroll_into_view_if_needed()
-            self.settle()
-            box.click()
-            with suppress(PlaywrightTimeoutError):  # then the text may not stay: tried again
-                self.page.wait_for_function(
-                    "(element) => element === document.activeElement",
-                    arg=box.element_handle(),
-                    timeout=FOCUS_TIMEOUT_MS,
-                )
-            box.fill(text)
-            self.settle()
-            if box.input_value() == text:
-                return
-        raise AssertionError(f"{identifier} would not take {text!r}: {box.input_value()!r}")
+        with self.pictured_on_failure(identifier):
+            box = self.node(identifier).locator("input, textarea").first
+            for _ in range(FILL_ATTEMPTS):
+                box.scroll_into_view_if_needed()
+                self.settle()
+                box.click()
+                with suppress(PlaywrightTimeoutError):  # then the text may not stay: again
+                    self.page.wait_for_function(
+                        "(element) => element === document.activeElement",
+                        arg=box.element_handle(),
+                        timeout=FOCUS_TIMEOUT_MS,
+                    )
+                box.fill(text)
+                self.settle()
+                if box.input_value() == text:
+                    return
+            raise AssertionError(f"{identifier} would not take {text!r}: {box.input_value()!r}")
 
     def choose(self, identifier: str, option: str) -> None:
         """Picks `option` in the drop-down `identifier`."""
@@ -147,16 +163,17 @@ class AppPage:
 
     def expect_text(self, identifier: str, text: str) -> None:
         """Waits until the node says `text` (AssertionError with what it says instead)."""
-        try:
-            self.page.wait_for_function(
-                f"([selector, wanted]) => ({TEXT_OF})(selector).includes(wanted)",
-                arg=[self._selector(identifier), text],
-                timeout=STEP_TIMEOUT_MS,
-            )
-        except PlaywrightTimeoutError:
-            raise AssertionError(
-                f"{identifier} never said {text!r}; it says {self.text(identifier)!r}"
-            ) from None
+        with self.pictured_on_failure(identifier):
+            try:
+                self.page.wait_for_function(
+                    f"([selector, wanted]) => ({TEXT_OF})(selector).includes(wanted)",
+                    arg=[self._selector(identifier), text],
+                    timeout=STEP_TIMEOUT_MS,
+                )
+            except PlaywrightTimeoutError:
+                raise AssertionError(
+                    f"{identifier} never said {text!r}; it says {self.text(identifier)!r}"
+                ) from None
 
     def screenshot(self, name: str) -> Path:
         """`<name>-<width>.png` once the picture holds still: Flutter paints off the main
