@@ -1,6 +1,6 @@
 """A GET reads statement by statement: no BEGIN and no COMMIT sent (platform/db.py,
-`get_session`); a writing request keeps its one transaction; and nothing on a read-only
-connection writes (the suite-wide check of tests/conftest.py)."""
+`get_session`), its session only closed; a writing request keeps its one transaction; and
+nothing on a read-only connection writes (the suite-wide check of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import text
+from fastapi import FastAPI, Request
+from sqlalchemy import func, select, text
 from tests import conftest
 from tests.conftest import TestUser
 from tests.statements import postgres_queries, statements_sent
 
-from flightdeck.platform.db import READ_ONLY
+from flightdeck.platform.clock import utcnow
+from flightdeck.platform.db import READ_ONLY, request_session
+from flightdeck.platform.events.consumers import ProcessedEvent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -77,3 +79,26 @@ async def test_a_write_or_a_lock_on_a_read_only_connection_fails_the_test_that_m
         await conn.rollback()
     assert [write, lock] == conftest.READ_ONLY_WRITES
     del conftest.READ_ONLY_WRITES[:]  # seen: this test's own statements are not a failure
+
+
+async def test_a_read_session_is_closed_not_committed_and_refuses_changed_objects(
+    app: FastAPI, backend: str
+) -> None:
+    request = Request({"type": "http", "method": "GET", "app": app, "headers": []})
+    async with transaction_control(app, backend) as control, request_session(request) as session:
+        connection = await session.connection()
+        await session.execute(text("SELECT 1"))
+    assert control == []
+    assert connection.closed  # the session was closed: its connection went back to the pool
+
+    event_id = "a-get-wrote-this"
+    with pytest.raises(RuntimeError, match="a GET request changed ORM objects"):
+        async with request_session(request) as session:
+            session.add(
+                ProcessedEvent(consumer="test", event_id=event_id, event_occurred_at=utcnow())
+            )
+            connection = await session.connection()
+    assert connection.closed
+    async with app.state.engine.connect() as conn:
+        found = await conn.scalar(select(func.count()).where(ProcessedEvent.event_id == event_id))
+    assert found == 0
