@@ -9,11 +9,11 @@ import sys
 import uuid
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import make_url
 
 from flightdeck.platform.migrations import upgrade_database
 from tests.conftest import make_settings
+from tests.servers.postgres import fetch_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -38,38 +38,30 @@ def test_the_bench_network_loads_into_the_migrated_schema(tmp_path: Path) -> Non
     assert network.direct_days()
 
 
-async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return list(await connection.fetch(sql))
-    finally:
-        await connection.close()
-
-
 def test_on_postgresql_the_loaded_tables_have_planner_statistics(postgres_root_url: str) -> None:
     # Without them the planner guessed a handful of rows per table until autovacuum came by,
     # a minute or two into a bench's first phase.
     name = f"flightdeck_bench_{uuid.uuid4().hex[:10]}"
     root = make_url(postgres_root_url)
-    asyncio.run(_fetch(root.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"'))
+    asyncio.run(fetch_rows(root.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"'))
     url = root.set(database=name).render_as_string(hide_password=False)
     try:
         upgrade_database(make_settings(url))
         network = build_network(url, flights=120, days=3, history_days=2, seed=1)
 
         rows = asyncio.run(
-            _fetch(
+            fetch_rows(
                 url,
                 "SELECT relname, reltuples FROM pg_class WHERE relname IN "
                 "('flights', 'flight_cabins')",
             )
         )
         analyzed = asyncio.run(
-            _fetch(url, "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'public'")
+            fetch_rows(url, "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'public'")
         )
     finally:
         asyncio.run(
-            _fetch(
+            fetch_rows(
                 root.render_as_string(hide_password=False),
                 f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
             )

@@ -8,12 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 
-import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy import make_url
 from tests.conftest import make_settings
 from tests.flights.ssim_season import SeasonSpec, season_lines
+from tests.servers.postgres import fetch_rows
 
 from flightdeck.flights.schedules.importer import (
     ANALYZE_AFTER_FLIGHTS,
@@ -27,27 +27,19 @@ from flightdeck.platform.migrations import upgrade_database
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def _run(url: str, sql: str) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return list(await connection.fetch(sql))
-    finally:
-        await connection.close()
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def fresh_postgres(postgres_root_url: str) -> AsyncIterator[str]:
     """A migrated PostgreSQL database of its own: no other test's rows, no statistics yet."""
     root = make_url(postgres_root_url)
     admin = root.render_as_string(hide_password=False)
     name = f"flightdeck_import_{uuid.uuid4().hex[:10]}"
-    await _run(admin, f'CREATE DATABASE "{name}"')
+    await fetch_rows(admin, f'CREATE DATABASE "{name}"')
     url = root.set(database=name).render_as_string(hide_password=False)
     try:
         await asyncio.to_thread(upgrade_database, make_settings(url))
         yield url
     finally:
-        await _run(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await fetch_rows(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _import(url: str, spec: SeasonSpec) -> int:
@@ -62,7 +54,7 @@ async def _import(url: str, spec: SeasonSpec) -> int:
 
 
 async def _row_estimates(url: str) -> dict[str, float]:
-    rows = await _run(
+    rows = await fetch_rows(
         url,
         "SELECT relname, reltuples FROM pg_class "
         "WHERE relname IN ('schedules', 'flights', 'flight_cabins')",
@@ -76,14 +68,14 @@ async def test_a_large_import_analyzes_the_tables_it_filled(fresh_postgres: str)
     )
     assert created >= ANALYZE_AFTER_FLIGHTS
 
-    [(flights,)] = await _run(fresh_postgres, "SELECT count(*) FROM flights")
-    [(schedules,)] = await _run(fresh_postgres, "SELECT count(*) FROM schedules")
+    [(flights,)] = await fetch_rows(fresh_postgres, "SELECT count(*) FROM flights")
+    [(schedules,)] = await fetch_rows(fresh_postgres, "SELECT count(*) FROM schedules")
     estimates = await _row_estimates(fresh_postgres)
     # Never analyzed, a table's estimate is -1 (the planner then assumes a few pages' worth).
     assert estimates["flights"] == flights == created
     assert estimates["schedules"] == schedules
     assert estimates["flight_cabins"] > flights
-    columns = await _run(
+    columns = await fetch_rows(
         fresh_postgres, "SELECT DISTINCT attname FROM pg_stats WHERE tablename = 'flights'"
     )
     assert {"origin", "destination", "departure_at"} <= {row["attname"] for row in columns}

@@ -41,6 +41,14 @@ class Rounds:
             await self._changed.wait_for(lambda: self.count >= rounds)
 
 
+class Sleeps(list[float]):
+    """A worker's `sleep` that records each wait and returns at once."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        await asyncio.sleep(0)
+
+
 async def never_returns() -> None:
     await asyncio.Event().wait()
 
@@ -112,14 +120,9 @@ async def test_a_wake_up_soon_after_a_round_waits_out_the_gap_a_later_one_does_n
 ) -> None:
     # Under a stream of commits one round takes on what several brought; quiet, a wake-up
     # still runs the round at once.
-    gaps: list[float] = []
-
-    async def record_sleep(seconds: float) -> None:
-        gaps.append(seconds)
-        await asyncio.sleep(0)
-
+    gaps = Sleeps()
     rounds = Rounds()
-    worker = BackgroundWorker("test-gap", rounds, interval=HOUR, min_gap=HOUR, sleep=record_sleep)
+    worker = BackgroundWorker("test-gap", rounds, interval=HOUR, min_gap=HOUR, sleep=gaps)
     running(workers, worker)
     await rounds.reached(1)
     worker.notify()
@@ -127,9 +130,7 @@ async def test_a_wake_up_soon_after_a_round_waits_out_the_gap_a_later_one_does_n
     assert len(gaps) == 1 and HOUR - 60 < gaps[0] <= HOUR  # the rest of the hour since round 1
 
     later = Rounds()
-    quiet = BackgroundWorker(
-        "test-gap-quiet", later, interval=HOUR, min_gap=0.05, sleep=record_sleep
-    )
+    quiet = BackgroundWorker("test-gap-quiet", later, interval=HOUR, min_gap=0.05, sleep=gaps)
     running(workers, quiet)
     await later.reached(1)
     await asyncio.sleep(0.1)  # longer than its gap since its first round began
@@ -153,11 +154,7 @@ async def test_a_failing_step_does_not_end_the_loop(workers: list[BackgroundWork
 async def test_backoff_doubles_up_to_its_maximum_and_starts_over_after_a_success(
     workers: list[BackgroundWorker],
 ) -> None:
-    delays: list[float] = []
-
-    async def record_sleep(seconds: float) -> None:
-        delays.append(seconds)
-        await asyncio.sleep(0)
+    delays = Sleeps()
 
     async def script(round_number: int) -> bool:
         if round_number == 7:
@@ -168,7 +165,7 @@ async def test_backoff_doubles_up_to_its_maximum_and_starts_over_after_a_success
 
     rounds = Rounds(script)
     worker = BackgroundWorker(
-        "test-backoff", rounds, interval=HOUR, backoff=Backoff(0.2, 0.5), sleep=record_sleep
+        "test-backoff", rounds, interval=HOUR, backoff=Backoff(0.2, 0.5), sleep=delays
     )
     running(workers, worker)
     await rounds.reached(7)

@@ -218,6 +218,16 @@ def running_standby(primary: PostgresServer) -> contextlib.closing[PostgresServe
     return contextlib.closing(start_standby(primary))
 
 
+async def fetch_rows(url: str, sql: str) -> list[asyncpg.Record]:
+    """The rows of one statement on the database at `url`, on a connection of its own
+    (`CREATE DATABASE` and other statements no transaction may hold too)."""
+    conn = await asyncpg.connect(_libpq(url))
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
 async def replay_position(primary_url: str) -> str:
     """The primary's current WAL position: what a replica must replay to see every commit
     made so far."""
