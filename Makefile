@@ -81,9 +81,10 @@ FLIGHTS ?= 10000
 bench-search: install wrk
 	$(BIN)/python bench/search.py --flights $(FLIGHTS)
 
-## Holds: 200 concurrent clients on POST /bookings for 30 s (and GET /bookings/{id} beside
-## them) on SQLite and PostgreSQL, one then two workers: holds/s, p50, p99, the GET p99, the
-## ratio to the floor, and an SQL check that no seat was sold twice (fails the bench if so).
+## Holds: 200 concurrent clients on POST /bookings for 30 s (and one client reading
+## GET /bookings/{id} beside them) on SQLite and PostgreSQL, one then two workers: holds/s,
+## p50, p99, the GET rate and p99, the ratio to the floor, and an SQL check that no seat was
+## sold twice (fails the bench if so).
 bench-bookings: install wrk
 	$(BIN)/python bench/bookings.py
 

@@ -10,14 +10,17 @@ then, servers on free ports one at a time (servers.py):
    connections for `--duration` (30) seconds: one or two passengers on one flight, a fifth of
    the requests on a handful of nearly full flights that sell out (409 `seats_unavailable`
    then, as it should); at the same time a second wrk reads one booking with
-   `GET /bookings/{id}` over 4 connections (the booking path's latency under that load).
+   `GET /bookings/{id}` over `--readers` connections (1: one client reading again as soon as
+   it has its answer), the booking path's latency under that load. A probe, not a second
+   load: 4 closed-loop readers sent more requests than the holds and took their CPU
+   (docs/ARCHITECTURE.md, "Write admission").
 
-Prints holds/s (201 answers), p50, p99, the 409s, the GET p50/p99, the ratio to the floor
-and the server's CPU per request (its processes' CPU time over the requests served, holds and
-reads: what a request costs, however busy the machine); then checks in SQL that no seat was
-sold twice: every cabin's `sold` is within its capacity and equals what it had before plus the
-seats held by the bookings written (`inventory_holds` and the bookings' passengers agree), and
-every 201 left a booking.
+Prints holds/s (201 answers), p50, p99, the 409s, the GET rate and p50/p99, the ratio to the
+floor and the server's CPU per request (its processes' CPU time over the requests served,
+holds and reads: what a request costs, however busy the machine); then checks in SQL that no
+seat was sold twice: every cabin's `sold` is within its capacity and equals what it had before
+plus the seats held by the bookings written (`inventory_holds` and the bookings' passengers
+agree), and every 201 left a booking.
 """
 
 from __future__ import annotations
@@ -258,7 +261,11 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
             cpu_before = _cpu_seconds(pid)
             with profiling(server, args.profile, f"holds-{name}-{workers}w"):
                 reader = start_wrk(
-                    server.base_url, reads, workdir=workdir, connections=4, duration=args.duration
+                    server.base_url,
+                    reads,
+                    workdir=workdir,
+                    connections=args.readers,
+                    duration=args.duration,
                 )
                 hold_result = run_wrk(
                     server.base_url,
@@ -288,12 +295,12 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
 def _report(runs: list[Run], args: argparse.Namespace) -> None:
     table = Table(
         title=f"POST /bookings: {args.connections} concurrent clients, {args.duration:.0f} s "
-        f"(wrk), GET /bookings/{{id}} on 4 more; {args.flights:,} flights"
+        f"(wrk), GET /bookings/{{id}} on {args.readers} more; {args.flights:,} flights"
     )
     columns = (
-        "database", "workers", "holds/s", "p50 ms", "p99 ms", "409s", "timeouts", "GET p50 ms",
-        "GET p99 ms", "floor req/s", "holds % floor", "CPU ms/req", "load avg", "oversold",
-        "mismatched",
+        "database", "workers", "holds/s", "p50 ms", "p99 ms", "409s", "timeouts", "GET/s",
+        "GET p50 ms", "GET p99 ms", "floor req/s", "holds % floor", "CPU ms/req", "load avg",
+        "oversold", "mismatched",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "database" else "right")
@@ -307,6 +314,7 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
             f"{holds.p99_ms:.1f}",
             f"{holds.non_2xx:,}",
             f"{holds.errors:,}",
+            f"{run.reads.rate:,.0f}",
             f"{run.reads.p50_ms:.1f}",
             f"{run.reads.p99_ms:.1f}",
             f"{run.floor.rate:,.0f}",
@@ -324,6 +332,9 @@ def main() -> None:
     parser.add_argument("--flights", type=int, default=2_000, help="bookable flights")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     parser.add_argument("--connections", type=int, default=200, help="concurrent hold clients")
+    parser.add_argument(
+        "--readers", type=int, default=1, help="connections reading a booking beside the holds"
+    )
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres")
     parser.add_argument("--seed", type=int, default=7, help="seed of the flights and requests")
