@@ -1,7 +1,8 @@
 """What the bookings domain adds to a running server.
 
-Router: `/bookings`. Hook: a flight cancelled by the airline cancels its bookings in the same
-transaction (registered with the flights domain's status service). Shared resource (opened in
+Router: `/bookings`, and the edge that answers holds before routing (bookings/edge.py).
+Hook: a flight cancelled by the airline cancels its bookings in the same transaction
+(registered with the flights domain's status service). Shared resource (opened in
 every process, since flights, payments and notifications call the bookings service in-process
 even where bookings is not served): the booking store the settings name (MongoDB opened and
 closed here; every session carries the settings so code holding only a session reaches that
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+from flightdeck.bookings.edge import BookingEdge
 from flightdeck.bookings.mongo_client import (
     close_configured_store,
     is_mongo_url,
@@ -57,6 +59,7 @@ def _store_readiness(runtime: Runtime) -> dict[str, ReadinessCheck]:
 module = DomainModule(
     name="bookings",
     routers=(router,),
+    middleware=(BookingEdge,),
     hooks=(_cancel_bookings_with_flights,),
     shared_resources=(booking_store,),
     workers=(_hold_sweeper,),

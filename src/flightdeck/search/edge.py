@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flightdeck.flights.airports import find_airport
+from flightdeck.platform.edge import route_path
 from flightdeck.platform.http_limits import within_route_limit
 from flightdeck.platform.query_models import parse_query
 from flightdeck.platform.replica import app_reads
@@ -43,7 +44,7 @@ class SearchEdge:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or _route_path(scope) != _ROUTE.path:
+        if scope["type"] != "http" or scope["method"] != "GET" or route_path(scope) != _ROUTE.path:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -77,12 +78,3 @@ class SearchEdge:
         scope["route"] = _ROUTE  # what routing would have set (metrics label it /search)
         response = Response(content=document, media_type="application/json")
         await response(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path routing matches: without the server's `root_path` (as Starlette's router)."""
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path + "/"):
-        return path[len(root_path) :]
-    return path
