@@ -184,8 +184,9 @@ def _new_event(aggregate: str, n: int) -> dict[str, Any]:
 async def test_a_write_runs_on_the_driver_once_its_transaction_has_begun(
     app: FastAPI, backend: str
 ) -> None:
-    """The transaction's first statement is SQLAlchemy's (it sends the BEGIN); on asyncpg the
-    next run on the driver, in the same transaction: a rollback undoes them all."""
+    """On asyncpg every write runs on the driver, the first after the adapter sent the
+    transaction's BEGIN, all in the transaction SQLAlchemy rolls back: a rollback undoes them
+    all. On SQLite they are SQLAlchemy's executions."""
     engine = app.state.engine
     aggregate = new_id()
     first, second = _new_event(aggregate, 0), _new_event(aggregate, 1)
@@ -203,9 +204,8 @@ async def test_a_write_runs_on_the_driver_once_its_transaction_has_begun(
     assert written == 2
     async with engine.connect() as conn:
         assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0
-    assert contexts[0] is not None  # SQLAlchemy's execution, with the BEGIN
     on_driver = backend == "postgres"
-    assert (contexts[1] is None) is on_driver
+    assert [context is None for context in contexts] == [on_driver, on_driver]
 
 
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)  # only asyncpg's run there
@@ -223,6 +223,26 @@ async def test_a_driver_error_in_a_write_ends_its_transaction(app: FastAPI) -> N
         assert conn.invalidated
     async with engine.connect() as conn:
         assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_begin_that_fails_is_sqlalchemys_error_and_drops_the_connection(
+    app: FastAPI,
+) -> None:
+    """The write's BEGIN, sent for it, fails as its statement would: SQLAlchemy's
+    `DBAPIError`, the connection invalidated (the pool replaces it)."""
+    engine = app.state.engine
+    async with engine.connect() as conn:
+        await conn.begin()
+        backend_pid = (await conn.get_raw_connection()).driver_connection.get_server_pid()
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
+        with pytest.raises(DBAPIError) as raised:
+            await _NEW_EVENT.rows(conn, _new_event(new_id(), 0))
+        assert raised.value.connection_invalidated
+        assert conn.invalidated
+    async with engine.connect() as conn:  # a fresh connection serves the next request
+        assert await conn.scalar(text("SELECT 1")) == 1
 
 
 # --- batches -----------------------------------------------------------------------------

@@ -23,12 +23,16 @@ and with any other driver, `rows` is SQLAlchemy's own `execute`. A statement wit
 
 `CompiledWrite` is the same for a statement that writes (a hold's seats, a new booking: a
 SELECT of data-modifying CTEs), in the caller's transaction. SQLAlchemy's asyncpg adapter
-sends the transaction's BEGIN with its first statement, so that statement goes through
-SQLAlchemy (Core `execute`, not the ORM session's); once asyncpg reports the connection in a
-transaction, the next ones run on the driver. There a driver error ends the transaction: the
-connection is dropped and SQLAlchemy's `DBAPIError` raised, and the caller's rollback has
-nothing left to undo. On SQLite (whose writes are one row per statement) it is SQLAlchemy's
-Core execution.
+sends the transaction's BEGIN lazily, with its first statement; a write that finds none sent
+yet asks the adapter to send it (its own `_start_transaction`, as its first statement would:
+SQLAlchemy's execution of a hold's first statement, whose cache key alone is a tuple of
+thousands of elements, cost ~160 µs of CPU more than the driver's), then runs on the driver,
+in that transaction, which SQLAlchemy commits or rolls back as before. Should a SQLAlchemy
+release drop that method, the first statement goes through SQLAlchemy's Core `execute` again
+(which sends the BEGIN) and `tests/platform/test_compiled_reads.py` says so. A driver error,
+the BEGIN's too, ends the transaction: the connection is dropped and SQLAlchemy's
+`DBAPIError` raised, and the caller's rollback has nothing left to undo. On SQLite (whose
+writes are one row per statement) it is SQLAlchemy's Core execution.
 
 `CompiledBatch` is several writes that follow each other in the caller's transaction: on
 SQLite's one-trip driver they go to the connection's thread in one trip (SQLite's single
@@ -187,11 +191,33 @@ class CompiledWrite(CompiledRead):
     RETURNING, or a SELECT of data-modifying CTEs), compiled once per dialect: on asyncpg it
     runs on the driver once the transaction has begun there (module doc)."""
 
+    async def rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Sequence[Any]]:
+        sync = conn.sync_connection
+        if sync is not None and sync.dialect.driver == "asyncpg":
+            await _begin_on_adapter(conn, sync)
+        return await super().rows(conn, values)
+
     def _on_driver(self, sync: Connection) -> bool:
         if sync.dialect.driver != "asyncpg":
             return False
         driver = sync.connection.driver_connection
         return driver is not None and bool(driver.is_in_transaction())
+
+
+async def _begin_on_adapter(conn: AsyncConnection, sync: Connection) -> None:
+    """The BEGIN SQLAlchemy's asyncpg adapter owes the connection's transaction, sent now by
+    the adapter itself (nothing when it was sent, in autocommit, or outside a transaction)."""
+    if not sync.in_transaction():
+        return
+    adapter: Any = sync.connection.dbapi_connection
+    start = getattr(adapter, "_start_transaction", None)
+    if start is None or getattr(adapter, "_transaction", None) is not None:
+        return
+    try:
+        await start()
+    except Exception as error:
+        await conn.invalidate()
+        raise DBAPIError("BEGIN", None, error, connection_invalidated=True) from error
 
 
 class CompiledBatch:
