@@ -79,10 +79,10 @@ def _declared_json(scope: Scope) -> bool:
     """A body of declared length (the body cap has checked it) and type `application/json`."""
     length: bytes | None = None
     content_type: bytes | None = None
-    for name, value in scope["headers"]:
-        if name == b"content-length":
+    for name, value in scope["headers"]:  # the first of each, as the route reads them
+        if name == b"content-length" and length is None:
             length = value
-        elif name == b"content-type":
+        elif name == b"content-type" and content_type is None:
             content_type = value
     if length is None or not length.isdigit() or content_type is None:
         return False
