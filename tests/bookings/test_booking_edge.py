@@ -130,17 +130,26 @@ async def test_a_body_that_does_not_validate_goes_to_the_route_with_its_body(
     assert await seats_available(client, flight["id"]) == 150
 
 
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b'{"segments": [', 422, "validation_error"),  # cut short
+        (b"[" * 100_000, 400, "invalid_body"),  # nested past what json.loads can read
+        (b'{"cabin": "\xff\xfe"}', 400, "invalid_body"),  # not UTF-8
+        (b'"a string"', 422, "validation_error"),
+    ],
+)
 async def test_json_that_does_not_parse_goes_to_the_route(
-    client: httpx.AsyncClient, passenger: TestUser
+    client: httpx.AsyncClient, passenger: TestUser, content: bytes, status: int, code: str
 ) -> None:
     edge, route = answers()
     response = await client.post(
         "/bookings",
-        content=b'{"segments": [',
+        content=content,
         headers={**passenger.headers, "Content-Type": "application/json"},
     )
     assert answers() == (edge, route)
-    assert_error(response, 422, "validation_error")
+    assert_error(response, status, code)
 
 
 async def test_a_bad_idempotency_key_goes_to_the_route(
