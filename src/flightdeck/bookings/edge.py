@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from flightdeck.bookings.router import HOLD_ANSWERS, hold_response, router
 from flightdeck.bookings.schemas import BookingCreate
 from flightdeck.platform.edge import exception_handler, read_body, replaying, route_path
-from flightdeck.platform.idempotency import IDEMPOTENCY_KEY_HEADER
+from flightdeck.platform.idempotency import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH
 
 _ROUTE: Any = next(
     route
@@ -36,7 +36,6 @@ _ROUTE: Any = next(
 )
 _FROM_EDGE = HOLD_ANSWERS.labels("edge")
 _KEY_HEADER = IDEMPOTENCY_KEY_HEADER.lower().encode("latin-1")
-_MAX_KEY_LENGTH = 255  # the route's `IdempotencyKeyHeader`
 
 
 class BookingEdge:
@@ -96,7 +95,7 @@ def _parsed(scope: Scope, body: bytes | None) -> tuple[BookingCreate, str | None
         return None
     keys = [value for name, value in scope["headers"] if name == _KEY_HEADER]
     key = keys[0].decode("latin-1") if keys else None
-    if key is not None and not 1 <= len(key) <= _MAX_KEY_LENGTH:
+    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
         return None
     try:
         return BookingCreate.model_validate(json.loads(body)), key

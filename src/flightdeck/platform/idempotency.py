@@ -45,6 +45,7 @@ from flightdeck.platform.security.digests import digest_keys
 from flightdeck.platform.security.encryption import EncryptedString
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_LIFETIME = timedelta(hours=24)
 
@@ -53,7 +54,7 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias=IDEMPOTENCY_KEY_HEADER,
         min_length=1,
-        max_length=255,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
         description="Repeat the request safely: the same key and body replay the first "
         "response (header `Idempotent-Replayed: true`) and never act twice; the same key with "
         "a different body is a 409",
