@@ -1,4 +1,4 @@
-"""Holds answered before routing.
+"""Holds, and reads of one booking, answered before routing.
 
 A `POST /bookings` whose body and `Idempotency-Key` validate needs no route: `BookingEdge`
 reads and validates them as the route's parameters would (the JSON body parsed, then the
@@ -13,47 +13,77 @@ Everything else goes on to the route with the body replayed, and is answered exa
 would be alone: a body or header that does not validate (its 422, or the 401 that comes
 first), one FastAPI reads that the edge does not (no declared `Content-Length`, a JSON
 content type other than `application/json`), and a client gone before its body arrived.
+
+A `GET /bookings/{booking_id}` whose reference validates as the route's path parameter does
+is answered the same way, by the route's own `booking_response` (the holds bench reads one
+booking beside its holds). The route answers the rest: a reference that does not validate
+(its 422) and a request with a query string (which the route ignores).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flightdeck.bookings.router import HOLD_ANSWERS, hold_response, router
+from flightdeck.bookings.router import (
+    HOLD_ANSWERS,
+    READ_ANSWERS,
+    booking_response,
+    hold_response,
+    router,
+)
 from flightdeck.bookings.schemas import BookingCreate
 from flightdeck.platform.edge import exception_handler, read_body, replaying, route_path
 from flightdeck.platform.idempotency import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH
+from flightdeck.platform.text import RESOURCE_ID_PATTERN
 
-_ROUTE: Any = next(
-    route
-    for route in router.routes
-    if getattr(route, "path", "") == "/bookings" and "POST" in getattr(route, "methods", ())
-)
-_FROM_EDGE = HOLD_ANSWERS.labels("edge")
+
+def _route(path: str, method: str) -> Any:
+    return next(
+        route
+        for route in router.routes
+        if getattr(route, "path", "") == path and method in getattr(route, "methods", ())
+    )
+
+
+_HOLD: Any = _route("/bookings", "POST")
+_READ: Any = _route("/bookings/{booking_id}", "GET")
+_HOLD_FROM_EDGE = HOLD_ANSWERS.labels("edge")
+_READ_FROM_EDGE = READ_ANSWERS.labels("edge")
 _KEY_HEADER = IDEMPOTENCY_KEY_HEADER.lower().encode("latin-1")
+_READ_PREFIX = "/bookings/"
+_REFERENCE = re.compile(RESOURCE_ID_PATTERN)  # as the route's path parameter (fullmatch)
 
 
 class BookingEdge:
-    """Answers `POST /bookings` before routing when its input validates; passes everything
-    else on."""
+    """Answers `POST /bookings` and `GET /bookings/{booking_id}` before routing when their
+    input validates; passes everything else on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or route_path(scope) != _ROUTE.path
-            or not _declared_json(scope)
-        ):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            method = scope["method"]
+            if method == "POST" and route_path(scope) == _HOLD.path and _declared_json(scope):
+                await self._hold(scope, receive, send)
+                return
+            if method == "GET" and (reference := _reference(scope)) is not None:
+                scope["path_params"] = {"booking_id": reference}  # as routing sets them
+                respond = partial(booking_response, booking_id=reference)
+                await _answer(scope, receive, send, _READ, _READ_FROM_EDGE, respond)
+                return
+        await self.app(scope, receive, send)
+
+    async def _hold(self, scope: Scope, receive: Receive, send: Send) -> None:
         messages, body = await read_body(receive)
         receive = replaying(messages, receive)
         parsed = _parsed(scope, body)
@@ -61,17 +91,44 @@ class BookingEdge:
             await self.app(scope, receive, send)  # the route answers (a 422, a 401 first)
             return
         data, key = parsed
-        scope["route"] = _ROUTE  # what routing would have set (metrics label it /bookings)
-        request = Request(scope, receive)
-        try:
-            response = await hold_response(request, data, key)
-        except Exception as exc:
-            handler = exception_handler(request, exc)
-            if handler is None:
-                raise
-            response = await handler(request, exc)
-        _FROM_EDGE.inc()
-        await response(scope, receive, send)
+        await _answer(
+            scope, receive, send, _HOLD, _HOLD_FROM_EDGE, lambda r: hold_response(r, data, key)
+        )
+
+
+async def _answer(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    route: Any,
+    answered: Any,
+    respond: Callable[[Request], Awaitable[Response]],
+) -> None:
+    """Sends the route's answer, or the app's handler's for an exception it raises (one
+    with no handler goes on up, as from the route), counted in `answered`."""
+    scope["route"] = route  # what routing would have set (metrics label the route's path)
+    request = Request(scope, receive)
+    try:
+        response = await respond(request)
+    except Exception as exc:
+        handler = exception_handler(request, exc)
+        if handler is None:
+            raise
+        response = await handler(request, exc)
+    answered.inc()
+    await response(scope, receive, send)
+
+
+def _reference(scope: Scope) -> str | None:
+    """The booking reference of a `GET /bookings/{booking_id}` the route would accept, with
+    no query string; None for any other request."""
+    if scope.get("query_string"):
+        return None
+    path = route_path(scope)
+    if not path.startswith(_READ_PREFIX):
+        return None
+    reference = path[len(_READ_PREFIX) :]
+    return reference if _REFERENCE.fullmatch(reference) else None
 
 
 def _declared_json(scope: Scope) -> bool:

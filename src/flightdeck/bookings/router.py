@@ -62,6 +62,12 @@ HOLD_ANSWERS = Counter(
     "the edge passed on)",
     ["source"],
 )
+READ_ANSWERS = Counter(
+    "flightdeck_booking_read_answers_total",
+    "GET /bookings/{booking_id} answered before routing (edge: bookings/edge.py) or by the "
+    "route (what the edge passed on)",
+    ["source"],
+)
 
 BookingReference = Annotated[
     str,
@@ -158,7 +164,15 @@ async def list_bookings(
 )
 async def get_booking(request: Request, booking_id: BookingReference) -> Response:
     """One booking, by id or PNR: its owner, agents and admins."""
-    # Read beside the holds: no FastAPI dependencies either (as `create_booking`).
+    # A read whose path validates is answered before routing (bookings/edge.py); this route
+    # answers the rest (its 422, a request with a query string).
+    READ_ANSWERS.labels("route").inc()
+    return await booking_response(request, booking_id)
+
+
+async def booking_response(request: Request, booking_id: str) -> Response:
+    """The booking's answer, from the route or the edge. Read beside the holds: no FastAPI
+    dependencies either (as `hold_response`)."""
     async with request_session(request) as session:
         principal = await request_principal(request, session)
         booking = await service.get_booking(session, principal, booking_id)
