@@ -65,7 +65,7 @@ async def _network(client: httpx.AsyncClient, agent: AppUser) -> dict[str, dict[
     return flights
 
 
-async def test_search_reads_flights_with_one_query_per_kind_of_itinerary_cabins_included(
+async def test_search_reads_every_kind_of_itinerary_in_one_query_cabins_included(
     app: FastAPI, client: httpx.AsyncClient, agent: AppUser
 ) -> None:
     await _network(client, agent)
@@ -74,10 +74,18 @@ async def test_search_reads_flights_with_one_query_per_kind_of_itinerary_cabins_
         body = await search(client, **QUERY)
 
     assert len(body["itineraries"]) == 4
+    assert {i["stops"] for i in body["itineraries"]} == {0, 1}
     assert all(i["segments"][0]["cabins"]["economy"]["seats"] == 150 for i in body["itineraries"])
-    # Direct flights, connections, through flights (each with every cabin of its flights),
-    # punctuality.
-    assert len(statements) == 4, [s for s, _ in statements]
+    # Direct flights, connections and through flights (each with every cabin of its
+    # flights) in one statement; then punctuality.
+    assert len(statements) == 2, [s for s, _ in statements]
+    assert statements[0][0].count("UNION ALL") == 2
+
+    with captured_selects(app) as statements:
+        direct = await search(client, **QUERY, max_stops=0)
+    assert {i["stops"] for i in direct["itineraries"]} == {0}
+    assert len(statements) == 1, [s for s, _ in statements]  # punctuality cached now
+    assert "UNION" not in statements[0][0]
 
 
 async def test_search_queries_use_the_route_and_departure_indexes(
@@ -85,29 +93,34 @@ async def test_search_queries_use_the_route_and_departure_indexes(
 ) -> None:
     await _network(client, agent)
     with captured_selects(app) as statements:
-        await search(client, **QUERY)
-    [direct] = [s for s in statements if "FROM flights JOIN flight_cabins" in s[0]]
-    pairs = [s for s in statements if "FROM flights AS first_leg" in s[0]]
-    [through] = [s for s in pairs if "first_leg.leg_sequence +" in s[0]]
-    [connections] = [s for s in pairs if s is not through]
+        await search(client, **QUERY)  # every kind of itinerary in one statement
+        await search(client, **QUERY, max_stops=0)  # direct flights alone
+    [candidates] = [s for s in statements if "UNION ALL" in s[0]]
+    [direct] = [
+        s for s in statements if "FROM flights JOIN flight_cabins" in s[0] and s != candidates
+    ]
 
     plans = []
     async with app.state.engine.connect() as conn:
         if backend == "postgres":
             await conn.exec_driver_sql("SET enable_seqscan = off")  # tiny tables: force the plan
         explain = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN "
-        for statement, parameters in (direct, connections, through):
+        for statement, parameters in (direct, candidates):
             rows = await conn.exec_driver_sql(explain + statement, parameters)
             plans.append(" ".join(str(value) for row in rows for value in row))
         await conn.rollback()
 
     if backend == "sqlite":  # plans without statistics: the indexes the statements are built for
-        assert "flights USING INDEX ix_flights_route_departure" in plans[0], plans[0]
-        assert "first_leg USING INDEX ix_flights_origin_departure" in plans[1], plans[1]
-        assert "second_leg USING INDEX ix_flights_route_departure" in plans[1], plans[1]
-        # A flight's next leg: on the unique key (flight number, flight date, leg sequence).
-        assert "first_leg USING INDEX ix_flights_origin_departure" in plans[2], plans[2]
-        assert "second_leg USING INDEX sqlite_autoindex_flights" in plans[2], plans[2]
+        direct_plan, plan = plans
+        assert "flights USING INDEX ix_flights_route_departure" in direct_plan, direct_plan
+        # Direct flights on the route index; connections and through flights from the
+        # origin's departures.
+        assert "SEARCH flights USING INDEX ix_flights_route_departure" in plan, plan
+        assert plan.count("first_leg USING INDEX ix_flights_origin_departure") == 2, plan
+        # A connection's second flight on the route index; a through flight's next leg on the
+        # unique key (flight number, flight date, leg sequence).
+        assert "second_leg USING INDEX ix_flights_route_departure" in plan, plan
+        assert "second_leg USING INDEX sqlite_autoindex_flights" in plan, plan
     else:  # PostgreSQL picks among the indexes by its statistics; never a table scan
         for plan in plans:  # an index scan, index-only or bitmap, on one of the flight indexes
             assert "Seq Scan" not in plan, plan

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from flightdeck.flights.itineraries import repository, statements
+from flightdeck.flights.itineraries.repository import SearchWindow
+from flightdeck.platform.db import read_connection
 from flightdeck.search import service
 from tests.conftest import TestUser as AppUser
 from tests.search.factories import add_flight, routes, search
@@ -98,3 +102,27 @@ async def test_a_connection_too_short_abroad_does_not_crowd_out_a_valid_one(
     body: dict[str, Any] = await search(client, origin="JFK", destination="BOS", date=DAY)
 
     assert routes(body) == [["FD2", "FD3"]]
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_one_stop_search_statement_is_prepared_once_per_connection(
+    app: Any, client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    """asyncpg keeps a statement it prepared only up to `max_cacheable_statement_size` of SQL
+    (15 KiB by default): every kind of itinerary's one statement is larger, and is kept
+    (`db.ASYNCPG_CONNECT_ARGS`), not prepared again with a round trip and a plan on every
+    search."""
+    await _network(client, agent)
+    start = datetime(2026, 2, 10, 5, 0, tzinfo=UTC)
+    window = SearchWindow("JFK", "SFO", start, start + timedelta(days=1), "economy", 1)
+    async with read_connection(app.state.engine) as conn:
+        for _ in range(3):
+            found = await repository.candidates(
+                conn, window, "price", min_connection_seconds=2700, max_layover_seconds=28800,
+                limit=50,
+            )  # fmt: skip
+            assert (len(found.direct), len(found.connections), len(found.through)) == (1, 1, 0)
+        prepared = await conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+        sql = statements.candidates_statement("price").compiled(conn.dialect).sql
+    # Kept by the connection (other tests' searches may have left other orders' statements).
+    assert [row[0] for row in prepared if row[0] == sql] == [sql]

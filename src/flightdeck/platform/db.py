@@ -175,6 +175,12 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
+# asyncpg keeps each statement it prepared on a connection for its next execution, but only a
+# statement of at most 15 KiB of SQL by default: a one-stop search's one statement is ~17 KiB,
+# and was prepared again (a round trip, a parse and a plan) on every search. Ours are all kept.
+ASYNCPG_CONNECT_ARGS: dict[str, Any] = {"max_cacheable_statement_size": 64 * 1024}
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         path = settings.database_url.split(":///", 1)[1] if ":///" in settings.database_url else ""
@@ -210,6 +216,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # No overflow: under load, extra connections were opened and closed again on every
         # return to a full pool (a new server backend each time); requests wait for one.
         max_overflow=0,
+        connect_args=ASYNCPG_CONNECT_ARGS,
     )
     event.listen(engine.sync_engine.pool, "connect", _mark_used)
     event.listen(engine.sync_engine.pool, "checkin", _mark_used)

@@ -40,7 +40,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from flightdeck.platform.db import READ_ONLY, create_sessionmaker, read_connection
+from flightdeck.platform.db import (
+    ASYNCPG_CONNECT_ARGS,
+    READ_ONLY,
+    create_sessionmaker,
+    read_connection,
+)
 from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import BackgroundWorker
@@ -79,7 +84,7 @@ def create_replica_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size * 2,
         pool_pre_ping=True,  # a pooled connection to a replica that went away is noticed
-        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        connect_args={**ASYNCPG_CONNECT_ARGS, "timeout": CONNECT_TIMEOUT_SECONDS},
     )
 
 

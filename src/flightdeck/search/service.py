@@ -5,10 +5,10 @@ Otherwise, on one read-only connection and a fixed number of indexed queries wha
 network's size:
 
 1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
-   their flights, ranked and limited in SQL, one query each (`CANDIDATES`: direct flights;
-   one-stop connections joined in SQL on the connection window; through journeys on one
-   multi-leg flight, its consecutive legs with no connection time), so the work done here
-   follows the size of the answer, not of the airports;
+   their flights, ranked and limited in SQL (direct flights; one-stop connections joined in
+   SQL on the connection window; through journeys on one multi-leg flight, its consecutive
+   legs with no connection time), all three in one statement, so the work done here follows
+   the size of the answer, not of the airports;
 2. their flight numbers' punctuality (from its own cache; one query for those missing).
 
 The answer is a JSON document built here and cached under the route's tags
@@ -19,7 +19,6 @@ never past its first departure (`cache_seconds`). A booking re-checks the invent
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,24 +56,6 @@ class CachedSearch:
     document: bytes | None
 
 
-# One kind of candidate: its best `limit` itineraries for the query, in the query's order.
-CandidateSource = Callable[
-    [AsyncConnection, SearchQuery, SearchWindow, ConnectionRules, int],
-    Awaitable[list[Itinerary]],
-]
-
-
-async def direct_candidates(
-    conn: AsyncConnection,
-    query: SearchQuery,
-    window: SearchWindow,
-    rules: ConnectionRules,
-    limit: int,
-) -> list[Itinerary]:
-    flights = await itinerary_queries.find_direct_flights(conn, window, query.sort, limit=limit)
-    return [Itinerary((flight,)) for flight in flights]
-
-
 def _sql_minimum_connection(query: SearchQuery, rules: ConnectionRules) -> timedelta:
     """The connection time SQL asks for: exact when origin and destination are in different
     countries (every connection is international), else the shorter of the two (whether the
@@ -84,17 +65,19 @@ def _sql_minimum_connection(query: SearchQuery, rules: ConnectionRules) -> timed
     return rules.shortest_connection
 
 
-async def connection_candidates(
+async def _connections_read_further(
     conn: AsyncConnection,
     query: SearchQuery,
     window: SearchWindow,
     rules: ConnectionRules,
     limit: int,
 ) -> list[Itinerary]:
-    if query.max_stops < 1:
-        return []
+    """The best `limit` connections when the first `limit` pairs SQL returned held some that
+    the finer rules refuse (a connection via a foreign airport shorter than its minimum):
+    four times as many pairs each time, until enough connect or none are left."""
     fetch = limit
     while True:
+        fetch *= 4
         pairs = await itinerary_queries.find_connections(
             conn,
             window,
@@ -106,36 +89,15 @@ async def connection_candidates(
         kept = [Itinerary(pair) for pair in pairs if connects(*pair, rules)]
         if len(kept) >= limit or len(pairs) < fetch:
             return kept[:limit]
-        fetch *= 4  # pairs via a foreign airport fell short of its minimum: read further
-
-
-async def through_candidates(
-    conn: AsyncConnection,
-    query: SearchQuery,
-    window: SearchWindow,
-    rules: ConnectionRules,
-    limit: int,
-) -> list[Itinerary]:
-    """Two consecutive legs of one multi-leg flight (same number and date): one stop, but no
-    minimum connection time (and never offered as a connection too)."""
-    if query.max_stops < 1:
-        return []
-    pairs = await itinerary_queries.find_through_flights(conn, window, query.sort, limit=limit)
-    return [Itinerary(pair) for pair in pairs]
-
-
-CANDIDATES: tuple[CandidateSource, ...] = (
-    direct_candidates,
-    connection_candidates,
-    through_candidates,
-)
 
 
 async def find_itineraries(
     conn: AsyncConnection, query: SearchQuery, rules: ConnectionRules
 ) -> list[Itinerary]:
     """The query's best `MAX_ITINERARIES` itineraries in its sort order: 422
-    `unknown_airport` for an unknown code."""
+    `unknown_airport` for an unknown code. Direct flights only: one statement; with one
+    stop, direct flights, connections and through flights in one statement too
+    (`find_candidates`), each kind's best `MAX_ITINERARIES`."""
     get_airport(query.origin, "origin")
     get_airport(query.destination, "destination")
     window = itinerary_queries.search_window(
@@ -147,9 +109,25 @@ async def find_itineraries(
         now=utcnow(),
     )
     limit = MAX_ITINERARIES
-    itineraries: list[Itinerary] = []
-    for source in CANDIDATES:
-        itineraries.extend(await source(conn, query, window, rules, limit))
+    if query.max_stops < 1:
+        direct = await itinerary_queries.find_direct_flights(conn, window, query.sort, limit=limit)
+        return sort_itineraries([Itinerary((flight,)) for flight in direct], query.sort)
+    found = await itinerary_queries.find_candidates(
+        conn,
+        window,
+        query.sort,
+        min_connection=_sql_minimum_connection(query, rules),
+        max_layover=rules.max_layover,
+        limit=limit,
+    )
+    connections = [Itinerary(pair) for pair in found.connections if connects(*pair, rules)]
+    if len(connections) < limit and len(found.connections) == limit:
+        connections = await _connections_read_further(conn, query, window, rules, limit)
+    itineraries = [
+        *(Itinerary((flight,)) for flight in found.direct),
+        *connections,
+        *(Itinerary(pair) for pair in found.through),
+    ]
     return sort_itineraries(itineraries, query.sort)[:limit]
 
 

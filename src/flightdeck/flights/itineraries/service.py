@@ -91,18 +91,19 @@ def search_window(
 
 
 def _bookable_pairs(
-    pairs: Iterable[tuple[LegRow, LegRow]],
+    pairs: Iterable[tuple[LegRow, LegRow]], flights: dict[str, BookableFlight] | None = None
 ) -> list[tuple[BookableFlight, BookableFlight]]:
-    """`_bookable` of both legs of each pair, once per flight (a page repeats its flights)."""
-    flights: dict[str, BookableFlight] = {}
+    """`_bookable` of both legs of each pair, once per flight (a page repeats its flights;
+    `flights`: those made already, by id)."""
+    made: dict[str, BookableFlight] = {} if flights is None else flights
+    return [(_bookable_once(first, made), _bookable_once(second, made)) for first, second in pairs]
 
-    def bookable(row: LegRow) -> BookableFlight:
-        found = flights.get(row.id)
-        if found is None:
-            found = flights[row.id] = _bookable(row)
-        return found
 
-    return [(bookable(first), bookable(second)) for first, second in pairs]
+def _bookable_once(row: LegRow, flights: dict[str, BookableFlight]) -> BookableFlight:
+    found = flights.get(row.id)
+    if found is None:
+        found = flights[row.id] = _bookable(row)
+    return found
 
 
 def _bookable(row: LegRow) -> BookableFlight:
@@ -149,6 +150,42 @@ async def find_connections(
         limit=limit,
     )
     return _bookable_pairs(pairs)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A one-stop search's candidates: each kind's best, in no particular order."""
+
+    direct: list[BookableFlight]
+    connections: list[tuple[BookableFlight, BookableFlight]]
+    through: list[tuple[BookableFlight, BookableFlight]]
+
+
+async def find_candidates(
+    conn: AsyncConnection,
+    window: SearchWindow,
+    order: Order,
+    *,
+    min_connection: timedelta,
+    max_layover: timedelta,
+    limit: int,
+) -> Candidates:
+    """`find_direct_flights`, `find_connections` and `find_through_flights` at once, read in
+    one statement (each kind's best `limit`, as each of them reads them)."""
+    found = await repository.candidates(
+        conn,
+        window,
+        order,
+        min_connection_seconds=int(min_connection.total_seconds()),
+        max_layover_seconds=int(max_layover.total_seconds()),
+        limit=limit,
+    )
+    flights: dict[str, BookableFlight] = {}
+    return Candidates(
+        direct=[_bookable_once(row, flights) for row in found.direct],
+        connections=_bookable_pairs(found.connections, flights),
+        through=_bookable_pairs(found.through, flights),
+    )
 
 
 async def find_through_flights(
