@@ -24,7 +24,6 @@ from flightdeck.flights.itineraries.statements import (
     candidates_statement,
     connections_statement,
     direct_statement,
-    through_statement,
 )
 from flightdeck.flights.models import Flight
 from flightdeck.platform.compiled_reads import CompiledRead
@@ -173,8 +172,10 @@ async def candidates(
     max_layover_seconds: int,
     limit: int,
 ) -> Candidates:
-    """`direct_flights`, `connections` and `through_flights` of a one-stop search (the same
-    rows, each kind's best `limit`), in one statement."""
+    """A one-stop search's candidates in one statement: `direct_flights`, `connections`, and
+    the best `limit` (leg, next leg) pairs of one multi-leg flight (the first from the origin
+    in the window, the next, same flight number and date, to the destination, both bookable,
+    the through journey sold by their traffic restrictions)."""
     parameters = _parameters(window, limit) | {
         "min_connection": min_connection_seconds,
         "max_layover": max_layover_seconds,
@@ -189,16 +190,6 @@ async def candidates(
         connections=_pairs(read, by_kind[CONNECTION]),
         through=_pairs(read, by_kind[THROUGH]),
     )
-
-
-async def through_flights(
-    conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
-) -> list[tuple[LegRow, LegRow]]:
-    """The best `limit` (leg, next leg) pairs of one multi-leg flight: the first from the
-    origin in the window, the next (same flight number and date) to the destination, both
-    bookable, the through journey sold by their traffic restrictions."""
-    read = through_statement(order)
-    return _pairs(read, await read.rows(conn, _parameters(window, limit)))
 
 
 async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tuple[str, str]]:

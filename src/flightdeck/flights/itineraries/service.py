@@ -170,8 +170,11 @@ async def find_candidates(
     max_layover: timedelta,
     limit: int,
 ) -> Candidates:
-    """`find_direct_flights`, `find_connections` and `find_through_flights` at once, read in
-    one statement (each kind's best `limit`, as each of them reads them)."""
+    """A one-stop search's candidates, read in one statement: `find_direct_flights`,
+    `find_connections`, and the best `limit` through journeys on one multi-leg flight (a leg
+    from the window's origin and the same flight's (number and date) next leg to its
+    destination, with no minimum connection time between them, both bookable, sold by their
+    SSIM traffic restrictions), each kind's best `limit` in `order`."""
     found = await repository.candidates(
         conn,
         window,
@@ -186,17 +189,6 @@ async def find_candidates(
         connections=_bookable_pairs(found.connections, flights),
         through=_bookable_pairs(found.through, flights),
     )
-
-
-async def find_through_flights(
-    conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
-) -> list[tuple[BookableFlight, BookableFlight]]:
-    """The best `limit` through journeys on one multi-leg flight: a leg from the window's
-    origin and the same flight's (number and date) next leg to its destination, with no
-    minimum connection time between them, both bookable, sold by their SSIM traffic
-    restrictions, in `order` (ties by flight ids)."""
-    pairs = await repository.through_flights(conn, window, order, limit=limit)
-    return _bookable_pairs(pairs)
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """The SQL of itinerary search: Core statements that read only the columns a search shows.
 
-Four statements, each built once per sort order, compiled once per dialect and then run on
+Statements built once per sort order, compiled once per dialect and then run on
 the database driver (`platform/compiled_reads.CompiledRead`: SQLAlchemy's own execution of
 them cost more CPU than the database's answer; nothing is turned into ORM objects, rows are
 read by position). Each ranks and limits in SQL, then adds every cabin of the few flights
 kept (the API shows them all) as one text per flight. A search with one stop reads every kind
-of itinerary in one statement (`candidates_statement`: the three below, each ranked and
-limited on its own, then UNION ALL), one round trip; a direct-only search reads
+of itinerary in one statement (`candidates_statement`: the three kinds below, each ranked
+and limited on its own, then UNION ALL), one round trip; a direct-only search reads
 `direct_statement` alone. (That one statement is ~17 KiB of SQL, past what asyncpg keeps
 prepared by default: `platform/db.ASYNCPG_CONNECT_ARGS` raises the limit.)
 
@@ -26,9 +26,10 @@ prepared by default: `platform/db.ASYNCPG_CONNECT_ARGS` raises the limit.)
   fewer): the work follows the pairs through every hub that day, which grows with the
   origin's departures (about 410 pairs per search on the bench's 100,000-flight network).
   Sorting them is not the cost; reading each second leg and its cabin is.
-- `through_statement`: two consecutive legs of one multi-leg flight (same flight number and
-  flight date, leg sequences n and n+1; on the unique key), the first from the origin in the
-  window, the second to the destination: no minimum connection time between them.
+- through journeys (in `candidates_statement` only): two consecutive legs of one multi-leg
+  flight (same flight number and flight date, leg sequences n and n+1; on the unique key),
+  the first from the origin in the window, the second to the destination: no minimum
+  connection time between them.
 
 A flight is bookable when it is not cancelled, departed, arrived or diverted, is a passenger
 service (`SOLD_SERVICE_TYPES`), departs in the window (which starts after now), and its
@@ -331,11 +332,6 @@ def _kind(ranked: Select[Any], kind: int, legs: Sequence[str]) -> Select[Any]:
         cabins = _every_cabin(best.c[f"{leg}_id"]) if leg else type_coerce(null(), String)
         columns.append(cabins.label(f"{slot}_cabins"))
     return select(*columns)
-
-
-@cache
-def through_statement(order: Order) -> CompiledRead:
-    return CompiledRead(_best_with_cabins(_through_ranked(order), _TWO_LEGS))
 
 
 @cache
