@@ -47,6 +47,7 @@ from wrk import Request, WrkResult, finish_wrk, load_average, run_wrk, start_wrk
 
 from flightdeck.platform.security.encryption import generate_key_spec
 from servers import (
+    cpu_seconds,
     postgres_database,
     profiling,
     run_cli,
@@ -132,22 +133,6 @@ def _oversell_check(url: str, before: dict[str, tuple[int, int]]) -> tuple[int, 
         )
     )
     return int(bookings), oversold, mismatched
-
-
-# --- server CPU ----------------------------------------------------------------------------
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children still running (the workers of
-    `--workers N`): what a request costs, whatever else shares the machine."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(stat.parent.name) == pid or int(fields[1]) == pid:  # itself or a child
-                total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 # --- the load ------------------------------------------------------------------------------
@@ -258,7 +243,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
             load = load_average()
             pid = server.pid
             assert pid is not None
-            cpu_before = _cpu_seconds(pid)
+            cpu_before = cpu_seconds([pid])
             with profiling(server, args.profile, f"holds-{name}-{workers}w"):
                 reader = start_wrk(
                     server.base_url,
@@ -275,7 +260,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                     duration=args.duration,
                 )
                 read_result = finish_wrk(reader)
-            cpu = _cpu_seconds(pid) - cpu_before
+            cpu = cpu_seconds([pid]) - cpu_before
         bookings, oversold, mismatched = _oversell_check(url, initial)
     created = hold_result.requests - hold_result.non_2xx - hold_result.errors
     written = bookings - len(reads)

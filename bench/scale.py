@@ -44,7 +44,7 @@ from flightdeck.platform.security.passwords import hash_password
 from flightdeck.platform.security.tokens import issue_access_token
 from flightdeck.platform.settings import Settings
 from flightdeck.users.models import User
-from servers import UNREACHED_RATE_LIMITS, run_cli
+from servers import UNREACHED_RATE_LIMITS, cpu_seconds, run_cli
 
 # isort: split
 # (servers.py puts the repository root, where `tests` lives, on the path first.)
@@ -87,31 +87,6 @@ def _searches(days: int, seed: int) -> list[dict[str, str]]:
     ]  # fmt: skip
     random.Random(seed).shuffle(space)  # noqa: S311 - a reproducible mix, not a secret
     return space
-
-
-def _cpu_seconds(roots: list[int]) -> float:
-    """CPU time (user + system) used so far by the processes `roots` and their descendants,
-    including children they have reaped (from /proc: Linux)."""
-    stats: dict[int, list[str]] = {}
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        stats[int(entry.name)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    ticks = 0
-    pending = list(roots)
-    while pending:
-        pid = pending.pop()
-        if pid in stats:  # utime, stime (and for a root: its reaped children's)
-            ticks += int(stats[pid][11]) + int(stats[pid][12])
-            pending += children.get(pid, [])
-    ticks += sum(int(stats[r][13]) + int(stats[r][14]) for r in roots if r in stats)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _postmaster(server: PostgresServer) -> int:
@@ -210,11 +185,11 @@ async def _timed(
     request: Callable[[int, int], Any],
 ) -> tuple[float, int, dict[str, float]]:
     """`_for_a_while`, and the CPU milliseconds each tier spent per success."""
-    before = {tier: _cpu_seconds(pids) for tier, pids in tiers.items()}
+    before = {tier: cpu_seconds(pids) for tier, pids in tiers.items()}
     started = time.perf_counter()
     rate, failures = await _for_a_while(seconds, clients, request)
     successes = max(rate * (time.perf_counter() - started), 1)
-    cpu = {t: (_cpu_seconds(p) - before[t]) * 1000 / successes for t, p in tiers.items()}
+    cpu = {t: (cpu_seconds(p) - before[t]) * 1000 / successes for t, p in tiers.items()}
     return rate, failures, cpu
 
 

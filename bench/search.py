@@ -20,7 +20,10 @@ set is known to answer (network.py works it out from the rows it wrote, not from
 before any timing, every search is asked once and an empty answer stops the bench. wrk then
 replays the list round robin (`-t1 -c32 -d20s` by default). Prints req/s, p50, p99 and the
 ratio to the floor of every phase, with the machine's load average (other work on a shared
-machine moves the figures; the ratio moves less).
+machine moves the figures; the ratio moves less), and for FlightDeck's phases the CPU time
+per request of the server and of PostgreSQL (its server's processes, from /proc; SQLite runs
+in the server): what a search costs, which holds when the machine slows down and the rates
+do not. Compare two versions by that, in alternating runs.
 
 `--profile DIR` records a py-spy profile (speedscope) of the server during each FlightDeck
 phase; profiled figures are slower and marked so.
@@ -48,6 +51,8 @@ from wrk import Request, WrkResult, load_average, run_wrk
 
 from servers import (
     AppProcess,
+    cpu_seconds,
+    database_pids,
     postgres_database,
     profiling,
     run_cli,
@@ -68,6 +73,8 @@ class Phase:
     result: WrkResult
     load: float
     profiled: bool = False
+    server_ms: float | None = None  # CPU per request (FlightDeck's phases)
+    database_ms: float | None = None  # PostgreSQL's CPU per request (None on SQLite)
 
 
 def _queries(
@@ -152,10 +159,14 @@ def _measure(
     requests: Sequence[Request],
     args: argparse.Namespace,
     workdir: Path,
+    database: Sequence[int],
 ) -> Phase:
+    """One FlightDeck phase; `database`: PostgreSQL's processes (none on SQLite)."""
     found = asyncio.run(_verify(server.base_url, requests))
+    serving = [] if server.pid is None else [server.pid]
     with profiling(server, args.profile, name.replace(" ", "-")):
         load = load_average()
+        server_cpu, database_cpu = cpu_seconds(serving), cpu_seconds(database)
         result = run_wrk(
             server.base_url,
             requests,
@@ -163,13 +174,20 @@ def _measure(
             connections=args.connections,
             duration=args.duration,
         )
+        served = max(result.requests, 1) / 1000  # CPU seconds per request → ms
+        server_ms = (cpu_seconds(serving) - server_cpu) / served
+        database_ms = (cpu_seconds(database) - database_cpu) / served if database else None
     if result.errors or result.non_2xx:
         raise SystemExit(f"{name}: {result.errors} socket errors, {result.non_2xx} non-2xx")
+    on_database = "" if database_ms is None else f", PostgreSQL {database_ms:.2f} ms"
     console.print(
         f"  {name}: {result.rate:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms ({found / len(requests):.1f} itineraries per search)"
+        f"p99 {result.p99_ms:.1f} ms ({found / len(requests):.1f} itineraries per search); "
+        f"CPU per request: server {server_ms:.2f} ms{on_database}"
     )
-    return Phase(name, result, load, profiled=args.profile is not None)
+    return Phase(
+        name, result, load, args.profile is not None, server_ms=server_ms, database_ms=database_ms
+    )
 
 
 def _run_database(
@@ -189,18 +207,19 @@ def _run_database(
     one_stop = _queries(
         network.connection_days(args.searches, args.seed), args.searches, 1, args.seed
     )
+    database = database_pids(settings)
     phases = [_floor(args, direct, workdir)]
     cold = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "0"}
     with running_flightdeck(cold, workers=args.workers) as server:
-        phases.append(_measure(server, "cold direct", direct, args, workdir))
-        phases.append(_measure(server, "cold one-stop", one_stop, args, workdir))
+        phases.append(_measure(server, "cold direct", direct, args, workdir, database))
+        phases.append(_measure(server, "cold one-stop", one_stop, args, workdir, database))
     phases.append(_floor(args, direct, workdir))
     # Long enough that nothing expires during the phase: every request is a hit.
     warm = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "3600"}
     with running_flightdeck(warm, workers=args.workers) as server:
         for name, requests in (("warm direct", direct), ("warm one-stop", one_stop)):
             hits_before, lookups_before = _cache_hits(server.base_url)
-            phases.append(_measure(server, name, requests, args, workdir))
+            phases.append(_measure(server, name, requests, args, workdir, database))
             hits, lookups = _cache_hits(server.base_url)
             share = (hits - hits_before) / max(lookups - lookups_before, 1)
             console.print(f"    cache hits {share:.1%} (verification pass included)")
@@ -237,7 +256,8 @@ def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
         f"-c{args.connections} -d{args.duration:.0f}s, {args.workers} worker(s), "
         f"{args.searches} distinct searches per list"
     )
-    for column in ("phase", "req/s", "p50 ms", "p99 ms", "% of floor", "load avg"):
+    columns = ("phase", "req/s", "p50 ms", "p99 ms", "% of floor", "server CPU ms/req")
+    for column in (*columns, "PostgreSQL CPU ms/req", "load avg"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for index, phase in enumerate(phases):
         r = phase.result
@@ -250,6 +270,8 @@ def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
             f"{r.p50_ms:.1f}",
             f"{r.p99_ms:.1f}",
             ratio,
+            "" if phase.server_ms is None else f"{phase.server_ms:.2f}",
+            "" if phase.database_ms is None else f"{phase.database_ms:.2f}",
             f"{phase.load:.2f}",
         )
     console.print(table)

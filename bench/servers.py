@@ -15,6 +15,10 @@
   create-user, …) against the same database.
 - ``running_postgres()``: a throwaway PostgreSQL server (the suite's, tests/servers/postgres.py);
   ``create_database(name)`` gives the URL of a new database on it.
+- ``cpu_seconds(pids)``: the CPU time processes and their descendants have used so far (a
+  server's workers, PostgreSQL's backends): read before and after a load, over the requests
+  served, it is what a request costs however busy the machine is. ``database_pids(settings)``:
+  the PostgreSQL server behind the settings (none for SQLite, which runs in the app).
 
 A bench script beside this file imports it by name::
 
@@ -34,7 +38,9 @@ Both yield an ``AppProcess`` (tests/servers/flightdeck_app.py: ``base_url``, ``w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -51,6 +57,8 @@ from tests.servers.postgres import running_postgres
 
 __all__ = [
     "AppProcess",
+    "cpu_seconds",
+    "database_pids",
     "postgres_database",
     "profiling",
     "run_cli",
@@ -167,3 +175,55 @@ def profiling(server: AppProcess, target: Path | None, name: str) -> Iterator[No
         spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
         spy.wait(timeout=60)
         print(f"  profile: {out}")
+
+
+def cpu_seconds(roots: Sequence[int]) -> float:
+    """CPU time (user + system) used so far by the processes `roots` and their descendants,
+    including children they have reaped (from /proc: Linux)."""
+    stats: dict[int, list[str]] = {}
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    ticks = 0
+    pending = list(roots)
+    while pending:
+        pid = pending.pop()
+        if pid in stats:  # utime, stime (and for a root: its reaped children's)
+            ticks += int(stats[pid][11]) + int(stats[pid][12])
+            pending += children.get(pid, [])
+    ticks += sum(int(stats[r][13]) + int(stats[r][14]) for r in roots if r in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids(settings: Mapping[str, str]) -> list[int]:
+    """The PostgreSQL server (its postmaster, parent of every backend) behind the settings'
+    database URL, when it runs on this machine; nothing for SQLite (in the app's process)."""
+    url = settings["FLIGHTDECK_DATABASE_URL"]
+    if not url.startswith("postgresql"):
+        return []
+
+    async def postmaster() -> list[int]:
+        import asyncpg  # the app's driver
+
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:  # the backend's parent, read while the backend lives
+            backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+            return await asyncio.to_thread(_parent, backend)
+        finally:
+            await conn.close()
+
+    return asyncio.run(postmaster())
+
+
+def _parent(pid: int) -> list[int]:
+    """The parent of process `pid` (none when it is not on this machine)."""
+    with contextlib.suppress(OSError):
+        return [int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])]
+    return []
