@@ -337,9 +337,10 @@ def _kind(ranked: Select[Any], kind: int, legs: Sequence[str]) -> Select[Any]:
 @cache
 def candidates_statement(order: Order) -> CompiledRead:
     """Every kind of candidate of a one-stop search in one statement (one round trip instead
-    of three): each kind ranked and limited on its own, as its statement above, then their
-    rows together (UNION ALL, in no order: search sorts them), told apart by `kind`.
-    Connections come first: the result's column types are theirs."""
+    of three): each kind ranked and limited on its own (`_connections_ranked`,
+    `_through_ranked`, `_direct_ranked`), then their rows together (UNION ALL, in no order:
+    search sorts them), told apart by `kind`. Connections come first: the result's column
+    types are theirs (a direct flight's second-leg NULLs are typed too)."""
     return CompiledRead(
         union_all(
             _kind(_connections_ranked(order), CONNECTION, _TWO_LEGS),
