@@ -3,21 +3,25 @@ server's answers on screen: errors by their field, money and local times."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import flet as ft
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from flightdeck.app import create_app
 from flightdeck.platform.client_address import signed_address_headers
 from flightdeck.platform.settings import Settings
-from flightdeck.ui.api import ApiClient, ApiError
+from flightdeck.ui.api import KEEPALIVE_SECONDS, ApiClient, ApiError
 from flightdeck.ui.formatting import (
     day_offset,
     duration,
@@ -205,3 +209,34 @@ async def test_each_browser_is_its_own_client_to_the_api(settings: Settings) -> 
             await app.state.rate_limits.storage.reset()
             for api in browsers:
                 await api.aclose()
+
+
+async def test_a_connection_left_idle_is_not_reused_as_the_server_closes_it() -> None:
+    """uvicorn closes a connection idle for its keep-alive timeout (5 s), and httpx reused one
+    idle up to 5 s: a hold sent just then failed with "The server cannot be reached". The
+    client gives an idle connection up well before (a real server counts the connections)."""
+    connections: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        connections.append(scope["client"][1])  # the client's port: one per connection
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = uvicorn.Config(app, lifespan="off", log_level="warning")
+    assert config.timeout_keep_alive > KEEPALIVE_SECONDS
+    listening = socket.create_server(("127.0.0.1", 0))  # connections wait until it serves
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    api = ApiClient(f"http://127.0.0.1:{listening.getsockname()[1]}")
+    try:
+        await api.request("GET", "/first")
+        await api.request("GET", "/at-once")
+        await asyncio.sleep(KEEPALIVE_SECONDS + 0.5)  # idle, and the server still keeps it
+        await api.request("GET", "/after-a-pause")
+    finally:
+        await api.aclose()
+        server.should_exit = True
+        await serving
+    first, at_once, after_a_pause = connections
+    assert at_once == first  # a fresh connection is kept alive
+    assert after_a_pause != first  # an idle one is not reused

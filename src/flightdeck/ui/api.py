@@ -15,6 +15,10 @@ import httpx
 JSON = Any
 Params = Mapping[str, str | int | bool | None]
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+# An idle connection is given up after this long, well before the server closes it (uvicorn
+# after 5 s, nginx after 30 s): httpx kept one up to 5 s, so a request sent as the server
+# closed it failed ("The server cannot be reached") after a user paused about 5 s.
+KEEPALIVE_SECONDS = 2.0
 # Where a validation error names a field ("body.passengers.0.first_name"), these prefixes say
 # where it was sent, not which field it is.
 FIELD_PREFIXES = ("body.", "query.", "path.")
@@ -80,7 +84,11 @@ class ApiClient:
         self._identity_headers = identity_headers
         # trust_env off: the server calling itself must not go through a proxy from the env.
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=TIMEOUT, transport=transport, trust_env=False
+            base_url=self.base_url,
+            timeout=TIMEOUT,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+            transport=transport,
+            trust_env=False,
         )
         self.access_token: str | None = None
         self.refresh_token: str | None = None
