@@ -12,25 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 
 from flightdeck.bookings import service
+from tests.bookings.edge_answers import answer_counts, assert_same_answer
 from tests.bookings.factories import booking_body, future_flight, seats_available, traveller
 from tests.conftest import TestUser, assert_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 TO_THE_ROUTE = "application/vnd.flightdeck+json"  # JSON to FastAPI, not to the edge
-# Headers that differ between two requests whatever answered them.
-_PER_REQUEST = {"date", "x-request-id", "ratelimit", "content-length", "location"}
 
 
 def answers() -> tuple[float, float]:
-    def sample(source: str) -> float:
-        value = REGISTRY.get_sample_value("flightdeck_hold_answers_total", {"source": source})
-        return value or 0.0
-
-    return sample("edge"), sample("route")
+    return answer_counts("flightdeck_hold_answers_total")
 
 
 async def _post(
@@ -44,13 +38,6 @@ async def _post(
         content=json.dumps(body).encode(),
         headers={**headers, "Content-Type": content_type},
     )
-
-
-def _same_answer(edge: httpx.Response, route: httpx.Response) -> None:
-    assert edge.status_code == route.status_code
-    edge_headers = {k: v for k, v in edge.headers.items() if k not in _PER_REQUEST}
-    route_headers = {k: v for k, v in route.headers.items() if k not in _PER_REQUEST}
-    assert edge_headers == route_headers
 
 
 async def test_a_hold_that_validates_is_answered_before_routing(
@@ -67,7 +54,7 @@ async def test_a_hold_that_validates_is_answered_before_routing(
     by_route = await _post(client, booking_body([flight["id"]], 2), passenger.headers, TO_THE_ROUTE)
     assert by_route.status_code == 201, by_route.text
     assert answers() == (edge + 1, route + 1)
-    _same_answer(response, by_route)
+    assert_same_answer(response, by_route)
     mine, theirs = response.json(), by_route.json()
     for varying in ("id", "pnr", "created_at", "updated_at", "hold_expires_at"):
         mine.pop(varying), theirs.pop(varying)
@@ -89,7 +76,7 @@ async def test_an_error_of_the_hold_is_answered_at_the_edge_as_the_route_answers
         by_route = await _post(client, body, passenger.headers, TO_THE_ROUTE)
         assert answers() == (edge + 1, route + 1)
         assert assert_error(at_edge, status, code) == assert_error(by_route, status, code)
-        _same_answer(at_edge, by_route)
+        assert_same_answer(at_edge, by_route)
     assert await seats_available(client, full["id"]) == 1
 
 

@@ -118,9 +118,13 @@ async def test_a_one_stop_search_statement_is_prepared_once_per_connection(
     async with read_connection(app.state.engine) as conn:
         for _ in range(3):
             found = await repository.candidates(
-                conn, window, "price", min_connection_seconds=2700, max_layover_seconds=28800,
+                conn,
+                window,
+                "price",
+                min_connection=timedelta(minutes=45),
+                max_layover=timedelta(hours=8),
                 limit=50,
-            )  # fmt: skip
+            )
             assert (len(found.direct), len(found.connections), len(found.through)) == (1, 1, 0)
         prepared = await conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
         sql = statements.candidates_statement("price").compiled(conn.dialect).sql

@@ -104,7 +104,12 @@ async def _hub_day(engine: AsyncEngine, departures: int) -> None:
 async def _page(conn: AsyncConnection, order: Order) -> list[tuple[LegRow, LegRow]]:
     """One page of connections JFK → SFO (45 minutes to 8 hours between flights)."""
     return await repository.connections(
-        conn, WINDOW, order, min_connection_seconds=2700, max_layover_seconds=28800, limit=PAGE
+        conn,
+        WINDOW,
+        order,
+        min_connection=timedelta(minutes=45),
+        max_layover=timedelta(hours=8),
+        limit=PAGE,
     )
 
 

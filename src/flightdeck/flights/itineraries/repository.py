@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -111,8 +111,15 @@ def _pairs(read: CompiledRead, rows: Iterable[Sequence[Any]]) -> list[tuple[LegR
     ]
 
 
-def _parameters(window: SearchWindow, limit: int) -> dict[str, Any]:
-    return {
+def _parameters(
+    window: SearchWindow,
+    limit: int,
+    *,
+    min_connection: timedelta | None = None,
+    max_layover: timedelta | None = None,
+) -> dict[str, Any]:
+    """The statements' bound values; a connection's window in whole seconds."""
+    parameters: dict[str, Any] = {
         "origin": window.origin,
         "destination": window.destination,
         "departing_from": window.departing_from,
@@ -121,6 +128,10 @@ def _parameters(window: SearchWindow, limit: int) -> dict[str, Any]:
         "passengers": window.passengers,
         "limit": limit,
     }
+    if min_connection is not None and max_layover is not None:
+        parameters["min_connection"] = int(min_connection.total_seconds())
+        parameters["max_layover"] = int(max_layover.total_seconds())
+    return parameters
 
 
 async def direct_flights(
@@ -138,18 +149,15 @@ async def connections(
     window: SearchWindow,
     order: Order,
     *,
-    min_connection_seconds: int,
-    max_layover_seconds: int,
+    min_connection: timedelta,
+    max_layover: timedelta,
     limit: int,
 ) -> list[tuple[LegRow, LegRow]]:
     """The best `limit` (first, second) pairs: the first from the origin in the window (not
     to the destination), the second from where it lands to the destination, departing
-    between `min_connection_seconds` and `max_layover_seconds` after it lands, both
+    between `min_connection` and `max_layover` after it lands, both
     bookable, fares in one currency."""
-    parameters = _parameters(window, limit) | {
-        "min_connection": min_connection_seconds,
-        "max_layover": max_layover_seconds,
-    }
+    parameters = _parameters(window, limit, min_connection=min_connection, max_layover=max_layover)
     read = connections_statement(order)
     return _pairs(read, await read.rows(conn, parameters))
 
@@ -168,18 +176,15 @@ async def candidates(
     window: SearchWindow,
     order: Order,
     *,
-    min_connection_seconds: int,
-    max_layover_seconds: int,
+    min_connection: timedelta,
+    max_layover: timedelta,
     limit: int,
 ) -> Candidates:
     """A one-stop search's candidates in one statement: `direct_flights`, `connections`, and
     the best `limit` (leg, next leg) pairs of one multi-leg flight (the first from the origin
     in the window, the next, same flight number and date, to the destination, both bookable,
     the through journey sold by their traffic restrictions)."""
-    parameters = _parameters(window, limit) | {
-        "min_connection": min_connection_seconds,
-        "max_layover": max_layover_seconds,
-    }
+    parameters = _parameters(window, limit, min_connection=min_connection, max_layover=max_layover)
     read = candidates_statement(order)
     by_kind: dict[int, list[Sequence[Any]]] = {CONNECTION: [], THROUGH: [], DIRECT: []}
     for row in await read.rows(conn, parameters):

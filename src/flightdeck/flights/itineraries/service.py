@@ -145,8 +145,8 @@ async def find_connections(
         conn,
         window,
         order,
-        min_connection_seconds=int(min_connection.total_seconds()),
-        max_layover_seconds=int(max_layover.total_seconds()),
+        min_connection=min_connection,
+        max_layover=max_layover,
         limit=limit,
     )
     return _bookable_pairs(pairs)
@@ -179,8 +179,8 @@ async def find_candidates(
         conn,
         window,
         order,
-        min_connection_seconds=int(min_connection.total_seconds()),
-        max_layover_seconds=int(max_layover.total_seconds()),
+        min_connection=min_connection,
+        max_layover=max_layover,
         limit=limit,
     )
     flights: dict[str, BookableFlight] = {}
