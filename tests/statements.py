@@ -69,6 +69,24 @@ def statements_sent(app: FastAPI) -> Iterator[list[Statement]]:
         yield found
 
 
+def _record_begin(conn: Any) -> None:
+    # Runs after the app's own "begin" listener (platform/db.py), which leaves on SQLite's
+    # one-trip driver the BEGIN the transaction's first statement will carry.
+    begins = _WATCHING.get()
+    begin = getattr(conn.connection.dbapi_connection, "pending_begin", None)
+    if begins is not None and begin is not None:
+        begins.append(begin)
+
+
+@contextmanager
+def sqlite_begins(app: FastAPI) -> Iterator[list[str]]:
+    """The BEGINs (BEGIN, BEGIN IMMEDIATE) of the transactions the calling task begins on
+    SQLite while the block runs; each goes with the transaction's first statement, in its trip
+    (platform/sqlite_driver.py)."""
+    with _watching([(app.state.engine.sync_engine, "begin", _record_begin)]) as found:
+        yield found
+
+
 @contextmanager
 def postgres_queries(app: FastAPI) -> Iterator[list[str]]:
     """Every query the calling task sends to PostgreSQL while the block runs, as asyncpg sees

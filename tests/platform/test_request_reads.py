@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import func, select, text
 from tests import conftest
 from tests.conftest import TestUser
-from tests.statements import postgres_queries, statements_sent
+from tests.statements import postgres_queries, sqlite_begins
 
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.db import READ_ONLY, request_session
@@ -38,9 +38,9 @@ async def transaction_control(app: FastAPI, backend: str) -> AsyncIterator[list[
             await asyncio.sleep(0)  # the loggers asyncpg scheduled with call_soon run
         found.extend(_command(q) for q in sent if _command(q) in _CONTROL)
     else:
-        with statements_sent(app) as statements:
+        with sqlite_begins(app) as begins:
             yield found
-        found.extend(s.split()[0].upper() for s, _ in statements if s.startswith("BEGIN"))
+        found.extend(begin.split()[0] for begin in begins)
 
 
 _CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}

@@ -72,7 +72,7 @@ async def test_a_read_is_one_trip_and_going_back_to_the_pool_none(engine: AsyncE
 
 
 @on_loop
-async def test_a_transaction_is_a_trip_per_statement_with_its_begin_and_commit(
+async def test_a_transaction_is_a_trip_per_statement_its_begin_going_with_the_first(
     engine: AsyncEngine,
 ) -> None:
     async with engine.connect() as conn:
@@ -84,10 +84,67 @@ async def test_a_transaction_is_a_trip_per_statement_with_its_begin_and_commit(
             await conn.execute(
                 text("INSERT INTO seats (code) VALUES (:code)"), [{"code": "12B"}, {"code": "12C"}]
             )
-        assert counter.trips == 4  # BEGIN IMMEDIATE, two statements, COMMIT
+        assert counter.trips == 3  # BEGIN IMMEDIATE with the first statement, the second, COMMIT
     async with engine.connect() as conn:
         codes = (await conn.execute(text("SELECT code FROM seats ORDER BY id"))).scalars().all()
     assert codes == ["12A", "12B", "12C"]
+
+
+@on_loop
+async def test_a_transaction_that_runs_nothing_makes_no_trip(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        counter = await counted(conn)
+        async with conn.begin():
+            pass
+        await conn.begin()
+        await conn.rollback()
+        assert counter.trips == 0
+        assert not (await conn.get_raw_connection()).driver_connection.in_transaction
+
+
+@on_loop
+async def test_the_write_lock_is_taken_by_the_first_statements_trip(engine: AsyncEngine) -> None:
+    async with engine.connect() as writer, engine.connect() as other:
+        await _short_busy_timeout(other)
+        await writer.begin()
+        # Begun, nothing sent yet: another writer still gets the lock.
+        async with other.begin():
+            await other.execute(text("INSERT INTO seats (code) VALUES ('4A')"))
+        # The first statement (a read) took it, with its BEGIN IMMEDIATE, before reading.
+        assert (await writer.execute(text("SELECT count(*) FROM seats"))).scalar() == 1
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with other.begin():
+                await other.execute(text("INSERT INTO seats (code) VALUES ('4B')"))
+        await writer.execute(text("INSERT INTO seats (code) VALUES ('4C')"))
+        await writer.commit()
+    async with engine.connect() as conn:
+        codes = (await conn.execute(text("SELECT code FROM seats ORDER BY id"))).scalars().all()
+    assert codes == ["4A", "4C"]
+
+
+@on_loop
+async def test_a_begin_that_finds_the_database_locked_fails_as_its_first_statement(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as holder, engine.connect() as other:
+        await _short_busy_timeout(other)
+        await holder.begin()
+        await holder.execute(text("INSERT INTO seats (code) VALUES ('5A')"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with other.begin():
+                await other.execute(text("INSERT INTO seats (code) VALUES ('5B')"))
+        assert not (await other.get_raw_connection()).driver_connection.in_transaction
+        await holder.commit()
+        async with other.begin():  # the same connection writes once the lock is free
+            await other.execute(text("INSERT INTO seats (code) VALUES ('5C')"))
+    async with engine.connect() as conn:
+        codes = (await conn.execute(text("SELECT code FROM seats ORDER BY id"))).scalars().all()
+    assert codes == ["5A", "5C"]
+
+
+async def _short_busy_timeout(conn: AsyncConnection) -> None:
+    driver = (await conn.get_raw_connection()).driver_connection
+    await driver.execute("PRAGMA busy_timeout=100")
 
 
 @on_loop

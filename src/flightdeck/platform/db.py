@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from flightdeck.platform.cache import finish_invalidations
 from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
-from flightdeck.platform.sqlite_driver import one_trip_engine_arguments
+from flightdeck.platform.sqlite_driver import OneTripConnection, one_trip_engine_arguments
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -172,7 +172,12 @@ def _sqlite_begin(conn: Any) -> None:
     options = conn.get_execution_options()
     if options.get(STATEMENT_READS, False):
         return  # no transaction: each SELECT reads its own snapshot
-    conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
+    begin = "BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE"
+    driver = conn.connection.dbapi_connection
+    if isinstance(driver, OneTripConnection):
+        driver.defer_begin(begin)  # sent with the first statement, in its trip
+    else:
+        conn.exec_driver_sql(begin)
 
 
 # asyncpg keeps each statement it prepared on a connection for its next execution, but only a

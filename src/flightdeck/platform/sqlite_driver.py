@@ -12,6 +12,12 @@ SQLite itself, so a cold search spent more time crossing threads than reading.
 skips the rollback when SQLite has no transaction open. Rows, errors and transactions are those
 of the stock adapter: the function is the one the stock cursor spreads over four trips.
 
+A transaction's BEGIN goes with its first statement, in the same trip (`defer_begin`, which the
+app's engine calls where SQLAlchemy begins a transaction: platform/db.py): SQLite's one writer
+takes its lock with BEGIN IMMEDIATE, and a trip of its own kept that lock across one more turn
+of a busy event loop before the first statement even ran. A transaction that ends before any
+statement sends neither its BEGIN nor its COMMIT.
+
 It uses one internal of aiosqlite, `Connection._execute` (queue a function for the connection's
 thread), as SQLAlchemy's own adapter does for its isolation level; `one_trip_engine_arguments`
 falls back to the stock adapter when an aiosqlite without it is installed.
@@ -42,9 +48,12 @@ _Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
 def _run_statement(
-    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: str | None = None
 ) -> _Outcome:
-    """The whole statement, in the connection's thread."""
+    """The whole statement, in the connection's thread (after `begin`, the transaction's
+    BEGIN, when it is the transaction's first)."""
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         if many:
@@ -61,11 +70,16 @@ def _run_statement(
 
 
 def _run_writes(
-    conn: sqlite3.Connection, writes: Sequence[tuple[str, Any, bool]], claims: bool
+    conn: sqlite3.Connection,
+    writes: Sequence[tuple[str, Any, bool]],
+    claims: bool,
+    begin: str | None = None,
 ) -> tuple[list[int], bool]:
-    """Writes one after another in the connection's thread: each one's rowcount, and whether
-    a transaction is open after them. With `claims`, when the first writes no row the others
-    are not run."""
+    """Writes one after another in the connection's thread (after `begin`, as
+    `_run_statement`): each one's rowcount, and whether a transaction is open after them.
+    With `claims`, when the first writes no row the others are not run."""
+    if begin is not None:
+        conn.execute(begin)
     counts = []
     for operation, parameters, many in writes:
         _, _, rowcount, _, _ = _run_statement(conn, operation, parameters, many)
@@ -82,12 +96,19 @@ async def run_writes(
     inside the transaction open on it: their rowcounts (see `_run_writes`). None, with
     nothing run, when the connection is not this module's or has no transaction open (the
     caller runs them its own way). A driver error is raised as the driver's."""
-    if not isinstance(dbapi_connection, OneTripConnection) or not dbapi_connection.in_transaction:
+    if not isinstance(dbapi_connection, OneTripConnection) or not (
+        dbapi_connection.in_transaction or dbapi_connection.pending_begin
+    ):
         return None
     connection = dbapi_connection._connection
-    counts, in_transaction = await connection._execute(
-        _run_writes, connection._conn, writes, claims
-    )
+    begin = dbapi_connection.take_begin()
+    try:
+        counts, in_transaction = await connection._execute(
+            _run_writes, connection._conn, writes, claims, begin
+        )
+    except BaseException:
+        dbapi_connection.in_transaction = True  # roll back to be sure (as `OneTripCursor`)
+        raise
     dbapi_connection.in_transaction = in_transaction
     return cast(list[int], counts)
 
@@ -123,9 +144,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapt_connection = self._adapt_connection
         assert isinstance(adapt_connection, OneTripConnection)
         connection = self._connection
+        begin = adapt_connection.take_begin()
         try:
             outcome: _Outcome = await_(
-                connection._execute(_run_statement, connection._conn, operation, parameters, many)
+                connection._execute(
+                    _run_statement, connection._conn, operation, parameters, many, begin
+                )
             )
         except BaseException as error:
             # The statement may have begun a transaction before it failed, or before the
@@ -153,22 +177,34 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """Statements through `OneTripCursor`; no trip to roll back or commit when SQLite has no
-    transaction open (a pooled connection returned after autocommit reads)."""
+    """Statements through `OneTripCursor`; a transaction's BEGIN sent with its first statement
+    (`defer_begin`); no trip to roll back or commit when SQLite has no transaction open (a
+    pooled connection returned after autocommit reads, a transaction that ran nothing)."""
 
-    __slots__ = ("in_transaction",)
+    __slots__ = ("in_transaction", "pending_begin")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.in_transaction = False  # autocommit: the driver never begins one by itself
+        self.pending_begin: str | None = None
+
+    def defer_begin(self, begin: str) -> None:
+        """`begin` (BEGIN, BEGIN IMMEDIATE) runs in the next statement's trip, before it."""
+        self.pending_begin = begin
+
+    def take_begin(self) -> str | None:
+        begin, self.pending_begin = self.pending_begin, None
+        return begin
 
     def rollback(self) -> None:
+        self.pending_begin = None
         if self.in_transaction:
             super().rollback()
             self.in_transaction = False
 
     def commit(self) -> None:
+        self.pending_begin = None
         if self.in_transaction:
             super().commit()
             self.in_transaction = False
