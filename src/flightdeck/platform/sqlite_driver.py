@@ -75,14 +75,13 @@ def _run_writes(
     claims: bool,
     begin: str | None = None,
 ) -> tuple[list[int], bool]:
-    """Writes one after another in the connection's thread (after `begin`, as
+    """Writes one after another in the connection's thread (the first after `begin`, as
     `_run_statement`): each one's rowcount, and whether a transaction is open after them.
     With `claims`, when the first writes no row the others are not run."""
-    if begin is not None:
-        conn.execute(begin)
     counts = []
     for operation, parameters, many in writes:
-        _, _, rowcount, _, _ = _run_statement(conn, operation, parameters, many)
+        _, _, rowcount, _, _ = _run_statement(conn, operation, parameters, many, begin)
+        begin = None
         counts.append(rowcount)
         if claims and counts == [0]:
             break
@@ -93,9 +92,10 @@ async def run_writes(
     dbapi_connection: Any, writes: Sequence[tuple[str, Any, bool]], *, claims: bool
 ) -> list[int] | None:
     """Writes (SQL, parameters, executemany or not) in one trip to the connection's thread,
-    inside the transaction open on it: their rowcounts (see `_run_writes`). None, with
-    nothing run, when the connection is not this module's or has no transaction open (the
-    caller runs them its own way). A driver error is raised as the driver's."""
+    inside the transaction open on it (or begun: its deferred BEGIN goes first): their
+    rowcounts (see `_run_writes`). None, with nothing run, when the connection is not this
+    module's or has no transaction open or begun (the caller runs them its own way). A
+    driver error is raised as the driver's."""
     if not isinstance(dbapi_connection, OneTripConnection) or not (
         dbapi_connection.in_transaction or dbapi_connection.pending_begin
     ):
