@@ -141,6 +141,10 @@ def make_settings(database_url: str) -> Settings:
         login_failure_window_seconds=900,
         # Tests run the hold sweeper themselves (tests/bookings), not on a timer.
         hold_sweep_seconds=0,
+        # Nor the payment reconciler (tests/payments run its passes): a pass begun between
+        # tests, on the real clock (a month past the suite's), took a payment the next test
+        # was making for a stale one and settled it under that test.
+        payment_reconcile_seconds=0,
         # The suite sends many requests from one address: limits that it never reaches
         # (tests/platform/test_http_limits.py tests the limits with small ones).
         **GENEROUS_RATE_LIMITS,

@@ -21,7 +21,11 @@ WORKERS = {"hold-sweeper", "payment-reconciler", "refund-worker", "outbox-relay"
 
 async def test_the_server_runs_every_worker_and_stopping_it_ends_them(app: FastAPI) -> None:
     others = set(asyncio.all_tasks())  # the session app's own workers among them
-    server = create_app(app.state.settings.model_copy(update={"hold_sweep_seconds": 0.05}))
+    server = create_app(
+        app.state.settings.model_copy(
+            update={"hold_sweep_seconds": 0.05, "payment_reconcile_seconds": 30}
+        )
+    )
     lifespan = LifespanManager(server)
     await lifespan.__aenter__()
     try:

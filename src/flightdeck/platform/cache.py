@@ -398,7 +398,7 @@ def invalidate_again_after(seconds: float) -> float:
 
 
 def _start(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    task = asyncio.get_running_loop().create_task(work)
+    task = asyncio.get_running_loop().create_task(work, name="cache.invalidate")
     _pending.add(task)
     task.add_done_callback(_pending.discard)
     return task

@@ -85,7 +85,7 @@ async def publish_within(
     task is cancelled without being awaited: a client that is slow to honour cancellation
     (seen with aiokafka while the broker goes away) must not hold the relay, or the outbox
     rows it has locked, for ever."""
-    task = asyncio.ensure_future(publish_all(bus, events))
+    task = asyncio.create_task(publish_all(bus, events), name="outbox-relay.publish")
     done, _ = await asyncio.wait({task}, timeout=deadline)
     if not done:
         task.cancel()
