@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flightdeck.flights.airports import great_circle_km, local_to_utc
+from flightdeck.flights.airports import get_airport, great_circle_km, local_to_utc
 from flightdeck.platform.security.encryption import KeyRing
 
 SEED = 20261202
@@ -129,7 +129,8 @@ def flight_rows(rng: random.Random, data: DataSet, now: datetime) -> Iterator[tu
                 status, diverted, arrival_delay = "diverted", "DEN", None
                 actual_arrival = None
         yield (
-            f.number, f.service_date, f.service_date, f.origin, f.destination, f.departure_at,
+            f.number, f.service_date, f.service_date, f.origin, f.destination,
+            get_airport(f.destination).country, f.departure_at,
             f.arrival_at, "A321", None, f.distance_km, status, None, actual_departure, None,
             actual_arrival,
             max(departure_delay or 0, 0), None, None, diverted, now, departure_delay,
@@ -139,7 +140,8 @@ def flight_rows(rng: random.Random, data: DataSet, now: datetime) -> Iterator[tu
 
 FLIGHT_COLUMNS = (
     # Single-leg flights: the flight date is the service date.
-    "flight_number", "service_date", "flight_date", "origin", "destination", "departure_at",
+    "flight_number", "service_date", "flight_date", "origin", "destination",
+    "destination_country", "departure_at",
     "arrival_at", "aircraft", "schedule_id", "distance_km", "status", "estimated_departure_at",
     "actual_departure_at", "estimated_arrival_at", "actual_arrival_at", "delay_minutes", "gate",
     "terminal", "diverted_to", "status_updated_at", "departure_delay_minutes",

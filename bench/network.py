@@ -165,6 +165,7 @@ def _flight_row(
         "flight_date": day,  # single-leg flights: the flight's date is its service date
         "origin": fn.origin,
         "destination": fn.destination,
+        "destination_country": _country(fn.destination),
         "departure_at": departure,
         "arrival_at": arrival,
         "aircraft": "A321",

@@ -67,7 +67,6 @@ def test_rules_come_from_settings() -> None:
     assert rules == ConnectionRules(
         timedelta(minutes=30), timedelta(minutes=60), timedelta(minutes=120)
     )
-    assert rules.shortest_connection == timedelta(minutes=30)
 
 
 def test_domestic_connection_needs_the_domestic_minimum_and_at_most_the_maximum() -> None:

@@ -1,5 +1,5 @@
 """How search reads: nothing from the database on a cached answer, the flights of an answer
-as the API shows them, and connections ranked in SQL but judged by the full rules."""
+as the API shows them, and connections ranked in SQL by the full connection rules."""
 
 from __future__ import annotations
 
@@ -13,16 +13,19 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightdeck.flights.itineraries import repository, statements
-from flightdeck.flights.itineraries.repository import SearchWindow
+from flightdeck.flights.itineraries.repository import ConnectionTimes, SearchWindow
 from flightdeck.platform.db import read_connection
 from flightdeck.search import service
+from flightdeck.search.connections import ConnectionRules
 from tests.conftest import TestUser as AppUser
 from tests.search.factories import add_flight, routes, search
+from tests.search.statements import captured_selects
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DAY = "2026-02-10"
 QUERY = {"origin": "JFK", "destination": "SFO", "date": DAY}
+TIMES = ConnectionTimes("US", timedelta(minutes=45), timedelta(minutes=90), timedelta(hours=8))
 
 
 async def _network(client: httpx.AsyncClient, agent: AppUser) -> None:
@@ -78,7 +81,7 @@ async def test_each_segment_is_the_flight_as_get_flight_shows_it(
 
 
 async def test_a_connection_too_short_abroad_does_not_crowd_out_a_valid_one(
-    client: httpx.AsyncClient, agent: AppUser, monkeypatch: pytest.MonkeyPatch
+    app: Any, client: httpx.AsyncClient, agent: AppUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = agent.headers
     # The cheapest pair changes planes in Toronto after 60 minutes: enough at home, too short
@@ -99,9 +102,44 @@ async def test_a_connection_too_short_abroad_does_not_crowd_out_a_valid_one(
     )
     monkeypatch.setattr(service, "MAX_ITINERARIES", 1)
 
-    body: dict[str, Any] = await search(client, origin="JFK", destination="BOS", date=DAY)
+    with captured_selects(app) as selects:
+        body: dict[str, Any] = await search(client, origin="JFK", destination="BOS", date=DAY)
 
     assert routes(body) == [["FD2", "FD3"]]
+    # The database applied the rules itself: one read of the pairs, not a second, larger one
+    # after the first's best pair was refused.
+    assert len([sql for sql, _ in selects if "second_leg" in sql]) == 1
+
+
+async def test_the_pairs_sql_ranks_are_the_pairs_the_rules_allow(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    """Connections at home, abroad and between countries, each just under and at its
+    minimum (the default rules): the search offers exactly the pairs the rules allow."""
+    rules = ConnectionRules()
+    assert (rules.min_domestic, rules.min_international) == (
+        timedelta(minutes=45),
+        timedelta(minutes=90),
+    )
+    h = agent.headers
+    for number, hub, lands in (("FD1", "ORD", "08:45:00-06:00"), ("FD2", "YYZ", "09:00:00-05:00")):
+        await add_flight(client, h, number, "JFK", hub, f"{DAY}T07:00:00-05:00", f"{DAY}T{lands}")
+    legs = [  # (number, from, to, departs): 44/45 min at ORD, 89/90 min at YYZ, to BOS and LHR
+        ("D44", "ORD", "BOS", "09:29:00-06:00"), ("D45", "ORD", "BOS", "09:30:00-06:00"),
+        ("A89", "YYZ", "BOS", "10:29:00-05:00"), ("A90", "YYZ", "BOS", "10:30:00-05:00"),
+        ("I89", "ORD", "LHR", "10:14:00-06:00"), ("I90", "ORD", "LHR", "10:15:00-06:00"),
+    ]  # fmt: skip
+    for number, origin, destination, departs in legs:
+        departure = datetime.fromisoformat(f"{DAY}T{departs}")
+        arrival = (departure + timedelta(hours=7)).isoformat()
+        await add_flight(client, h, number, origin, destination, departure.isoformat(), arrival)
+
+    found = {}
+    for destination in ("BOS", "LHR"):
+        body = await search(client, origin="JFK", destination=destination, date=DAY)
+        found[destination] = sorted(routes(body))
+
+    assert found == {"BOS": [["FD1", "D45"], ["FD2", "A90"]], "LHR": [["FD1", "I90"]]}
 
 
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
@@ -117,14 +155,7 @@ async def test_a_one_stop_search_statement_is_prepared_once_per_connection(
     window = SearchWindow("JFK", "SFO", start, start + timedelta(days=1), "economy", 1)
     async with read_connection(app.state.engine) as conn:
         for _ in range(3):
-            found = await repository.candidates(
-                conn,
-                window,
-                "price",
-                min_connection=timedelta(minutes=45),
-                max_layover=timedelta(hours=8),
-                limit=50,
-            )
+            found = await repository.candidates(conn, window, "price", times=TIMES, limit=50)
             assert (len(found.direct), len(found.connections), len(found.through)) == (1, 1, 0)
         prepared = await conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
         sql = statements.candidates_statement("price").compiled(conn.dialect).sql

@@ -26,7 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 import flightdeck.modules  # noqa: F401 - every domain's tables in Base.metadata
 from flightdeck.flights.itineraries import repository
-from flightdeck.flights.itineraries.repository import LegRow, Order, SearchWindow
+from flightdeck.flights.itineraries.repository import (
+    ConnectionTimes,
+    LegRow,
+    Order,
+    SearchWindow,
+)
 from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.platform.db import Base
 
@@ -36,6 +41,7 @@ DAY = date(2026, 3, 10)
 START = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
 WINDOW = SearchWindow("JFK", "SFO", START, START + timedelta(days=1), "economy", 1)
 PAGE = 2
+TIMES = ConnectionTimes("US", timedelta(minutes=45), timedelta(minutes=90), timedelta(hours=8))
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -58,6 +64,7 @@ def _flight(number: str, origin: str, destination: str, departure: datetime) -> 
         "service_type": "J",
         "origin": origin,
         "destination": destination,
+        "destination_country": "US",
         "departure_at": departure,
         "arrival_at": departure + timedelta(hours=2),
         "status": "scheduled",
@@ -103,14 +110,7 @@ async def _hub_day(engine: AsyncEngine, departures: int) -> None:
 
 async def _page(conn: AsyncConnection, order: Order) -> list[tuple[LegRow, LegRow]]:
     """One page of connections JFK → SFO (45 minutes to 8 hours between flights)."""
-    return await repository.connections(
-        conn,
-        WINDOW,
-        order,
-        min_connection=timedelta(minutes=45),
-        max_layover=timedelta(hours=8),
-        limit=PAGE,
-    )
+    return await repository.connections(conn, WINDOW, order, times=TIMES, limit=PAGE)
 
 
 async def _steps(conn: AsyncConnection, order: Order) -> int:

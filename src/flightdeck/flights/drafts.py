@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flightdeck.flights.airports import great_circle_km
+from flightdeck.flights.airports import get_airport, great_circle_km
 from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.flights.schemas import CabinSpec
 from flightdeck.platform.clock import utcnow
@@ -63,6 +63,7 @@ def _columns(draft: FlightDraft) -> dict[str, Any]:
         "operating_flight": draft.operating_flight,
         "origin": draft.origin,
         "destination": draft.destination,
+        "destination_country": get_airport(draft.destination).country,
         # Kept with the flight for the ASK/RPK reports (cached per airport pair).
         "distance_km": great_circle_km(draft.origin, draft.destination),
         "departure_at": draft.departure_at.astimezone(UTC),

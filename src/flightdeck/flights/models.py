@@ -116,6 +116,9 @@ class Flight(IdMixin, TimestampMixin, Base):
     operating_flight: Mapped[str | None] = mapped_column(String(8), default=None)
     origin: Mapped[str] = mapped_column(String(3))
     destination: Mapped[str] = mapped_column(String(3))
+    # The arrival airport's ISO country, kept with the flight: search tells in SQL whether a
+    # connection there is domestic (its minimum connection time) for a trip within a country.
+    destination_country: Mapped[str] = mapped_column(String(2))
     departure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     arrival_at: Mapped[datetime] = mapped_column(UTCDateTime())
     aircraft: Mapped[str | None] = mapped_column(String(16), default=None)

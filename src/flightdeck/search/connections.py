@@ -41,10 +41,6 @@ class ConnectionRules:
             settings.max_layover_minutes,
         )
 
-    @property
-    def shortest_connection(self) -> timedelta:
-        return min(self.min_domestic, self.min_international)
-
     def minimum_connection(self, *airports: str) -> timedelta:
         countries = {get_airport(code).country for code in airports}
         return self.min_domestic if len(countries) == 1 else self.min_international

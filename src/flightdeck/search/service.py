@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flightdeck.flights.airports import find_airport, get_airport
 from flightdeck.flights.itineraries import service as itinerary_queries
-from flightdeck.flights.itineraries.service import SearchWindow
+from flightdeck.flights.itineraries.service import ConnectionTimes
 from flightdeck.flights.status import service as status_service
 from flightdeck.platform.cache import get_cache
 from flightdeck.platform.clock import utcnow
@@ -56,39 +56,18 @@ class CachedSearch:
     document: bytes | None
 
 
-def _sql_minimum_connection(query: SearchQuery, rules: ConnectionRules) -> timedelta:
-    """The connection time SQL asks for: exact when origin and destination are in different
-    countries (every connection is international), else the shorter of the two (whether the
-    connecting airport is abroad is checked here, on the few pairs returned)."""
-    if get_airport(query.origin).country != get_airport(query.destination).country:
-        return rules.min_international
-    return rules.shortest_connection
-
-
-async def _connections_read_further(
-    conn: AsyncConnection,
-    query: SearchQuery,
-    window: SearchWindow,
-    rules: ConnectionRules,
-    limit: int,
-) -> list[Itinerary]:
-    """The best `limit` connections when the first `limit` pairs SQL returned held some that
-    the finer rules refuse (a connection via a foreign airport shorter than its minimum):
-    four times as many pairs each time, until enough connect or none are left."""
-    fetch = limit
-    while True:
-        fetch *= 4
-        pairs = await itinerary_queries.find_connections(
-            conn,
-            window,
-            query.sort,
-            min_connection=_sql_minimum_connection(query, rules),
-            max_layover=rules.max_layover,
-            limit=fetch,
-        )
-        kept = [Itinerary(pair) for pair in pairs if connects(*pair, rules)]
-        if len(kept) >= limit or len(pairs) < fetch:
-            return kept[:limit]
+def _connection_times(query: SearchQuery, rules: ConnectionRules) -> ConnectionTimes:
+    """The rules as SQL applies them to this search's connections: a connection is domestic
+    only where origin, connecting airport and destination share a country, so only when
+    origin and destination do (their country is then the `home_country`)."""
+    origin = get_airport(query.origin).country
+    home = origin if origin == get_airport(query.destination).country else None
+    return ConnectionTimes(
+        home_country=home,
+        min_domestic=rules.min_domestic,
+        min_international=rules.min_international,
+        max_layover=rules.max_layover,
+    )
 
 
 async def find_itineraries(
@@ -113,16 +92,10 @@ async def find_itineraries(
         direct = await itinerary_queries.find_direct_flights(conn, window, query.sort, limit=limit)
         return sort_itineraries([Itinerary((flight,)) for flight in direct], query.sort)
     found = await itinerary_queries.find_candidates(
-        conn,
-        window,
-        query.sort,
-        min_connection=_sql_minimum_connection(query, rules),
-        max_layover=rules.max_layover,
-        limit=limit,
+        conn, window, query.sort, times=_connection_times(query, rules), limit=limit
     )
+    # SQL applied the same rules: `connects` drops nothing it ranked (tests/search check so).
     connections = [Itinerary(pair) for pair in found.connections if connects(*pair, rules)]
-    if len(connections) < limit and len(found.connections) == limit:
-        connections = await _connections_read_further(conn, query, window, rules, limit)
     itineraries = [
         *(Itinerary((flight,)) for flight in found.direct),
         *connections,

@@ -28,7 +28,7 @@ from flightdeck.flights.itineraries.statements import (
 from flightdeck.flights.models import Flight
 from flightdeck.platform.compiled_reads import CompiledRead
 
-__all__ = ["CabinRow", "Candidates", "LegRow", "Order", "SearchWindow"]
+__all__ = ["CabinRow", "Candidates", "ConnectionTimes", "LegRow", "Order", "SearchWindow"]
 
 # Bound parameters per IN (...) list: far below SQLite's and asyncpg's limits.
 _IN_CHUNK = 500
@@ -84,6 +84,25 @@ class SearchWindow:
     passengers: int
 
 
+@dataclass(frozen=True)
+class ConnectionTimes:
+    """How long a connection's layover may be: at least `min_domestic` at an airport of
+    `home_country` (the country of both origin and destination; None when they are in two),
+    at least `min_international` anywhere else, and at most `max_layover`."""
+
+    home_country: str | None
+    min_domestic: timedelta
+    min_international: timedelta
+    max_layover: timedelta
+
+    @property
+    def shortest(self) -> timedelta:
+        """The least layover any connection of the search may have."""
+        if self.home_country is None:
+            return self.min_international
+        return min(self.min_domestic, self.min_international)
+
+
 @lru_cache(maxsize=4096)
 def _parse_cabins(text: str | None) -> tuple[CabinRow, ...]:
     """A flight's cabins from `_every_cabin`'s text, by cabin name. Cached by the text (it
@@ -112,13 +131,9 @@ def _pairs(read: CompiledRead, rows: Iterable[Sequence[Any]]) -> list[tuple[LegR
 
 
 def _parameters(
-    window: SearchWindow,
-    limit: int,
-    *,
-    min_connection: timedelta | None = None,
-    max_layover: timedelta | None = None,
+    window: SearchWindow, limit: int, times: ConnectionTimes | None = None
 ) -> dict[str, Any]:
-    """The statements' bound values; a connection's window in whole seconds."""
+    """The statements' bound values; a connection's times in whole seconds."""
     parameters: dict[str, Any] = {
         "origin": window.origin,
         "destination": window.destination,
@@ -128,9 +143,12 @@ def _parameters(
         "passengers": window.passengers,
         "limit": limit,
     }
-    if min_connection is not None and max_layover is not None:
-        parameters["min_connection"] = int(min_connection.total_seconds())
-        parameters["max_layover"] = int(max_layover.total_seconds())
+    if times is not None:
+        parameters["home_country"] = times.home_country
+        parameters["min_connection"] = int(times.shortest.total_seconds())
+        parameters["min_domestic"] = int(times.min_domestic.total_seconds())
+        parameters["min_international"] = int(times.min_international.total_seconds())
+        parameters["max_layover"] = int(times.max_layover.total_seconds())
     return parameters
 
 
@@ -149,15 +167,14 @@ async def connections(
     window: SearchWindow,
     order: Order,
     *,
-    min_connection: timedelta,
-    max_layover: timedelta,
+    times: ConnectionTimes,
     limit: int,
 ) -> list[tuple[LegRow, LegRow]]:
     """The best `limit` (first, second) pairs: the first from the origin in the window (not
-    to the destination), the second from where it lands to the destination, departing
-    between `min_connection` and `max_layover` after it lands, both
-    bookable, fares in one currency."""
-    parameters = _parameters(window, limit, min_connection=min_connection, max_layover=max_layover)
+    to the destination), the second from where it lands to the destination, departing within
+    `times` after it lands, both bookable, fares in one currency. (Search reads them with the
+    other kinds, in `candidates`; this statement alone is what tests/search measures.)"""
+    parameters = _parameters(window, limit, times)
     read = connections_statement(order)
     return _pairs(read, await read.rows(conn, parameters))
 
@@ -176,15 +193,14 @@ async def candidates(
     window: SearchWindow,
     order: Order,
     *,
-    min_connection: timedelta,
-    max_layover: timedelta,
+    times: ConnectionTimes,
     limit: int,
 ) -> Candidates:
     """A one-stop search's candidates in one statement: `direct_flights`, `connections`, and
     the best `limit` (leg, next leg) pairs of one multi-leg flight (the first from the origin
     in the window, the next, same flight number and date, to the destination, both bookable,
     the through journey sold by their traffic restrictions)."""
-    parameters = _parameters(window, limit, min_connection=min_connection, max_layover=max_layover)
+    parameters = _parameters(window, limit, times)
     read = candidates_statement(order)
     by_kind: dict[int, list[Sequence[Any]]] = {CONNECTION: [], THROUGH: [], DIRECT: []}
     for row in await read.rows(conn, parameters):

@@ -25,11 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights.airports import local_to_utc, to_local
 from flightdeck.flights.itineraries import repository
-from flightdeck.flights.itineraries.repository import LegRow, Order, SearchWindow
+from flightdeck.flights.itineraries.repository import (
+    ConnectionTimes,
+    LegRow,
+    Order,
+    SearchWindow,
+)
 from flightdeck.platform.cache import invalidate_tags
 from flightdeck.platform.money import Money
 
-__all__ = ["BookableFlight", "LegRow", "Order", "SearchWindow"]
+__all__ = ["BookableFlight", "ConnectionTimes", "LegRow", "Order", "SearchWindow"]
 
 
 @dataclass(frozen=True)
@@ -129,29 +134,6 @@ async def find_direct_flights(
     return [_bookable(row) for row in rows]
 
 
-async def find_connections(
-    conn: AsyncConnection,
-    window: SearchWindow,
-    order: Order,
-    *,
-    min_connection: timedelta,
-    max_layover: timedelta,
-    limit: int,
-) -> list[tuple[BookableFlight, BookableFlight]]:
-    """The best `limit` pairs of bookable flights origin → X → destination where the second
-    leaves X between `min_connection` and `max_layover` after the first lands, fares in one
-    currency, in `order` (ties by flight ids). The caller applies finer connection rules."""
-    pairs = await repository.connections(
-        conn,
-        window,
-        order,
-        min_connection=min_connection,
-        max_layover=max_layover,
-        limit=limit,
-    )
-    return _bookable_pairs(pairs)
-
-
 @dataclass(frozen=True)
 class Candidates:
     """A one-stop search's candidates: each kind's best, in no particular order."""
@@ -166,23 +148,18 @@ async def find_candidates(
     window: SearchWindow,
     order: Order,
     *,
-    min_connection: timedelta,
-    max_layover: timedelta,
+    times: ConnectionTimes,
     limit: int,
 ) -> Candidates:
-    """A one-stop search's candidates, read in one statement: `find_direct_flights`,
-    `find_connections`, and the best `limit` through journeys on one multi-leg flight (a leg
+    """A one-stop search's candidates, read in one statement: `find_direct_flights`; the
+    best `limit` pairs of bookable flights origin → X → destination where the second leaves X
+    within `times` after the first lands (the domestic minimum at an airport of
+    `times.home_country`, else the international one), fares in one currency; and the best
+    `limit` through journeys on one multi-leg flight (a leg
     from the window's origin and the same flight's (number and date) next leg to its
     destination, with no minimum connection time between them, both bookable, sold by their
     SSIM traffic restrictions), each kind's best `limit` in `order`."""
-    found = await repository.candidates(
-        conn,
-        window,
-        order,
-        min_connection=min_connection,
-        max_layover=max_layover,
-        limit=limit,
-    )
+    found = await repository.candidates(conn, window, order, times=times, limit=limit)
     flights: dict[str, BookableFlight] = {}
     return Candidates(
         direct=[_bookable_once(row, flights) for row in found.direct],

@@ -17,8 +17,12 @@ prepared by default: `platform/db.ASYNCPG_CONNECT_ARGS` raises the limit.)
   window, the second from where the first lands to the destination, departing within the
   connection window after it lands (on the same route index), in the same fare currency,
   best first and limited in SQL: however many pairs a big network holds, only `limit` rows
-  come back. Two legs of one multi-leg flight are not a connection (they are a through
-  journey). What the database examines depends on the order. By departure, pairs come in
+  come back. The minimum connection time is the rules' own (search/connections.py): the
+  domestic one where the connecting airport (`destination_country` of the first leg) is in
+  the country of both origin and destination, else the international one; so every pair
+  ranked is one the rules allow, and no better pair is left behind one they refuse. Two legs
+  of one multi-leg flight are not a connection (they are a through journey). What the
+  database examines depends on the order. By departure, pairs come in
   the first leg's index order and SQLite sorts only the rest of the key, so it stops once
   the page is full (the work follows the page); PostgreSQL, at 100,000 flights, reads the
   first legs by a bitmap scan and sorts every pair. By price or duration every candidate pair
@@ -54,6 +58,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal_column,
@@ -213,6 +218,17 @@ def _connections_ranked(order: Order) -> Select[Any]:
     shortest = bindparam("min_connection", type_=Integer)
     longest = bindparam("max_layover", type_=Integer)
 
+    def minimum(first: Any) -> ColumnElement[int]:
+        # Domestic where the connecting airport is in `home_country` (origin and destination
+        # both in it; NULL when they are not), international anywhere else.
+        return case(
+            (
+                first.destination_country == bindparam("home_country", type_=String),
+                bindparam("min_domestic", type_=Integer),
+            ),
+            else_=bindparam("min_international", type_=Integer),
+        )
+
     def second_leg(first: Any, second: Any) -> ColumnElement[bool]:
         return and_(
             second.origin == first.destination,
@@ -225,7 +241,7 @@ def _connections_ranked(order: Order) -> Select[Any]:
     def conditions(first: Any, second: Any) -> list[ColumnElement[bool]]:
         layover = seconds_between(first.arrival_at, second.departure_at)
         return [
-            layover >= shortest,
+            layover >= minimum(first),
             layover <= longest,
             # One flight's own legs are a through journey, not a connection.
             or_(
