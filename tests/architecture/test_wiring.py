@@ -92,8 +92,10 @@ async def test_every_route_subscription_and_worker_comes_from_a_module(
             t.get_name()
             for t in asyncio.all_tasks() - before
             # Not the test's lifespan driver, nor Flet's session manager (the ui module's
-            # resource starts it: its session eviction loops are Flet's own).
-            if not _started_by(t, "asgi_lifespan", "flet_web")
+            # resource starts it: its session eviction loops are Flet's own), nor SQLAlchemy's
+            # closing of an AsyncSession, which runs in a task of its own when any session of
+            # any app in this loop leaves its `async with`.
+            if not _started_by(t, "asgi_lifespan", "flet_web", "sqlalchemy")
         }
         # Long-lived tasks the lifespan started: the workers and the bus's own lanes. Other
         # apps of the session share this loop: their short-lived work (named after its owner,
