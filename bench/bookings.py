@@ -17,7 +17,8 @@ then, servers on free ports one at a time (servers.py):
 
 Prints holds/s (201 answers), p50, p99, the 409s, the GET rate and p50/p99, the ratio to the
 floor and the server's CPU per request (its processes' CPU time over the requests served,
-holds and reads: what a request costs, however busy the machine); then checks in SQL that no
+holds and reads: what a request costs, however busy the machine; and PostgreSQL's, its server
+and every backend, on PostgreSQL); then checks in SQL that no
 seat was sold twice: every cabin's `sold` is within its capacity and equals what it had before
 plus the seats held by the bookings written (`inventory_holds` and the bookings' passengers
 agree), and every 201 left a booking.
@@ -48,6 +49,7 @@ from wrk import Request, WrkResult, finish_wrk, load_average, run_wrk, start_wrk
 from flightdeck.platform.security.encryption import generate_key_spec
 from servers import (
     cpu_seconds,
+    database_pids,
     postgres_database,
     profiling,
     run_cli,
@@ -76,6 +78,7 @@ class Run:
     oversold_cabins: int
     mismatched_cabins: int
     cpu_ms_per_request: float
+    database_ms_per_request: float | None  # PostgreSQL's processes; None on SQLite
 
 
 # --- SQL against the bench database (outside FlightDeck) ---------------------------------
@@ -228,6 +231,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                 "--password", PASSWORD, settings=settings, cwd=workdir,
             )  # fmt: skip
         initial = _economy_counters(url)
+        database = database_pids(settings)
         with running_floor(workers=workers) as floor:
             floor_result = run_wrk(
                 floor.base_url,
@@ -243,7 +247,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
             load = load_average()
             pid = server.pid
             assert pid is not None
-            cpu_before = cpu_seconds([pid])
+            cpu_before, database_before = cpu_seconds([pid]), cpu_seconds(database)
             with profiling(server, args.profile, f"holds-{name}-{workers}w"):
                 reader = start_wrk(
                     server.base_url,
@@ -261,6 +265,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                 )
                 read_result = finish_wrk(reader)
             cpu = cpu_seconds([pid]) - cpu_before
+            database_cpu = cpu_seconds(database) - database_before
         bookings, oversold, mismatched = _oversell_check(url, initial)
     created = hold_result.requests - hold_result.non_2xx - hold_result.errors
     written = bookings - len(reads)
@@ -270,11 +275,18 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
     unanswered = hold_result.errors + args.connections
     if written < created or written > created + unanswered:
         mismatched += abs(written - created)
-    served = hold_result.requests + read_result.requests
+    served = max(hold_result.requests + read_result.requests, 1)
     return Run(
         name, workers, floor_result, hold_result, read_result, load, written,
-        oversold, mismatched, 1000 * cpu / max(served, 1),
+        oversold, mismatched, 1000 * cpu / served,
+        1000 * database_cpu / served if database else None,
     )  # fmt: skip
+
+
+def _database_cpu(run: Run) -> str:
+    if run.database_ms_per_request is None:
+        return ""
+    return f" (PostgreSQL {run.database_ms_per_request:.2f})"
 
 
 def _report(runs: list[Run], args: argparse.Namespace) -> None:
@@ -284,8 +296,8 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
     )
     columns = (
         "database", "workers", "holds/s", "p50 ms", "p99 ms", "409s", "timeouts", "GET/s",
-        "GET p50 ms", "GET p99 ms", "floor req/s", "holds % floor", "CPU ms/req", "load avg",
-        "oversold", "mismatched",
+        "GET p50 ms", "GET p99 ms", "floor req/s", "holds % floor", "CPU ms/req",
+        "PostgreSQL CPU ms/req", "load avg", "oversold", "mismatched",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "database" else "right")
@@ -305,6 +317,7 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
             f"{run.floor.rate:,.0f}",
             f"{holds.ok_rate / run.floor.rate:.1%}",
             f"{run.cpu_ms_per_request:.1f}",
+            "" if run.database_ms_per_request is None else f"{run.database_ms_per_request:.2f}",
             f"{run.load:.2f}",
             str(run.oversold_cabins),
             str(run.mismatched_cabins),
@@ -339,7 +352,8 @@ def main() -> None:
             console.print(
                 f"{name}, {workers} worker(s): {run.holds.ok_rate:,.0f} holds/s, p99 "
                 f"{run.holds.p99_ms:.0f} ms; {run.reads.rate:,.0f} GET/s, p99 "
-                f"{run.reads.p99_ms:.1f} ms; {run.cpu_ms_per_request:.1f} CPU ms/request; "
+                f"{run.reads.p99_ms:.1f} ms; {run.cpu_ms_per_request:.1f} CPU ms/request"
+                f"{_database_cpu(run)}; "
                 f"oversold {run.oversold_cabins}, mismatched {run.mismatched_cabins}"
             )
     _report(runs, args)
