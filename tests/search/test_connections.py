@@ -31,7 +31,8 @@ def leg(
         destination=destination,
         departure_at=T0 + departs,
         arrival_at=T0 + departs + flies,
-        fare=Money(amount=fare, currency=currency),
+        fare_amount=fare,
+        fare_currency=currency,
         seats_available=seats,
         read=None,  # type: ignore[arg-type]
     )

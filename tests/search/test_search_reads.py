@@ -161,3 +161,26 @@ async def test_a_one_stop_search_statement_is_prepared_once_per_connection(
         sql = statements.candidates_statement("price").compiled(conn.dialect).sql
     # Kept by the connection (other tests' searches may have left other orders' statements).
     assert [row[0] for row in prepared if row[0] == sql] == [sql]
+
+
+async def test_a_flight_in_several_pairs_of_a_read_is_made_into_one_leg(
+    app: Any, client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    """A page of connections repeats its flights: each is made into its `LegRow` once per
+    read (one snapshot: the rows agree), and the pairs share it."""
+    await _network(client, agent)
+    await add_flight(
+        client, agent.headers, "FD21", "ORD", "SFO",
+        f"{DAY}T11:00:00-06:00", f"{DAY}T13:40:00-08:00",
+    )  # fmt: skip
+    start = datetime(2026, 2, 10, 5, 0, tzinfo=UTC)
+    window = SearchWindow("JFK", "SFO", start, start + timedelta(days=1), "economy", 1)
+    async with read_connection(app.state.engine) as conn:
+        found = await repository.candidates(conn, window, "price", times=TIMES, limit=50)
+    pairs = sorted(found.connections, key=lambda pair: pair[1].flight_number)
+    assert [(first.flight_number, second.flight_number) for first, second in pairs] == [
+        ("FD10", "FD20"),
+        ("FD10", "FD21"),
+    ]
+    assert pairs[0][0] is pairs[1][0]
+    assert pairs[0][0].cabins == pairs[1][0].cabins != ()

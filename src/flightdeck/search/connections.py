@@ -42,8 +42,14 @@ class ConnectionRules:
         )
 
     def minimum_connection(self, *airports: str) -> timedelta:
-        countries = {get_airport(code).country for code in airports}
-        return self.min_domestic if len(countries) == 1 else self.min_international
+        return self.min_domestic if _one_country(airports) else self.min_international
+
+
+@lru_cache(maxsize=4096)
+def _one_country(airports: tuple[str, ...]) -> bool:
+    """Whether the airports are all in one country (kept by codes: `connects` asks for every
+    pair of a page, and a page repeats its airports)."""
+    return len({get_airport(code).country for code in airports}) == 1
 
 
 @lru_cache(maxsize=16)
@@ -88,6 +94,12 @@ class Itinerary:
         return min(segment.seats_available for segment in self.segments)
 
     @property
+    def fare_amount(self) -> int:
+        """The price of one passenger, in minor units of the first segment's currency (the
+        segments of an itinerary share one: `connects`): their fares summed."""
+        return sum([segment.fare_amount for segment in self.segments])
+
+    @property
     def fare(self) -> Money:
         """The price of one passenger: the segments' fares summed."""
         total = self.segments[0].fare
@@ -107,7 +119,7 @@ def connects(first: BookableFlight, second: BookableFlight, rules: ConnectionRul
     """Whether `second` can follow `first`: it leaves from where `first` lands within the
     allowed layover (minimum by the three airports' countries), does not return to where
     `first` started, and is priced in the same currency."""
-    if second.destination == first.origin or first.fare.currency != second.fare.currency:
+    if second.destination == first.origin or first.fare_currency != second.fare_currency:
         return False  # back to where it started, or fares that cannot be added up
     layover = second.departure_at - first.arrival_at
     minimum = rules.minimum_connection(first.origin, first.destination, second.destination)
@@ -123,7 +135,7 @@ def _price_first(itinerary: Itinerary) -> _SortFields:
     segments = itinerary.segments
     departure = segments[0].departure_at
     return (
-        sum([segment.fare.amount for segment in segments]),
+        sum([segment.fare_amount for segment in segments]),
         segments[-1].arrival_at - departure,
         departure,
         tuple([segment.id for segment in segments]),

@@ -118,7 +118,7 @@ def _itinerary_document(
     """`ItineraryRead` as JSON, with its flights' documents (`segments`, by id): it leaves
     and lands at its first and last flight's local times, written there already."""
     flights = [segments[segment.id] for segment in itinerary.segments]
-    fare = itinerary.fare
+    fare, currency = itinerary.fare_amount, itinerary.segments[0].fare_currency
     return {
         "segments": flights,
         "stops": itinerary.stops,
@@ -129,8 +129,8 @@ def _itinerary_document(
             {"airport": layover.airport, "minutes": _minutes(layover.duration)}
             for layover in itinerary.layovers
         ],
-        "fare_per_passenger": _money(fare.amount, fare.currency),
-        "total_price": _money(fare.amount * passengers, fare.currency),
+        "fare_per_passenger": _money(fare, currency),
+        "total_price": _money(fare * passengers, currency),
         "seats_available": itinerary.seats_available,
     }
 

@@ -1,7 +1,8 @@
 """Itinerary search's reads: the statements of `statements.py` run on the database driver
 (`platform/compiled_reads.CompiledRead`), their rows read by position as tuples (`LegRow`,
-`CabinRow`). A flight's cabins text is parsed once (cached by the text, which holds its seats
-sold): a page of connections repeats its flights.
+`CabinRow`). A page of connections repeats its flights: each is made into its row once per
+read (`_leg_once`), and its cabins text is parsed once across searches (cached by the text,
+which holds its seats sold).
 """
 
 from __future__ import annotations
@@ -121,12 +122,26 @@ def _leg(row: Sequence[Any], start: int, cabins: str | None) -> LegRow:
     return LegRow._make((*row[start : start + LEG_FIELDS], _parse_cabins(cabins)))
 
 
-def _pairs(read: CompiledRead, rows: Iterable[Sequence[Any]]) -> list[tuple[LegRow, LegRow]]:
-    """Two-leg rows of `read` as (first, second) legs."""
+def _leg_once(row: Sequence[Any], start: int, cabins: int, legs: dict[str, LegRow]) -> LegRow:
+    """`_leg` of the flight at `start` (its cabins' text at `cabins`), made once per flight:
+    `legs`, those made already by id (a page of pairs repeats its flights; every row of one
+    read shows a flight as it was in one snapshot)."""
+    found = legs.get(row[start])
+    if found is None:
+        found = legs[row[start]] = _leg(row, start, row[cabins])
+    return found
+
+
+def _pairs(
+    read: CompiledRead, rows: Iterable[Sequence[Any]], legs: dict[str, LegRow] | None = None
+) -> list[tuple[LegRow, LegRow]]:
+    """Two-leg rows of `read` as (first, second) legs (`legs`: `_leg_once`'s, by id)."""
+    made: dict[str, LegRow] = {} if legs is None else legs
     first, second = read.position("first_id"), read.position("second_id")
     first_cabins, second_cabins = read.position("first_cabins"), read.position("second_cabins")
     return [
-        (_leg(row, first, row[first_cabins]), _leg(row, second, row[second_cabins])) for row in rows
+        (_leg_once(row, first, first_cabins, made), _leg_once(row, second, second_cabins, made))
+        for row in rows
     ]
 
 
@@ -206,10 +221,11 @@ async def candidates(
     for row in await read.rows(conn, parameters):
         by_kind[row[0]].append(row)
     first, first_cabins = read.position("first_id"), read.position("first_cabins")
+    legs: dict[str, LegRow] = {}
     return Candidates(
-        direct=[_leg(row, first, row[first_cabins]) for row in by_kind[DIRECT]],
-        connections=_pairs(read, by_kind[CONNECTION]),
-        through=_pairs(read, by_kind[THROUGH]),
+        direct=[_leg_once(row, first, first_cabins, legs) for row in by_kind[DIRECT]],
+        connections=_pairs(read, by_kind[CONNECTION], legs),
+        through=_pairs(read, by_kind[THROUGH], legs),
     )
 
 

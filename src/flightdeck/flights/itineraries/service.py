@@ -47,9 +47,16 @@ class BookableFlight:
     destination: str
     departure_at: datetime  # UTC
     arrival_at: datetime  # UTC
-    fare: Money  # per passenger, in the searched cabin
+    fare_amount: int  # per passenger, in the searched cabin, in minor units of:
+    fare_currency: str
     seats_available: int  # in the searched cabin
     read: LegRow  # the flight's own columns as search read them (`flight_documents`)
+
+    @property
+    def fare(self) -> Money:
+        """Per passenger, in the searched cabin. (Search itself reads `fare_amount` and
+        `fare_currency`: it built a `Money` for every flight of every page.)"""
+        return Money.model_construct(amount=self.fare_amount, currency=self.fare_currency)
 
 
 def route_cache_tags(origin: str, destination: str) -> list[str]:
@@ -119,7 +126,8 @@ def _bookable(row: LegRow) -> BookableFlight:
         destination=row.destination,
         departure_at=row.departure_at,
         arrival_at=row.arrival_at,
-        fare=Money.model_construct(amount=row.fare_amount, currency=row.fare_currency),
+        fare_amount=row.fare_amount,
+        fare_currency=row.fare_currency,
         seats_available=row.seats_available,
         read=row,
     )
