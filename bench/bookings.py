@@ -17,11 +17,11 @@ then, servers on free ports one at a time (servers.py):
 
 Prints holds/s (201 answers), p50, p99, the 409s, the GET rate and p50/p99, the ratio to the
 floor and the server's CPU per request (its processes' CPU time over the requests served,
-holds and reads: what a request costs, however busy the machine; and PostgreSQL's, its server
-and every backend, on PostgreSQL); then checks in SQL that no
-seat was sold twice: every cabin's `sold` is within its capacity and equals what it had before
-plus the seats held by the bookings written (`inventory_holds` and the bookings' passengers
-agree), and every 201 left a booking.
+holds and reads: what a request costs, however busy the machine), and on PostgreSQL the
+database's (its server and every backend); then checks in SQL that no seat was sold twice:
+every cabin's `sold` is within its capacity and equals what it had before plus the seats held
+by the bookings written (`inventory_holds` and the bookings' passengers agree), and every 201
+left a booking.
 """
 
 from __future__ import annotations
