@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flightdeck.flights.itineraries.service import BookableFlight
-from flightdeck.platform.money import Money
 from flightdeck.platform.settings import Settings
 from flightdeck.search.connections import ConnectionRules, Itinerary, connects, sort_itineraries
 
@@ -108,7 +107,7 @@ def test_itinerary_sums_fares_and_takes_the_fewest_seats() -> None:
     assert connects(FIRST, second, RULES)
     itinerary = Itinerary((FIRST, second))
 
-    assert itinerary.fare == Money(amount=279_00, currency="USD")
+    assert (itinerary.fare_amount, itinerary.segments[0].fare_currency) == (279_00, "USD")
     assert itinerary.seats_available == 3
     assert itinerary.stops == 1
     assert itinerary.duration == timedelta(hours=5)

@@ -17,7 +17,6 @@ from typing import Any
 
 from flightdeck.flights.airports import get_airport
 from flightdeck.flights.itineraries.service import BookableFlight
-from flightdeck.platform.money import Money
 from flightdeck.platform.settings import Settings
 from flightdeck.search.schemas import SortOrder
 
@@ -100,14 +99,6 @@ class Itinerary:
         return sum([segment.fare_amount for segment in self.segments])
 
     @property
-    def fare(self) -> Money:
-        """The price of one passenger: the segments' fares summed."""
-        total = self.segments[0].fare
-        for segment in self.segments[1:]:
-            total = total + segment.fare
-        return total
-
-    @property
     def layovers(self) -> list[Layover]:
         return [
             Layover(arriving.destination, leaving.departure_at - arriving.arrival_at)
@@ -131,7 +122,7 @@ _SortFields = tuple[int, timedelta, datetime, tuple[str, ...]]
 
 def _price_first(itinerary: Itinerary) -> _SortFields:
     """Fare amount, duration, departure and flight ids, each read once per candidate: a search
-    sorts up to three pages of them, and a `Money` built per key (`fare`) was half the sort."""
+    sorts up to three pages of them, and a `Money` built per key was half the sort."""
     segments = itinerary.segments
     departure = segments[0].departure_at
     return (

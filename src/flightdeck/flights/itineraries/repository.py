@@ -133,14 +133,13 @@ def _leg_once(row: Sequence[Any], start: int, cabins: int, legs: dict[str, LegRo
 
 
 def _pairs(
-    read: CompiledRead, rows: Iterable[Sequence[Any]], legs: dict[str, LegRow] | None = None
+    read: CompiledRead, rows: Iterable[Sequence[Any]], legs: dict[str, LegRow]
 ) -> list[tuple[LegRow, LegRow]]:
     """Two-leg rows of `read` as (first, second) legs (`legs`: `_leg_once`'s, by id)."""
-    made: dict[str, LegRow] = {} if legs is None else legs
     first, second = read.position("first_id"), read.position("second_id")
     first_cabins, second_cabins = read.position("first_cabins"), read.position("second_cabins")
     return [
-        (_leg_once(row, first, first_cabins, made), _leg_once(row, second, second_cabins, made))
+        (_leg_once(row, first, first_cabins, legs), _leg_once(row, second, second_cabins, legs))
         for row in rows
     ]
 
@@ -191,7 +190,7 @@ async def connections(
     other kinds, in `candidates`; this statement alone is what tests/search measures.)"""
     parameters = _parameters(window, limit, times)
     read = connections_statement(order)
-    return _pairs(read, await read.rows(conn, parameters))
+    return _pairs(read, await read.rows(conn, parameters), {})
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from flightdeck.flights.itineraries.repository import (
     SearchWindow,
 )
 from flightdeck.platform.cache import invalidate_tags
-from flightdeck.platform.money import Money
 
 __all__ = ["BookableFlight", "ConnectionTimes", "LegRow", "Order", "SearchWindow"]
 
@@ -47,16 +46,12 @@ class BookableFlight:
     destination: str
     departure_at: datetime  # UTC
     arrival_at: datetime  # UTC
-    fare_amount: int  # per passenger, in the searched cabin, in minor units of:
+    # Per passenger, in the searched cabin: minor units and currency (no `Money` per flight:
+    # a page builds a hundred).
+    fare_amount: int
     fare_currency: str
     seats_available: int  # in the searched cabin
     read: LegRow  # the flight's own columns as search read them (`flight_documents`)
-
-    @property
-    def fare(self) -> Money:
-        """Per passenger, in the searched cabin. (Search itself reads `fare_amount` and
-        `fare_currency`: it built a `Money` for every flight of every page.)"""
-        return Money.model_construct(amount=self.fare_amount, currency=self.fare_currency)
 
 
 def route_cache_tags(origin: str, destination: str) -> list[str]:
