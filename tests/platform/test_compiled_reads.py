@@ -103,8 +103,11 @@ async def test_cursor_events_see_the_statement(app: FastAPI, db: AsyncSession) -
     assert len(rows) == 3
 
 
-async def test_a_driver_error_is_sqlalchemys_and_drops_the_connection(app: FastAPI) -> None:
-    missing = CompiledRead(select(column("x")).select_from(table("no_such_table")))
+@pytest.mark.parametrize("brief", [False, True])
+async def test_a_driver_error_is_sqlalchemys_and_drops_the_connection(
+    app: FastAPI, brief: bool
+) -> None:
+    missing = CompiledRead(select(column("x")).select_from(table("no_such_table")), brief=brief)
     async with read_connection(app.state.engine) as conn:
         with pytest.raises(DBAPIError) as raised:
             await missing.rows(conn, {})
@@ -112,6 +115,38 @@ async def test_a_driver_error_is_sqlalchemys_and_drops_the_connection(app: FastA
         assert conn.invalidated
     async with read_connection(app.state.engine) as conn:  # the pool goes on with another
         assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+
+# The same statement, brief: on SQLite it runs in the event loop's thread.
+_BRIEF_EVENTS = CompiledRead(_EVENTS.statement, brief=True)
+
+
+async def test_a_brief_read_makes_no_trip_to_sqlites_thread(
+    app: FastAPI, db: AsyncSession, backend: str
+) -> None:
+    """On a read connection a brief read runs on SQLite in the event loop's thread (no trip to
+    the connection's, where the same statement not brief makes one), with the same rows and
+    cursor events. In a transaction SQLAlchemy runs it, as any read (a trip). PostgreSQL
+    runs both alike."""
+    values = await _events(db)
+    engine = app.state.engine
+    sql = _EVENTS.compiled(engine.dialect).sql
+    with statements_sent(app) as sent:
+        async with read_connection(engine) as conn:
+            counter = await counted(conn) if backend == "sqlite" else None
+            brief = [tuple(row) for row in await _BRIEF_EVENTS.rows(conn, values)]
+            brief_trips = counter.trips if counter is not None else None
+            threaded = [tuple(row) for row in await _EVENTS.rows(conn, values)]
+            trips = counter.trips if counter is not None else None
+    async with engine.begin() as conn:
+        counter = await counted(conn) if backend == "sqlite" else None
+        in_transaction = [tuple(row) for row in await _BRIEF_EVENTS.rows(conn, values)]
+        transaction_trips = counter.trips if counter is not None else None
+    assert len(brief) == 3
+    assert brief == threaded == in_transaction
+    assert [statement for statement, _ in sent] == [sql, sql]
+    if backend == "sqlite":
+        assert (brief_trips, trips, transaction_trips) == (0, 1, 1)
 
 
 async def test_an_in_list_is_refused(app: FastAPI) -> None:

@@ -17,9 +17,11 @@ a driver error becomes SQLAlchemy's `DBAPIError` and the connection is dropped f
 
 It runs so only on a read-only connection that reads statement by statement (`READ_ONLY`, and
 PostgreSQL's autocommit or SQLite's `STATEMENT_READS`: a read connection, a GET's session),
-where no transaction is owed a BEGIN. On any other connection (a read-only transaction too)
-and with any other driver, `rows` is SQLAlchemy's own `execute`. A statement with an IN list
-(expanding parameters) is refused.
+where no transaction is owed a BEGIN. A `brief` statement (an indexed read whose rows are
+bounded by the answer, not by the size of the database) runs on SQLite in the event loop's
+thread, without the trip to the connection's (platform/sqlite_driver.read_in_loop). On any
+other connection (a read-only transaction too) and with any other driver, `rows` is
+SQLAlchemy's own `execute`. A statement with an IN list (expanding parameters) is refused.
 
 `CompiledWrite` is the same for a statement that writes (a hold's seats, a new booking: a
 SELECT of data-modifying CTEs), in the caller's transaction. SQLAlchemy's asyncpg adapter
@@ -52,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows
 
 from flightdeck.platform.db import READ_ONLY, STATEMENT_READS
-from flightdeck.platform.sqlite_driver import run_writes
+from flightdeck.platform.sqlite_driver import read_in_loop, run_writes
 
 Processor = Callable[[Any], Any]
 # The drivers run directly; any other gets SQLAlchemy's own execution.
@@ -130,8 +132,9 @@ def _statement_reads(sync: Connection) -> bool:
 class CompiledRead:
     """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc)."""
 
-    def __init__(self, statement: ReturnsRows) -> None:
+    def __init__(self, statement: ReturnsRows, *, brief: bool = False) -> None:
         self.statement = statement
+        self.brief = brief
         # Each selected column's name, in order: a row is a sequence, read by position.
         self.columns: tuple[str, ...] = tuple(statement.exported_columns.keys())
         self._named: Any = namedtuple("CompiledRow", self.columns, rename=True)  # type: ignore[misc]
@@ -168,6 +171,8 @@ class CompiledRead:
         try:
             if conn.dialect.driver == "asyncpg":
                 rows: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *parameters)
+            elif self.brief:
+                rows = read_in_loop(driver, compiled.sql, parameters)
             else:
                 rows = await driver.execute_fetchall(compiled.sql, parameters)
         except Exception as error:

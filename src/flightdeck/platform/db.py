@@ -203,7 +203,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             settings.database_url,
             echo=settings.database_echo,
-            connect_args={"timeout": 30, "isolation_level": None},
+            # Usable from the event loop's thread too: a brief read runs there, with no trip
+            # to the connection's own (platform/sqlite_driver.read_in_loop).
+            connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
             # One trip to the driver's thread per statement (platform/sqlite_driver.py).
             **one_trip_engine_arguments(settings.database_url),
             **pool,

@@ -18,9 +18,16 @@ takes its lock with BEGIN IMMEDIATE, and a trip of its own kept that lock across
 of a busy event loop before the first statement even ran. A transaction that ends before any
 statement sends neither its BEGIN nor its COMMIT.
 
-It uses one internal of aiosqlite, `Connection._execute` (queue a function for the connection's
-thread), as SQLAlchemy's own adapter does for its isolation level; `one_trip_engine_arguments`
-falls back to the stock adapter when an aiosqlite without it is installed.
+A brief read goes to no thread at all (`read_in_loop`): a trip costs more CPU, across the two
+threads, than SQLite takes to answer an indexed read of a few rows (a direct search's
+statement), so such a statement runs in the event loop's thread. One whose time grows with
+the network (a one-stop search's) keeps its trip: in the thread SQLite runs beside the loop,
+on the other core.
+
+It uses two internals of aiosqlite, `Connection._execute` (queue a function for the
+connection's thread), as SQLAlchemy's own adapter does for its isolation level, and
+`Connection._conn` (the sqlite3 connection); `one_trip_engine_arguments` falls back to the stock
+adapter when an aiosqlite without the first is installed.
 """
 
 from __future__ import annotations
@@ -216,6 +223,22 @@ class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         stock = super().connect(*arg, **kw)
         return OneTripConnection(self, stock._connection)
+
+
+def read_in_loop(driver: aiosqlite.Connection, sql: str, parameters: Any) -> list[Any]:
+    """A read run in the calling thread, the event loop's, on the connection aiosqlite opened in
+    a thread of its own: no trip there and back. For a brief statement (`CompiledRead`'s
+    `brief`) on a read-only connection that reads statement by statement (no transaction: in
+    WAL mode a reader waits for no writer, so the loop is never held behind SQLite's lock).
+    The app's engine opens its SQLite connections usable from any thread
+    (`check_same_thread=False`, platform/db.py); SQLite serialises the calls made on one
+    connection itself. A driver error is raised as the driver's."""
+    cursor = driver._conn.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def one_trip_engine_arguments(url: str) -> dict[str, Any]:

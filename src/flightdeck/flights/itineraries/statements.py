@@ -211,7 +211,9 @@ def _direct_ranked(order: Order) -> Select[Any]:
 
 @cache
 def direct_statement(order: Order) -> CompiledRead:
-    return CompiledRead(_best_with_cabins(_direct_ranked(order), ["direct"]))
+    # Brief: the route's flights that day, by index, at most `limit` rows (on SQLite it runs
+    # in the event loop's thread; a one-stop search's candidates keep their trip).
+    return CompiledRead(_best_with_cabins(_direct_ranked(order), ["direct"]), brief=True)
 
 
 def _connections_ranked(order: Order) -> Select[Any]:
