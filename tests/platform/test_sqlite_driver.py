@@ -22,7 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightdeck.platform.db import create_engine, read_connection
 from flightdeck.platform.settings import Settings
-from flightdeck.platform.sqlite_driver import OneTripDbapi, one_trip_engine_arguments
+from flightdeck.platform.sqlite_driver import (
+    OneTripDbapi,
+    loop_connection,
+    one_trip_engine_arguments,
+    read_in_loop,
+)
 
 on_loop = pytest.mark.asyncio(loop_scope="session")
 
@@ -218,6 +223,18 @@ async def test_a_streamed_result_still_reads_every_row(engine: AsyncEngine) -> N
         stream = await conn.stream(text("SELECT code FROM seats ORDER BY id"))
         codes = [row.code async for row in stream]
     assert len(codes) == 300 and codes[0] == "1A" and codes[-1] == "300A"
+
+
+@on_loop
+async def test_a_brief_read_finds_the_sqlite3_connection_or_makes_its_trip(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        here = loop_connection(driver)
+        assert here is driver._conn
+        assert read_in_loop(here, "SELECT ? + 1", (41,)) == [(42,)]
+    assert loop_connection(object()) is None  # an aiosqlite keeping it elsewhere: a trip
 
 
 def test_other_drivers_keep_their_module() -> None:

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows
 
 from flightdeck.platform.db import READ_ONLY, STATEMENT_READS
-from flightdeck.platform.sqlite_driver import read_in_loop, run_writes
+from flightdeck.platform.sqlite_driver import loop_connection, read_in_loop, run_writes
 
 Processor = Callable[[Any], Any]
 # The drivers run directly; any other gets SQLAlchemy's own execution.
@@ -171,8 +171,8 @@ class CompiledRead:
         try:
             if conn.dialect.driver == "asyncpg":
                 rows: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *parameters)
-            elif self.brief:
-                rows = read_in_loop(driver, compiled.sql, parameters)
+            elif self.brief and (here := loop_connection(driver)) is not None:
+                rows = read_in_loop(here, compiled.sql, parameters)
             else:
                 rows = await driver.execute_fetchall(compiled.sql, parameters)
         except Exception as error:

@@ -27,7 +27,8 @@ on the other core.
 It uses two internals of aiosqlite, `Connection._execute` (queue a function for the
 connection's thread), as SQLAlchemy's own adapter does for its isolation level, and
 `Connection._conn` (the sqlite3 connection); `one_trip_engine_arguments` falls back to the stock
-adapter when an aiosqlite without the first is installed.
+adapter when an aiosqlite without the first is installed, and a brief read makes its trip
+without the second.
 """
 
 from __future__ import annotations
@@ -225,15 +226,22 @@ class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
         return OneTripConnection(self, stock._connection)
 
 
-def read_in_loop(driver: aiosqlite.Connection, sql: str, parameters: Any) -> list[Any]:
+def loop_connection(driver: Any) -> sqlite3.Connection | None:
+    """The sqlite3 connection under an aiosqlite one, for `read_in_loop`; None from an aiosqlite
+    that keeps it under another name (the read then makes its trip)."""
+    connection = getattr(driver, "_conn", None)
+    return connection if isinstance(connection, sqlite3.Connection) else None
+
+
+def read_in_loop(connection: sqlite3.Connection, sql: str, parameters: Any) -> list[Any]:
     """A read run in the calling thread, the event loop's, on the connection aiosqlite opened in
-    a thread of its own: no trip there and back. For a brief statement (`CompiledRead`'s
-    `brief`) on a read-only connection that reads statement by statement (no transaction: in
-    WAL mode a reader waits for no writer, so the loop is never held behind SQLite's lock).
-    The app's engine opens its SQLite connections usable from any thread
-    (`check_same_thread=False`, platform/db.py); SQLite serialises the calls made on one
-    connection itself. A driver error is raised as the driver's."""
-    cursor = driver._conn.cursor()
+    a thread of its own (`loop_connection`): no trip there and back. For a brief statement
+    (`CompiledRead`'s `brief`) on a read-only connection that reads statement by statement
+    (no transaction: in WAL mode a reader waits for no writer, so the loop is never held
+    behind SQLite's lock). The app's engine opens its SQLite connections usable from any
+    thread (`check_same_thread=False`, platform/db.py); SQLite serialises the calls made on
+    one connection itself. A driver error is raised as the driver's."""
+    cursor = connection.cursor()
     try:
         cursor.execute(sql, parameters)
         return cursor.fetchall()
