@@ -292,9 +292,11 @@ _CLAIM_AND_WRITE = CompiledBatch(
 )
 
 
-async def test_a_batch_writes_in_the_callers_transaction_in_one_trip_on_sqlite(
+async def test_a_batch_writes_in_the_callers_transaction_with_no_trip_once_it_holds_the_lock(
     app: FastAPI, backend: str
 ) -> None:
+    """After the transaction's first statement (its BEGIN IMMEDIATE in that trip) SQLite's
+    write lock is held: the batch runs in the event loop's thread, no trip."""
     engine = app.state.engine
     aggregate = new_id()
     claimed = _new_event(aggregate, 0)
@@ -314,6 +316,25 @@ async def test_a_batch_writes_in_the_callers_transaction_in_one_trip_on_sqlite(
         assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == 0  # rolled back
     batch_sql = [s.compiled(engine.dialect).sql for s in _CLAIM_AND_WRITE.statements]
     assert [sql for sql, _ in sent if sql in batch_sql] == [batch_sql[0], batch_sql[1]]
+    assert trips == (0 if backend == "sqlite" else None)
+
+
+async def test_a_batch_that_begins_its_transaction_is_one_trip_on_sqlite(
+    app: FastAPI, backend: str
+) -> None:
+    """The transaction's first statements: its BEGIN IMMEDIATE (which may wait for the lock)
+    and the writes go to the connection's thread together, in one trip."""
+    engine = app.state.engine
+    aggregate = new_id()
+    async with engine.connect() as conn:
+        counter = await counted(conn) if backend == "sqlite" else None
+        transaction = await conn.begin()
+        counts = await _CLAIM_AND_WRITE.rowcounts(
+            conn, [{"claimed": "no-such-event"}, [_new_event(aggregate, 1)]]
+        )
+        trips = counter.trips if counter is not None else None
+        await transaction.commit()
+    assert counts == [0]  # the claim wrote nothing: the rest did not run
     assert trips == (1 if backend == "sqlite" else None)
 
 

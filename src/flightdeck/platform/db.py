@@ -28,7 +28,11 @@ from sqlalchemy.types import TypeDecorator
 from flightdeck.platform.cache import finish_invalidations
 from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
-from flightdeck.platform.sqlite_driver import OneTripConnection, one_trip_engine_arguments
+from flightdeck.platform.sqlite_driver import (
+    WRITE_BEGIN,
+    OneTripConnection,
+    one_trip_engine_arguments,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -172,7 +176,7 @@ def _sqlite_begin(conn: Any) -> None:
     options = conn.get_execution_options()
     if options.get(STATEMENT_READS, False):
         return  # no transaction: each SELECT reads its own snapshot
-    begin = "BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE"
+    begin = "BEGIN" if options.get(READ_ONLY, False) else WRITE_BEGIN
     driver = conn.connection.dbapi_connection
     if isinstance(driver, OneTripConnection):
         driver.defer_begin(begin)  # sent with the first statement, in its trip

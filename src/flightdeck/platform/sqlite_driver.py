@@ -16,7 +16,12 @@ A transaction's BEGIN goes with its first statement, in the same trip (`defer_be
 app's engine calls where SQLAlchemy begins a transaction: platform/db.py): SQLite's one writer
 takes its lock with BEGIN IMMEDIATE, and a trip of its own kept that lock across one more turn
 of a busy event loop before the first statement even ran. A transaction that ends before any
-statement sends neither its BEGIN nor its COMMIT.
+statement sends neither its BEGIN nor its COMMIT. Once that first trip has come back, the
+transaction holds the write lock, and its next writes wait for no lock: a batch of them
+(`run_writes`: a hold's seats, a new booking's rows) runs in the event loop's thread
+(`holds_write_lock`), so the lock is no longer held across a turn of a busy loop for it. A
+statement through SQLAlchemy's cursor keeps its trip (SQLAlchemy requires its execution to
+await the driver), and so does the COMMIT (a checkpoint may run with it).
 
 A brief read goes to no thread at all (`read_in_loop`): a trip costs more CPU, across the two
 threads, than SQLite takes to answer an indexed read of a few rows (a direct search's
@@ -50,6 +55,9 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 log = logging.getLogger(__name__)
+
+# The BEGIN of a transaction that writes: SQLite's write lock taken up front (platform/db.py).
+WRITE_BEGIN = "BEGIN IMMEDIATE"
 
 # What one trip brings back: description, rows, rowcount, lastrowid, in a transaction after it.
 _Outcome = tuple[Any, list[Any], int, int | None, bool]
@@ -100,10 +108,11 @@ async def run_writes(
     dbapi_connection: Any, writes: Sequence[tuple[str, Any, bool]], *, claims: bool
 ) -> list[int] | None:
     """Writes (SQL, parameters, executemany or not) in one trip to the connection's thread,
-    inside the transaction open on it (or begun: its deferred BEGIN goes first): their
-    rowcounts (see `_run_writes`). None, with nothing run, when the connection is not this
-    module's or has no transaction open or begun (the caller runs them its own way). A
-    driver error is raised as the driver's."""
+    inside the transaction open on it (or begun: its deferred BEGIN goes first), or with no
+    trip, in the event loop's thread, once that transaction holds the write lock
+    (`holds_write_lock`): their rowcounts (see `_run_writes`). None, with nothing run, when
+    the connection is not this module's or has no transaction open or begun (the caller runs
+    them its own way). A driver error is raised as the driver's."""
     if not isinstance(dbapi_connection, OneTripConnection) or not (
         dbapi_connection.in_transaction or dbapi_connection.pending_begin
     ):
@@ -111,14 +120,18 @@ async def run_writes(
     connection = dbapi_connection._connection
     begin = dbapi_connection.take_begin()
     try:
-        counts, in_transaction = await connection._execute(
-            _run_writes, connection._conn, writes, claims, begin
-        )
+        if begin is None and dbapi_connection.holds_write_lock():
+            here = cast(sqlite3.Connection, connection._conn)
+            counts, in_transaction = _run_writes(here, writes, claims)
+        else:
+            counts, in_transaction = await connection._execute(
+                _run_writes, connection._conn, writes, claims, begin
+            )
     except BaseException:
         dbapi_connection.in_transaction = True  # roll back to be sure (as `OneTripCursor`)
         raise
     dbapi_connection.in_transaction = in_transaction
-    return cast(list[int], counts)
+    return counts
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -189,30 +202,44 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     (`defer_begin`); no trip to roll back or commit when SQLite has no transaction open (a
     pooled connection returned after autocommit reads, a transaction that ran nothing)."""
 
-    __slots__ = ("in_transaction", "pending_begin")
+    __slots__ = ("in_transaction", "pending_begin", "writing")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.in_transaction = False  # autocommit: the driver never begins one by itself
         self.pending_begin: str | None = None
+        self.writing = False
 
     def defer_begin(self, begin: str) -> None:
         """`begin` (BEGIN, BEGIN IMMEDIATE) runs in the next statement's trip, before it."""
         self.pending_begin = begin
 
     def take_begin(self) -> str | None:
+        """The deferred BEGIN, now sent (None when there is none)."""
         begin, self.pending_begin = self.pending_begin, None
+        if begin is not None:
+            self.writing = begin == WRITE_BEGIN
         return begin
+
+    def holds_write_lock(self) -> bool:
+        """Whether the open transaction began with BEGIN IMMEDIATE and has run: it holds
+        SQLite's write lock, so its next writes wait for no lock (`run_writes` runs them in
+        the event loop's thread, no trip)."""
+        return (
+            self.writing and self.in_transaction and loop_connection(self._connection) is not None
+        )
 
     def rollback(self) -> None:
         self.pending_begin = None
+        self.writing = False
         if self.in_transaction:
             super().rollback()
             self.in_transaction = False
 
     def commit(self) -> None:
         self.pending_begin = None
+        self.writing = False
         if self.in_transaction:
             super().commit()
             self.in_transaction = False
