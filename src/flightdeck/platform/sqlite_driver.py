@@ -42,7 +42,7 @@ import collections
 import logging
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -120,8 +120,8 @@ async def run_writes(
     connection = dbapi_connection._connection
     begin = dbapi_connection.take_begin()
     try:
-        if begin is None and dbapi_connection.holds_write_lock():
-            here = cast(sqlite3.Connection, connection._conn)
+        here = None if begin is not None else dbapi_connection.holds_write_lock()
+        if here is not None:
             counts, in_transaction = _run_writes(here, writes, claims)
         else:
             counts, in_transaction = await connection._execute(
@@ -222,13 +222,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self.writing = begin == WRITE_BEGIN
         return begin
 
-    def holds_write_lock(self) -> bool:
-        """Whether the open transaction began with BEGIN IMMEDIATE and has run: it holds
-        SQLite's write lock, so its next writes wait for no lock (`run_writes` runs them in
-        the event loop's thread, no trip)."""
-        return (
-            self.writing and self.in_transaction and loop_connection(self._connection) is not None
-        )
+    def holds_write_lock(self) -> sqlite3.Connection | None:
+        """The sqlite3 connection (`loop_connection`) when the open transaction began with
+        BEGIN IMMEDIATE and has run: it holds SQLite's write lock, so its next writes wait for
+        no lock (`run_writes` runs them in the event loop's thread, no trip). None otherwise."""
+        if not (self.writing and self.in_transaction):
+            return None
+        return loop_connection(self._connection)
 
     def rollback(self) -> None:
         self.pending_begin = None
