@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightdeck.flights.itineraries import repository, statements
 from flightdeck.flights.itineraries.repository import ConnectionTimes, SearchWindow
+from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.platform.db import read_connection
 from flightdeck.search import service
 from flightdeck.search.connections import ConnectionRules
@@ -184,3 +186,48 @@ async def test_a_flight_in_several_pairs_of_a_read_is_made_into_one_leg(
     ]
     assert pairs[0][0] is pairs[1][0]
     assert pairs[0][0].cabins == pairs[1][0].cabins != ()
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_through_journeys_next_leg_is_sought_among_later_legs_only(app: Any) -> None:
+    """Most flights have one leg: a one-stop search seeks the next leg of its departures
+    (a through journey) in the index of the legs that follow another (`ix_flights_later_legs`,
+    partial), not in the unique key of every flight. Planned with statistics of a network
+    that size (300 departures from the origin that day, none of them multi-leg)."""
+    start = datetime(2026, 2, 10, 5, 0, tzinfo=UTC)
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    flights, cabins = [], []
+    for i in range(300):
+        departure = start + timedelta(minutes=4 * i)
+        flight_id = f"bulk-{i}"
+        flights.append({
+            "id": flight_id, "flight_number": f"FD{1000 + i}", "service_date": start.date(),
+            "flight_date": start.date(), "leg_sequence": 1, "service_type": "J",
+            "origin": "JFK", "destination": ("ORD", "DEN", "ATL")[i % 3],
+            "destination_country": "US", "departure_at": departure,
+            "arrival_at": departure + timedelta(hours=3), "status": "scheduled",
+            "delay_minutes": 0, "distance_km": 0, "created_at": created, "updated_at": created,
+        })  # fmt: skip
+        cabins.append({
+            "id": f"{flight_id}-economy", "flight_id": flight_id, "cabin": "economy",
+            "capacity": 150, "sold": 0, "fare_amount": 10_000, "fare_currency": "USD",
+        })  # fmt: skip
+    async with app.state.engine.begin() as conn:
+        await conn.execute(insert(Flight), flights)
+        await conn.execute(insert(FlightCabin), cabins)
+    async with app.state.engine.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE flights")
+        await conn.exec_driver_sql("ANALYZE flight_cabins")
+        await conn.commit()
+
+    window = SearchWindow("JFK", "SFO", start, start + timedelta(days=1), "economy", 1)
+    with captured_selects(app) as captured:
+        async with read_connection(app.state.engine) as conn:
+            await repository.candidates(conn, window, "price", times=TIMES, limit=50)
+    [(sql, parameters)] = [s for s in captured if "UNION ALL" in s[0]]
+    async with app.state.engine.connect() as conn:
+        rows = await conn.exec_driver_sql("EXPLAIN " + sql, parameters)
+        plan = "\n".join(row[0] for row in rows)
+    # Only a through journey's legs can use it: read first here (its statistics say it is
+    # empty), where every departure from the origin would have been a probe of the unique key.
+    assert "Index Scan using ix_flights_later_legs on flights second_leg" in plan, plan

@@ -28,6 +28,8 @@ CABINS = ("economy", "premium_economy", "business", "first")
 # (C, O, L) are sold by their charterer, cargo/mail and non-revenue flights are not sold.
 SOLD_SERVICE_TYPES = ("J", "S", "U", "G", "B", "Q", "R")
 SCHEDULE_STATUSES = ("active", "cancelled")
+# A leg that follows another leg of its flight (the predicate of `ix_flights_later_legs`).
+LATER_LEG = text("leg_sequence > 1")
 
 FLIGHT_STATUSES = (
     "scheduled",
@@ -101,6 +103,17 @@ class Flight(IdMixin, TimestampMixin, Base):
         # Search: a route's flights in a window (direct flights, a connection's second leg).
         Index("ix_flights_route_departure", "origin", "destination", "departure_at"),
         Index("ix_flights_departure", "departure_at"),
+        # Search's through journeys: the next leg of a multi-leg flight, on the legs that
+        # follow another (`LATER_LEG`) only. Most flights have one leg, so most of a search's
+        # departures find theirs in a small index (or none: PostgreSQL then skips the probes).
+        Index(
+            "ix_flights_later_legs",
+            "flight_number",
+            "flight_date",
+            "leg_sequence",
+            sqlite_where=LATER_LEG,
+            postgresql_where=LATER_LEG,
+        ),
         # Reports and the admin listing select by local service date.
         Index("ix_flights_service_date", "service_date"),
     )
