@@ -3,15 +3,16 @@ status history; it is cached, so a search that finds it cached runs no query for
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from flightdeck.flights.status.service import punctuality_of
 from tests.conftest import TestUser as AppUser
-from tests.search.factories import add_flight, search
+from tests.search.factories import add_flight, add_flight_rows, search
 from tests.search.statements import captured_selects
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -93,6 +94,37 @@ async def test_segments_show_the_last_30_days_of_their_flight_number(
     }
 
 
+async def test_a_diverted_flight_is_observed_but_never_on_time(
+    client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    """Diverted, and diverted then arrived at the other airport: both observed, neither on
+    time nor in the average delay (the diversion is kept on the flight after it arrives)."""
+    await _fly(client, agent, await _jfk_ord(client, agent, "FD7", "2025-12-28"), 30)
+    for day, arrives in (("2025-12-29", False), ("2025-12-30", True)):
+        flight = await _jfk_ord(client, agent, "FD7", day)
+        departed = datetime.fromisoformat(flight["departure_time"])
+        await _set_status(client, agent, flight["id"], status="boarding")
+        await _set_status(
+            client, agent, flight["id"], status="departed", actual_departure=departed.isoformat()
+        )
+        await _set_status(client, agent, flight["id"], status="diverted", diverted_to="MKE")
+        if arrives:
+            arrival = datetime.fromisoformat(flight["arrival_time"]) - timedelta(minutes=20)
+            await _set_status(
+                client, agent, flight["id"], status="arrived", actual_arrival=arrival.isoformat()
+            )
+    await _jfk_ord(client, agent, "FD7", DAY)
+
+    body = await search(client, origin="JFK", destination="ORD", date=DAY)
+
+    assert _punctuality(body, "FD7") == {
+        "window_days": 30,
+        "flights_observed": 3,
+        "on_time_share": 0.0,  # 30 minutes late; two diversions (one landed early elsewhere)
+        "average_delay_minutes": 30.0,  # the one that arrived where it was going
+    }
+
+
 async def test_an_arrival_shows_in_the_next_search(
     client: httpx.AsyncClient, agent: AppUser
 ) -> None:
@@ -125,9 +157,49 @@ async def test_cached_punctuality_costs_a_search_no_query(
     with captured_selects(app) as second:  # another day: not cached, same flight numbers
         body = await search(client, origin="JFK", destination="SFO", date="2026-02-11")
 
-    history = [s for s, _ in first if "flight_status_changes" in s]
-    assert len(history) == 1  # both flight numbers in one query
+    punctuality = [s for s, _ in first if "GROUP BY flights.flight_number" in s]
+    assert len(punctuality) == 1  # both flight numbers in one query
     assert len(first) == 2  # every kind of itinerary in one statement, punctuality
-    assert [s for s, _ in second if "flight_status_changes" in s] == []
+    assert [s for s, _ in second if "GROUP BY flights.flight_number" in s] == []
     assert len(second) == 1
     assert _punctuality(body, "FD7")["flights_observed"] == 1
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_punctuality_reads_its_flight_numbers_window_on_one_index(app: FastAPI) -> None:
+    """A flight number's flights of the last 30 days, on (flight number, departure): not the
+    whole status history, and, in the generic plan PostgreSQL keeps for the prepared statement
+    after five executions, not the departure index's whole window either."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    await add_flight_rows(
+        app,
+        [
+            (f"FD{100 + n}", "JFK", "ORD", now - timedelta(days=day, hours=n % 12))
+            for n in range(60)
+            for day in range(-10, 40)
+        ],
+    )
+    with captured_selects(app) as captured:
+        async with app.state.engine.connect() as conn:
+            await punctuality_of(conn, ["FD100", "FD101"], cache_seconds=0)
+    [(sql, parameters)] = captured
+
+    async with app.state.engine.connect() as conn:
+        await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        await conn.exec_driver_sql(f"PREPARE punctuality AS {sql}")
+        arguments = ", ".join(_literal(value) for value in parameters)  # EXECUTE binds none
+        rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE punctuality({arguments})")
+        plan = "\n".join(row[0] for row in rows)
+        await conn.exec_driver_sql("DEALLOCATE punctuality")
+        await conn.exec_driver_sql("RESET plan_cache_mode")
+        await conn.rollback()
+
+    assert "ix_flights_number_departure" in plan, plan
+    assert "flight_status_changes" not in plan and "ix_flights_departure" not in plan, plan
+
+
+def _literal(value: Any) -> str:
+    """A parameter as SQL (ours: numbers, codes without quotes, instants)."""
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'"
+    return f"'{value}'" if isinstance(value, str) else str(value)

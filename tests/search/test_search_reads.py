@@ -10,17 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightdeck.flights.itineraries import repository, statements
 from flightdeck.flights.itineraries.repository import ConnectionTimes, SearchWindow
-from flightdeck.flights.models import Flight, FlightCabin
 from flightdeck.platform.db import read_connection
 from flightdeck.search import service
 from flightdeck.search.connections import ConnectionRules
 from tests.conftest import TestUser as AppUser
-from tests.search.factories import add_flight, routes, search
+from tests.search.factories import add_flight, add_flight_rows, routes, search
 from tests.search.statements import captured_selects
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -195,30 +193,13 @@ async def test_a_through_journeys_next_leg_is_sought_among_later_legs_only(app: 
     partial), not in the unique key of every flight. Planned with statistics of a network
     that size (300 departures from the origin that day, none of them multi-leg)."""
     start = datetime(2026, 2, 10, 5, 0, tzinfo=UTC)
-    created = datetime(2026, 1, 1, tzinfo=UTC)
-    flights, cabins = [], []
-    for i in range(300):
-        departure = start + timedelta(minutes=4 * i)
-        flight_id = f"bulk-{i}"
-        flights.append({
-            "id": flight_id, "flight_number": f"FD{1000 + i}", "service_date": start.date(),
-            "flight_date": start.date(), "leg_sequence": 1, "service_type": "J",
-            "origin": "JFK", "destination": ("ORD", "DEN", "ATL")[i % 3],
-            "destination_country": "US", "departure_at": departure,
-            "arrival_at": departure + timedelta(hours=3), "status": "scheduled",
-            "delay_minutes": 0, "distance_km": 0, "created_at": created, "updated_at": created,
-        })  # fmt: skip
-        cabins.append({
-            "id": f"{flight_id}-economy", "flight_id": flight_id, "cabin": "economy",
-            "capacity": 150, "sold": 0, "fare_amount": 10_000, "fare_currency": "USD",
-        })  # fmt: skip
-    async with app.state.engine.begin() as conn:
-        await conn.execute(insert(Flight), flights)
-        await conn.execute(insert(FlightCabin), cabins)
-    async with app.state.engine.connect() as conn:
-        await conn.exec_driver_sql("ANALYZE flights")
-        await conn.exec_driver_sql("ANALYZE flight_cabins")
-        await conn.commit()
+    await add_flight_rows(
+        app,
+        [
+            (f"FD{1000 + i}", "JFK", ("ORD", "DEN", "ATL")[i % 3], start + timedelta(minutes=4 * i))
+            for i in range(300)
+        ],
+    )
 
     window = SearchWindow("JFK", "SFO", start, start + timedelta(days=1), "economy", 1)
     with captured_selects(app) as captured:

@@ -398,10 +398,10 @@ async def punctuality_of(
     *,
     cache_seconds: float,
 ) -> dict[str, dict[str, Any]]:
-    """`PunctualityRead` (as JSON) of each flight number over the last 30 days, from the
-    status history. Served from the cache (one lookup for all of them); the ones missing
-    are computed in one query and cached for `cache_seconds`. An outcome recorded for a
-    flight (arrived, cancelled, diverted) drops its number's entry."""
+    """`PunctualityRead` (as JSON) of each flight number over the last 30 days, from its
+    flights' outcomes (status_repository). Served from the cache (one lookup for all of
+    them); the ones missing are computed in one query and cached for `cache_seconds`. An
+    outcome recorded for a flight (arrived, cancelled, diverted) drops its number's entry."""
     numbers = sorted(set(flight_numbers))
     cache = get_cache()
     keys = [_PUNCTUALITY_KEY + number for number in numbers]
