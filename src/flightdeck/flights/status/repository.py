@@ -9,9 +9,10 @@ row in one transaction, and an outcome is final (`cancelled` and `arrived` end a
 `diverted` may only be followed by `arrived`, and keeps `diverted_to`). So a flight whose
 history holds an outcome row is one whose status is an outcome; it was diverted when it has
 a `diverted_to`; its arrival is its `actual_arrival_at`. Read that way, the cost follows the
-flight numbers asked for (their flights of the window, on the unique key's leading flight
-number), where joining the history read all of it (a sequential scan of every status change:
-~37 ms at 100,000 flights, the most expensive statement of a search that missed the cache).
+flight numbers asked for (their flights of the window, on the index (flight number,
+departure)), where joining the history read all of it (a sequential scan of every status
+change: ~37 ms at 100,000 flights, the most expensive statement of a search that missed the
+cache).
 """
 
 from __future__ import annotations
