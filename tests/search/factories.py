@@ -56,9 +56,7 @@ def routes(body: dict[str, Any]) -> list[list[str]]:
     return [[s["flight_number"] for s in i["segments"]] for i in body["itineraries"]]
 
 
-async def add_flight_rows(
-    app: FastAPI, flights: list[tuple[str, str, str, datetime]], *, analyze: bool = True
-) -> None:
+async def add_flight_rows(app: FastAPI, flights: list[tuple[str, str, str, datetime]]) -> None:
     """(flight number, origin, destination, departure) flights of one leg, three hours long,
     scheduled, with 150 economy seats at 100.00 USD, written as rows in one transaction; then
     the tables' statistics brought up to date (PostgreSQL plans with them)."""
@@ -81,7 +79,7 @@ async def add_flight_rows(
     async with app.state.engine.begin() as conn:
         await conn.execute(insert(Flight), rows)
         await conn.execute(insert(FlightCabin), cabins)
-    if analyze and not app.state.settings.is_sqlite:
+    if not app.state.settings.is_sqlite:
         async with app.state.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE flights")
             await conn.exec_driver_sql("ANALYZE flight_cabins")

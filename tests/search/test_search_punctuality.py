@@ -1,5 +1,5 @@
-"""Every search segment carries its flight number's punctuality over the last 30 days, from the
-status history; it is cached, so a search that finds it cached runs no query for it."""
+"""Every search segment carries its flight number's punctuality over the last 30 days, from its
+flights' outcomes; it is cached, so a search that finds it cached runs no query for it."""
 
 from __future__ import annotations
 

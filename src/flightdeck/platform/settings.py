@@ -161,8 +161,9 @@ class Settings(BaseSettings):
     # Monthly partitions of the tables that only grow (PostgreSQL; `flightdeck partitions`):
     # a month is dropped once it ended more than this many days ago (0 = kept for ever).
     # Published outbox events and consumers' markers only guard against redelivery (keep them
-    # longer than the broker keeps messages); the status history feeds punctuality reports;
-    # the audit log is kept for ever unless a retention policy says otherwise.
+    # longer than the broker keeps messages); the status history is each flight's record of
+    # its changes (punctuality and reports read the flights' own outcome columns); the audit
+    # log is kept for ever unless a retention policy says otherwise.
     retention_outbox_days: int = Field(default=30, ge=0)
     retention_processed_events_days: int = Field(default=30, ge=0)
     retention_status_history_days: int = Field(default=0, ge=0)
