@@ -7,8 +7,9 @@ nothing stops it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -278,6 +279,53 @@ async def test_a_begin_that_fails_is_sqlalchemys_error_and_drops_the_connection(
         assert conn.invalidated
     async with engine.connect() as conn:  # a fresh connection serves the next request
         assert await conn.scalar(text("SELECT 1")) == 1
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_begin_cancelled_in_flight_drops_the_connection(app: FastAPI) -> None:
+    """A task cancelled while its write's BEGIN is in flight (a worker stopped, a server
+    shutting down): the server has begun a transaction that SQLAlchemy's adapter never saw.
+    Kept in the pool, that connection made every later transaction a savepoint inside it, and
+    nothing written on it was ever committed (sqlalchemy/sqlalchemy#13381 is the same for
+    SQLAlchemy's own BEGIN). The connection is dropped: a write afterwards is committed."""
+    engine = app.state.engine
+    aggregate = new_id()
+    begun = asyncio.Event()
+    driver: Any = None
+
+    async def write() -> None:
+        nonlocal driver
+        async with engine.connect() as conn:
+            await conn.begin()
+            driver = (await conn.get_raw_connection()).driver_connection
+            begun.set()
+            await _NEW_EVENT.rows(conn, _new_event(aggregate, 0))
+
+    task = asyncio.create_task(write())
+    await begun.wait()
+    # asyncpg marks its transaction started before it sends the BEGIN, then waits for the
+    # answer: the task is cancelled at that wait. (`_top_xact` is asyncpg's own.)
+    while driver._top_xact is None:  # noqa: ASYNC110 (no event to wait for: asyncpg's state)
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert driver.is_closed()
+    # Every connection the pool holds now, all at once: none is inside a transaction.
+    async with AsyncExitStack() as stack:
+        idle = [await stack.enter_async_context(engine.connect()) for _ in range(_idle(engine))]
+        raws = [await conn.get_raw_connection() for conn in idle]
+        assert [raw.driver_connection.is_in_transaction() for raw in raws] == [False] * len(idle)
+        for n, conn in enumerate(idle, start=1):
+            await conn.begin()
+            await _NEW_EVENT.rows(conn, _new_event(aggregate, n))
+            await conn.commit()
+    async with engine.connect() as conn:
+        assert await conn.scalar(_EVENTS_OF, {"aggregate": aggregate}) == len(idle)
+
+
+def _idle(engine: AsyncEngine) -> int:
+    return int(engine.pool.checkedin())  # type: ignore[attr-defined]
 
 
 # --- batches -----------------------------------------------------------------------------

@@ -54,6 +54,8 @@ def trusted_networks(spec: str) -> tuple[IPNetwork, ...]:
     return tuple(ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
 
 
+# Every request parses its peer (and a proxy's hops): the same few addresses again and again.
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> IPAddress | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"

@@ -13,7 +13,8 @@ its columns' result processors. `rows` runs the text on the connection's driver 
 rows are the ones `execute` returns. What stays SQLAlchemy's: the statement (Core), its SQL,
 the types, the pool, and the connection's options. Cursor events are dispatched as for any
 execution (without a cursor or an execution context), so listeners still see each statement;
-a driver error becomes SQLAlchemy's `DBAPIError` and the connection is dropped from the pool.
+a driver error becomes SQLAlchemy's `DBAPIError`, and after it, or after the task was
+cancelled in the middle of a trip, the connection is dropped from the pool (`_drop`).
 
 It runs so only on a read-only connection that reads statement by statement (`READ_ONLY`, and
 PostgreSQL's autocommit or SQLite's `STATEMENT_READS`: a read connection, a GET's session),
@@ -33,8 +34,9 @@ in that transaction, which SQLAlchemy commits or rolls back as before. Should a 
 release drop that method, the first statement goes through SQLAlchemy's Core `execute` again
 (which sends the BEGIN) and `tests/platform/test_compiled_reads.py` says so. A driver error,
 the BEGIN's too, ends the transaction: the connection is dropped and SQLAlchemy's
-`DBAPIError` raised, and the caller's rollback has nothing left to undo. On SQLite (whose
-writes are one row per statement) it is SQLAlchemy's Core execution.
+`DBAPIError` raised, and the caller's rollback has nothing left to undo. So does a
+cancellation during the BEGIN (a stopped worker, a server shutting down), which is raised
+on. On SQLite (whose writes are one row per statement) it is SQLAlchemy's Core execution.
 
 `CompiledBatch` is several writes that follow each other in the caller's transaction: on
 SQLite's one-trip driver they go to the connection's thread in one trip (SQLite's single
@@ -46,7 +48,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -175,12 +177,8 @@ class CompiledRead:
                 rows = read_in_loop(here, compiled.sql, parameters)
             else:
                 rows = await driver.execute_fetchall(compiled.sql, parameters)
-        except Exception as error:
-            # Whatever went wrong, the connection is not trusted again: the pool drops it.
-            await conn.invalidate()
-            raise DBAPIError(
-                compiled.sql, parameters, error, connection_invalidated=True
-            ) from error
+        except BaseException as error:
+            await _drop(conn, compiled.sql, parameters, error)
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(sync, None, compiled.sql, parameters, None, False)
         return compiled.processed(rows)
@@ -220,9 +218,21 @@ async def _begin_on_adapter(conn: AsyncConnection, sync: Connection) -> None:
         return
     try:
         await start()
-    except Exception as error:
-        await conn.invalidate()
-        raise DBAPIError("BEGIN", None, error, connection_invalidated=True) from error
+    except BaseException as error:
+        await _drop(conn, "BEGIN", None, error)
+
+
+async def _drop(conn: AsyncConnection, sql: str, parameters: Any, error: BaseException) -> NoReturn:
+    """Whatever interrupted a trip to the driver, an error or the task's cancellation, the
+    connection is not trusted again: the pool drops it (as SQLAlchemy's own execution does).
+    A BEGIN cancelled in flight leaves the server's transaction open and asyncpg's marked as
+    started, while SQLAlchemy's adapter knows of none: every later transaction on that
+    connection would have been a savepoint inside it, never committed. An error is raised as
+    SQLAlchemy's `DBAPIError`; a cancellation (or an exit) goes on as it was."""
+    await conn.invalidate()
+    if not isinstance(error, Exception):
+        raise error
+    raise DBAPIError(sql, parameters, error, connection_invalidated=True) from error
 
 
 class CompiledBatch:
@@ -274,10 +284,8 @@ class CompiledBatch:
                 dispatch.before_cursor_execute(sync, None, sql, parameters, None, many)
         try:
             counts = await run_writes(sync.connection.dbapi_connection, writes, claims=self.claims)
-        except Exception as error:
-            await conn.invalidate()  # the pool drops it: its transaction is lost with it
-            sql = "; ".join(sql for sql, _, _ in writes)
-            raise DBAPIError(sql, None, error, connection_invalidated=True) from error
+        except BaseException as error:  # the pool drops it: its transaction is lost with it
+            await _drop(conn, "; ".join(sql for sql, _, _ in writes), None, error)
         if counts is not None and dispatch.after_cursor_execute:
             for sql, parameters, many in writes[: len(counts)]:
                 dispatch.after_cursor_execute(sync, None, sql, parameters, None, many)

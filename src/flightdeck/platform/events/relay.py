@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.events import outbox
 from flightdeck.platform.events.bus import BusUnavailable, Event, EventBus
-from flightdeck.platform.events.outbox import OutboxEvent
+from flightdeck.platform.events.outbox import ClaimedRow, PendingRow
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import BackgroundWorker, Backoff
 
@@ -41,7 +41,16 @@ LAG = Gauge("flightdeck_outbox_lag_seconds", "Age of the oldest outbox event not
 MAX_ATTEMPTS = 20  # an event failing for a reason of its own is given up on after this many
 
 
-def event_from_row(row: OutboxEvent) -> Event:
+def _without_blocked_aggregates(claimed: list[ClaimedRow]) -> list[PendingRow]:
+    """Keeps, of each aggregate, only the rows older than its oldest pending row outside
+    this batch (`first_elsewhere`, outbox.claim_pending): another relay holding an older row
+    goes first, and one holding a row in between (SKIP LOCKED can leave gaps: this batch has
+    2 and 6, another 3 to 5) comes before the rows after it. Those rows stay pending for a
+    later round."""
+    return [r for r in claimed if r.first_elsewhere is None or r.seq < r.first_elsewhere]
+
+
+def event_from_row(row: PendingRow) -> Event:
     return Event(
         id=row.id,
         type=row.event_type,
@@ -53,7 +62,7 @@ def event_from_row(row: OutboxEvent) -> Event:
     )
 
 
-def _observe_lag(oldest_first: list[OutboxEvent]) -> None:
+def _observe_lag(oldest_first: Sequence[PendingRow]) -> None:
     age = (utcnow() - oldest_first[0].created_at).total_seconds() if oldest_first else 0.0
     LAG.set(max(0.0, age))
 
@@ -105,7 +114,7 @@ class _Outcome:
     published: list[str] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     unavailable_error: str = ""
-    rejected: list[tuple[OutboxEvent, Exception]] = field(default_factory=list)
+    rejected: list[tuple[PendingRow, Exception]] = field(default_factory=list)
 
 
 class OutboxRelay(BackgroundWorker):
@@ -165,16 +174,16 @@ class OutboxRelay(BackgroundWorker):
         async with self._sessionmaker() as session:
             if session.get_bind().dialect.name == "sqlite":
                 async with session.begin():
-                    rows = await outbox.list_pending(session, self.batch_size, lock=False)
+                    rows = await outbox.list_pending(session, self.batch_size)
                 _observe_lag(rows)
                 outcome = await self._publish(rows)
                 async with session.begin():
                     await self._record(session, outcome)
             else:
                 async with session.begin():
-                    rows = await outbox.list_pending(session, self.batch_size, lock=True)
-                    _observe_lag(rows)
-                    rows = await self._without_blocked_aggregates(session, rows)
+                    claimed = await outbox.claim_pending(session, self.batch_size)
+                    _observe_lag(claimed)
+                    rows = _without_blocked_aggregates(claimed)
                     outcome = await self._publish(rows)
                     await self._record(session, outcome)
         if outcome.unavailable:
@@ -192,26 +201,7 @@ class OutboxRelay(BackgroundWorker):
                 break
         return total
 
-    async def _without_blocked_aggregates(
-        self, session: AsyncSession, rows: list[OutboxEvent]
-    ) -> list[OutboxEvent]:
-        """Keeps, of each aggregate, only the rows older than its oldest pending row outside
-        this batch: another relay holding an older row goes first, and one holding a row in
-        between (SKIP LOCKED can leave gaps: this batch has 2 and 6, another 3 to 5) comes
-        before the rows after it. Those rows stay pending for a later round."""
-        if not rows:
-            return rows
-        elsewhere = await outbox.first_pending_seq_elsewhere(
-            session, sorted({r.aggregate_id for r in rows}), [r.id for r in rows]
-        )
-        return [
-            r
-            for r in rows
-            if r.aggregate_id not in elsewhere
-            or (r.seq is not None and r.seq < elsewhere[r.aggregate_id])
-        ]
-
-    async def _publish(self, rows: list[OutboxEvent]) -> _Outcome:
+    async def _publish(self, rows: Sequence[PendingRow]) -> _Outcome:
         outcome = _Outcome()
         if not rows:
             return outcome
