@@ -199,7 +199,9 @@ async def test_punctuality_reads_its_flight_numbers_window_on_one_index(app: Fas
 
 
 def _literal(value: Any) -> str:
-    """A parameter as SQL (ours: numbers, codes without quotes, instants)."""
+    """A parameter as SQL (ours: numbers, codes without quotes, instants, arrays of codes)."""
     if isinstance(value, datetime):
         return f"'{value.isoformat()}'"
+    if isinstance(value, list):
+        return "'{" + ",".join(value) + "}'"
     return f"'{value}'" if isinstance(value, str) else str(value)
