@@ -15,7 +15,19 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import bindparam, column, event, func, insert, or_, select, table, text, update
+from sqlalchemy import (
+    Float,
+    bindparam,
+    column,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tests.platform.test_sqlite_driver import counted
@@ -157,6 +169,16 @@ async def test_an_in_list_is_refused(app: FastAPI) -> None:
     async with read_connection(app.state.engine) as conn:
         with pytest.raises(ValueError, match="IN list: ids"):
             await by_ids.rows(conn, {"ids": ["a"]})
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_column_read_by_its_type_code_is_refused(app: FastAPI) -> None:
+    """asyncpg's Float is processed by the column's type code, which a statement compiled
+    before any cursor has not: refused by name, not a TypeError at the first search."""
+    average = CompiledRead(select(func.avg(_OUTBOX.attempts).cast(Float).label("average")))
+    async with read_connection(app.state.engine) as conn:
+        with pytest.raises(ValueError, match="column 'average'"):
+            await average.rows(conn, {})
 
 
 @contextmanager

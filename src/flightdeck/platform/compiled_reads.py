@@ -22,7 +22,9 @@ where no transaction is owed a BEGIN. A `brief` statement (an indexed read whose
 bounded by the answer, not by the size of the database) runs on SQLite in the event loop's
 thread, without the trip to the connection's (platform/sqlite_driver.read_in_loop). On any
 other connection (a read-only transaction too) and with any other driver, `rows` is
-SQLAlchemy's own `execute`. A statement with an IN list (expanding parameters) is refused.
+SQLAlchemy's own `execute`. A statement with an IN list (expanding parameters) is refused
+(`constants` writes the code's own values into it; a list of values is an array parameter on
+PostgreSQL), and so is a column whose type is read by its type code (asyncpg's Float).
 
 `CompiledWrite` is the same for a statement that writes (a hold's seats, a new booking: a
 SELECT of data-modifying CTEs), in the caller's transaction. SQLAlchemy's asyncpg adapter
@@ -46,12 +48,13 @@ writer holds its lock across every trip), elsewhere they run one by one.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
+from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows
 
@@ -96,6 +99,13 @@ class _Compiled:
         return result
 
 
+def constants(values: Iterable[str]) -> list[ColumnElement[str]]:
+    """Our own string constants written into a statement (`status.in_(constants(...))`): a
+    literal IN list would be an expanding parameter, bound and expanded on every execution,
+    which a compiled statement refuses. Only for values the code defines, never input."""
+    return [literal_column(f"'{value}'") for value in sorted(values)]
+
+
 def _compile(statement: ReturnsRows, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     binds = compiled.binds
@@ -110,8 +120,15 @@ def _compile(statement: ReturnsRows, dialect: Dialect) -> _Compiled:
         if process is not None:
             bind_processors[name] = process
     result_processors = []
-    for position, column in enumerate(statement.exported_columns):
-        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    for position, (name, column) in enumerate(statement.exported_columns.items()):
+        try:
+            # No cursor yet, so no column type code: a type that needs it cannot be read here.
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        except (TypeError, InvalidRequestError) as error:
+            raise ValueError(
+                f"{dialect.name}: column {name!r} ({column.type}) is read by its type code; "
+                "type it as the driver returns it (type_coerce)"
+            ) from error
         if process is not None:
             result_processors.append((position, process))
     return _Compiled(

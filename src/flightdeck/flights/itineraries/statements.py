@@ -51,7 +51,7 @@ route index for a route (a second lower bound made it fall back to the origin's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, Literal
 
@@ -76,7 +76,7 @@ from sqlalchemy import (
 
 from flightdeck.flights.inventory.traffic import ALONE_ONLY, CONNECTION_ONLY, NEVER_SOLD
 from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
-from flightdeck.platform.compiled_reads import CompiledRead
+from flightdeck.platform.compiled_reads import CompiledRead, constants
 from flightdeck.platform.portable_sql import joined_text, plus_seconds, seconds_between
 
 # Flights in these states take no bookings, so search never offers them.
@@ -135,17 +135,12 @@ def _offers_seats(flight: Any, cabin: Any) -> ColumnElement[bool]:
     )
 
 
-def _constants(values: Iterable[str]) -> list[ColumnElement[str]]:
-    # Constants written into the statement: nothing to bind or expand on every execution.
-    return [literal_column(f"'{value}'") for value in sorted(values)]
-
-
 def _searchable(flight: Any) -> ColumnElement[bool]:
     status: ColumnElement[str] = flight.status
     service_type: ColumnElement[str] = flight.service_type
     return and_(
-        status.not_in(_constants(UNSEARCHABLE_STATUSES)),
-        service_type.in_(_constants(SOLD_SERVICE_TYPES)),
+        status.not_in(constants(UNSEARCHABLE_STATUSES)),
+        service_type.in_(constants(SOLD_SERVICE_TYPES)),
     )
 
 
@@ -153,7 +148,7 @@ def _sold(flight: Any, legs: int, refused: frozenset[str]) -> ColumnElement[bool
     """Whether the flight's traffic restriction code for a segment of `legs` legs starting
     with it (position `legs` of its codes; none: blank) is not one of `refused`."""
     code = func.coalesce(func.substr(flight.traffic_restrictions, legs, 1), "")
-    return code.not_in(_constants(refused))
+    return code.not_in(constants(refused))
 
 
 # Which codes refuse a segment (inventory/traffic.py): one flown alone, one of a connection.

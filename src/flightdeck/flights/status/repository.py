@@ -35,7 +35,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    literal_column,
     select,
     type_coerce,
 )
@@ -44,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import NullType
 
 from flightdeck.flights.models import Flight
-from flightdeck.platform.compiled_reads import CompiledRead
+from flightdeck.platform.compiled_reads import CompiledRead, constants
 from flightdeck.platform.portable_sql import seconds_between
 
 # The statuses that end a flight: its outcome.
@@ -73,14 +72,11 @@ def _punctuality_statement(dialect: str) -> Select[Any]:
     late = case((arrival_delay > 0, arrival_delay), else_=0)
     # Counted, not filtered on: a condition on the status let PostgreSQL add its index (half
     # the table is `arrived`) to the flight numbers' few rows.
-    # The statuses are written into the statement (a literal IN list would be expanded, and
-    # bound, on every execution).
-    outcomes: list[ColumnElement[Any]] = [literal_column(f"'{s}'") for s in OUTCOME_STATUSES]
-    observed = func.sum(case((f.status.in_(outcomes), 1), else_=0))
+    observed = func.sum(case((f.status.in_(constants(OUTCOME_STATUSES)), 1), else_=0))
     average: ColumnElement[Any] = func.avg(case((arrived, late), else_=None)).cast(Float)
     if dialect == "postgresql":
         # Read as asyncpg returns a float8, a Python float: Float's result processor on
-        # asyncpg asks for the column's type code, which a statement compiled ahead has not.
+        # asyncpg asks for the column's type code, which a compiled statement refuses.
         average = type_coerce(average, NullType())
     numbers = (
         f.flight_number == any_(bindparam("flight_numbers", type_=postgresql.ARRAY(String)))

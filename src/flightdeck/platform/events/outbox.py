@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
@@ -21,7 +20,6 @@ from sqlalchemy import (
     Index,
     Integer,
     Result,
-    Select,
     String,
     Table,
     any_,
@@ -240,18 +238,15 @@ def _is_pending() -> tuple[ColumnElement[bool], ...]:
 
 
 # The relay's statements run every round (a round per few commits under load): built once,
-# values bound at execution. Building them per round was ~40 % of the relay's CPU.
-@cache
-def _pending_statement(dialect: str) -> Select[OutboxEvent]:
-    order = literal_column("outbox_events.rowid") if dialect == "sqlite" else OutboxEvent.seq
-    return (
-        select(OutboxEvent)
-        .where(*_is_pending())
-        .order_by(order)
-        .limit(bindparam("limit", type_=Integer))
-    )
-
-
+# values bound at execution. Building them per round was ~40 % of the relay's CPU. SQLite's
+# relay reads these (PostgreSQL's claims its rows, `claim_pending` below): the rowid is the
+# insertion order there.
+_PENDING_SQLITE = (
+    select(OutboxEvent)
+    .where(*_is_pending())
+    .order_by(literal_column("outbox_events.rowid"))
+    .limit(bindparam("limit", type_=Integer))
+)
 _MARK_PUBLISHED = (
     update(OUTBOX_TABLE)
     .where(
@@ -265,8 +260,7 @@ _MARK_PUBLISHED = (
 async def list_pending(session: AsyncSession, limit: int) -> list[PendingRow]:
     """The oldest unpublished rows, in insertion order, not locked: for the one relay of a
     SQLite database (PostgreSQL's relays claim theirs, `claim_pending`)."""
-    stmt = _pending_statement(session.get_bind().dialect.name)
-    return list((await session.scalars(stmt, {"limit": limit})).all())
+    return list((await session.scalars(_PENDING_SQLITE, {"limit": limit})).all())
 
 
 # PostgreSQL: the batch claimed (`FOR UPDATE SKIP LOCKED`) and, for each claimed row, the
