@@ -203,7 +203,9 @@ async def _some_bookings(base_url: str, holds: list[Request], count: int) -> lis
 
 
 @contextlib.contextmanager
-def _database(name: str, workdir: Path, pool_size: int | None) -> Iterator[dict[str, str]]:
+def _database(
+    name: str, workdir: Path, pool_size: int | None, read_reserve: int | None
+) -> Iterator[dict[str, str]]:
     common = {
         "FLIGHTDECK_JWT_SECRET": os.urandom(32).hex(),
         "FLIGHTDECK_ENCRYPTION_KEYS": generate_key_spec("bench"),
@@ -211,6 +213,8 @@ def _database(name: str, workdir: Path, pool_size: int | None) -> Iterator[dict[
     }
     if pool_size is not None:
         common["FLIGHTDECK_DATABASE_POOL_SIZE"] = str(pool_size)
+    if read_reserve is not None:
+        common["FLIGHTDECK_DATABASE_READ_RESERVE"] = str(read_reserve)
     if name == "sqlite":
         yield sqlite_settings(workdir) | common
     elif name == "postgres":
@@ -221,7 +225,7 @@ def _database(name: str, workdir: Path, pool_size: int | None) -> Iterator[dict[
 
 
 def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Run:
-    with _database(name, workdir, args.pool_size) as settings:
+    with _database(name, workdir, args.pool_size, args.read_reserve) as settings:
         url = settings["FLIGHTDECK_DATABASE_URL"]
         run_cli("migrate", settings=settings, cwd=workdir)
         build_network(url, flights=args.flights, history_days=0, seed=args.seed)
@@ -339,6 +343,12 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles here")
     parser.add_argument(
         "--pool-size", type=int, default=None, help="FLIGHTDECK_DATABASE_POOL_SIZE of the server"
+    )
+    parser.add_argument(
+        "--read-reserve",
+        type=int,
+        default=None,
+        help="FLIGHTDECK_DATABASE_READ_RESERVE of the server",
     )
     args = parser.parse_args()
 

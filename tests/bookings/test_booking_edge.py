@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flightdeck.bookings import service
+from flightdeck.bookings import holds
 from tests.bookings.edge_answers import answer_counts, assert_same_answer
 from tests.bookings.factories import booking_body, future_flight, seats_available, traveller
 from tests.conftest import TestUser, assert_error
@@ -184,7 +184,7 @@ async def test_an_unexpected_error_at_the_edge_is_a_500_as_from_the_route(
     async def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the store broke")
 
-    monkeypatch.setattr(service, "create_booking", broken)
+    monkeypatch.setattr(holds, "create_booking", broken)
     edge, route = answers()
     at_edge = await _post(client, booking_body([flight["id"]]), passenger.headers)
     assert answers() == (edge, route)  # raised on up, as from the route

@@ -251,7 +251,7 @@ async def test_a_pnr_collision_is_retried_with_a_new_pnr(
 ) -> None:
     flight = await future_flight(client, agent.headers)
     drawn = iter(["ABC234", "ABC234", "XYZ789"])
-    monkeypatch.setattr("flightdeck.bookings.service.generate_pnr", lambda: next(drawn))
+    monkeypatch.setattr("flightdeck.bookings.holds.generate_pnr", lambda: next(drawn))
     first = await book(client, passenger.headers, booking_body([flight["id"]]))
     second = await book(client, passenger.headers, booking_body([flight["id"]]))
     assert (first["pnr"], second["pnr"]) == ("ABC234", "XYZ789")

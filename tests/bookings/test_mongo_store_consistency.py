@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.app import create_app
-from flightdeck.bookings import service
+from flightdeck.bookings import holds, service
 from flightdeck.bookings.mongo_client import ensure_indexes
 from flightdeck.bookings.schemas import BookingCreate
 from flightdeck.bookings.sweeper import (
@@ -197,7 +197,7 @@ async def test_a_booking_stored_just_before_its_sql_transaction_failed_holds_not
     data = BookingCreate.model_validate(booking_body([flight["id"]], passengers=3))
     async with app.state.sessionmaker() as session:
         principal = Principal(passenger.id, "passenger")
-        created = await service.create_booking(session, principal, data, hold_minutes=15)
+        created = await holds.create_booking(session, principal, data, hold_minutes=15)
         await session.rollback()  # the seats' hold never committed
     assert await seats_available(client, flight["id"]) == 150
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings.models import (
@@ -50,7 +51,9 @@ from flightdeck.bookings.sql_add import (
     add_parameters,
     add_statement_postgresql,
     booking_rows,
+    hold_and_add_statement_postgresql,
     one_or_many,
+    pnr_taken,
 )
 from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.events.outbox import (
@@ -180,6 +183,23 @@ class SqlBookingRepository:
         counts = await write_batch_with_events(self.session, ADD_SQLITE, values)
         if counts[0] != 1:
             raise PnrTaken(booking.pnr)
+
+    async def hold_and_add(
+        self, booking: BookingRecord, event: RecordedEvent, hold: dict[str, Any]
+    ) -> Any:
+        """`add` with the hold of its one flight in one statement (PostgreSQL, on a connection
+        in autocommit: flights/inventory/hold_statement.py), `hold` its bound values: the
+        statement's answer. PnrTaken: nothing was written."""
+        row, segments, passengers = booking_rows(booking)
+        statement = hold_and_add_statement_postgresql(len(passengers))
+        parameters = add_parameters(row, segments, passengers, event_row(event)) | hold
+        try:
+            (answer,) = await write_with_events(self.session, statement, parameters)
+        except DBAPIError as error:
+            if pnr_taken(error):
+                raise PnrTaken(booking.pnr) from error
+            raise
+        return answer
 
     async def get(self, booking_id: str) -> BookingRecord | None:
         # A GET's connection is read-only: the statement runs on the driver (compiled_reads).

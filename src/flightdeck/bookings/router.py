@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import Response
 from prometheus_client import Counter
 
-from flightdeck.bookings import service
+from flightdeck.bookings import holds, service
 from flightdeck.bookings.errors import (
     BookingNotCancellable,
     BookingNotFound,
@@ -128,7 +128,7 @@ async def hold_response(
         hold_minutes = app_settings(request).hold_minutes
 
         async def create() -> tuple[int, object]:
-            booking = await service.create_booking(
+            booking = await holds.create_booking(
                 session, principal, data, hold_minutes=hold_minutes
             )
             return status.HTTP_201_CREATED, booking

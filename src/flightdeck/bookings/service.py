@@ -8,9 +8,7 @@ its `booking.*` event to the outbox in the request's transaction.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from datetime import datetime, timedelta
-from itertools import pairwise
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +18,6 @@ from flightdeck.bookings.errors import (
     BookingNotFound,
     BookingNotPayable,
     HoldExpired,
-    MixedCurrencies,
-    SegmentsNotConsecutive,
 )
 from flightdeck.bookings.fare_rules import (
     describe_refund_rule,
@@ -29,7 +25,7 @@ from flightdeck.bookings.fare_rules import (
     refund_for_airline_cancellation,
     refund_for_cancellation,
 )
-from flightdeck.bookings.pnr import generate_pnr, normalise_pnr
+from flightdeck.bookings.pnr import normalise_pnr
 from flightdeck.bookings.records import (
     ACTIVE_STATUSES,
     CONFIRMED,
@@ -40,27 +36,20 @@ from flightdeck.bookings.records import (
     STAFF_CANCELLED_REASON,
     BookingCursor,
     BookingRecord,
-    PassengerRecord,
-    SegmentRecord,
 )
-from flightdeck.bookings.repository import BookingRepository, PnrTaken
+from flightdeck.bookings.repository import BookingRepository
 from flightdeck.bookings.schemas import (
     BookingCancellation,
-    BookingCreate,
     BookingRead,
     CancellationQuote,
     booking_to_read,
 )
 from flightdeck.bookings.stores import booking_repository
 from flightdeck.flights.inventory.service import (
-    HeldSegment,
-    SegmentRequest,
-    hold_inventory,
     release_inventory,
 )
 from flightdeck.platform.audit import record_audit
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import new_id
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import RecordedEvent, new_event, write_event
 from flightdeck.platform.money import Money
@@ -71,7 +60,6 @@ BOOKING_CREATED = "booking.created"
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_EXPIRED = "booking.expired"
-_PNR_ATTEMPTS = 8
 _CANCEL_ATTEMPTS = 3
 
 RefundRule = Callable[[BookingRecord], Money | None]
@@ -92,107 +80,6 @@ def booking_now() -> datetime:
     dates are milliseconds), so a booking reads back exactly as it was returned."""
     now = utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-# --- create ------------------------------------------------------------------------------
-
-
-async def create_booking(
-    session: AsyncSession, principal: Principal, data: BookingCreate, *, hold_minutes: int
-) -> BookingRead:
-    """Holds the seats on every segment (all or none) and stores a `pending_payment` booking
-    with a fresh PNR, holding until now + `hold_minutes`. Inventory errors (422
-    unknown_flight/cabin_not_offered/invalid_seat/duplicate_seat/duplicate_segment, 409
-    flight_not_bookable/seats_unavailable/seat_unavailable) pass through; 422
-    segments_not_consecutive, 422 mixed_currencies."""
-    booking_id = new_id()
-    held = await hold_inventory(
-        session, booking_id=booking_id, cabin=data.cabin, segments=_segment_requests(data)
-    )
-    _check_consecutive(held)
-    now = booking_now()
-    booking = BookingRecord(
-        id=booking_id,
-        pnr=generate_pnr(),
-        user_id=principal.user_id,
-        status=PENDING_PAYMENT,
-        cabin=data.cabin,
-        total_price=_total_price(held, len(data.passengers)),
-        hold_expires_at=now + timedelta(minutes=hold_minutes),
-        segments=tuple(_segment_record(segment) for segment in held),
-        passengers=tuple(
-            PassengerRecord(
-                first_name=p.first_name,
-                last_name=p.last_name,
-                date_of_birth=p.date_of_birth,
-                passport_number=p.passport_number,
-            )
-            for p in data.passengers
-        ),
-        created_at=now,
-        updated_at=now,
-    )
-    # Seats are held (SQL) before the store write: a failed write rolls the hold back.
-    booking = await _add_with_unique_pnr(booking_repository(session), booking, principal.user_id)
-    return booking_to_read(booking, viewer_id=principal.user_id)
-
-
-def _segment_requests(data: BookingCreate) -> list[SegmentRequest]:
-    """One inventory request per segment, with each passenger's seat on it (or None)."""
-    seats = [p.seats_for(len(data.segments)) for p in data.passengers]
-    return [
-        SegmentRequest(flight_id=flight_id, seats=[mine[i] for mine in seats])
-        for i, flight_id in enumerate(data.segments)
-    ]
-
-
-def _check_consecutive(held: list[HeldSegment]) -> None:
-    for previous, segment in pairwise(held):
-        if segment.origin != previous.destination or segment.departure_at <= previous.arrival_at:
-            raise SegmentsNotConsecutive(
-                f"{segment.flight_number} does not depart from {previous.destination} after "
-                f"{previous.flight_number} arrives",
-                details={"flight_id": segment.flight_id, "previous_flight_id": previous.flight_id},
-            )
-
-
-def _total_price(held: list[HeldSegment], passengers: int) -> Money:
-    currencies = sorted({segment.fare.currency for segment in held})
-    if len(currencies) > 1:
-        raise MixedCurrencies(
-            "The segments are priced in different currencies", details={"currencies": currencies}
-        )
-    total = Money(amount=0, currency=currencies[0])
-    for segment in held:
-        total = total + segment.fare.times(passengers)
-    return total
-
-
-def _segment_record(segment: HeldSegment) -> SegmentRecord:
-    return SegmentRecord(
-        flight_id=segment.flight_id,
-        flight_number=segment.flight_number,
-        origin=segment.origin,
-        destination=segment.destination,
-        departure_at=segment.departure_at,
-        arrival_at=segment.arrival_at,
-        fare=segment.fare,
-        seats=tuple(segment.seats),
-    )
-
-
-async def _add_with_unique_pnr(
-    repo: BookingRepository, booking: BookingRecord, actor_id: str
-) -> BookingRecord:
-    """Stores the booking with its `booking.created` event, under a fresh PNR while the one
-    drawn is taken (the event names the PNR stored)."""
-    for _ in range(_PNR_ATTEMPTS):
-        try:
-            await repo.add(booking, _event(BOOKING_CREATED, booking, actor_id))
-            return booking
-        except PnrTaken:
-            booking = replace(booking, pnr=generate_pnr())
-    raise RuntimeError("no free PNR after several attempts")
 
 
 # --- read --------------------------------------------------------------------------------
@@ -457,15 +344,16 @@ async def _record(
     actor_id: str | None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    await write_event(session, _event(event_type, booking, actor_id, extra))
+    await write_event(session, booking_event(event_type, booking, actor_id, extra))
 
 
-def _event(
+def booking_event(
     event_type: str,
     booking: BookingRecord,
     actor_id: str | None,
     extra: dict[str, Any] | None = None,
 ) -> RecordedEvent:
+    """The booking's `booking.*` event of that type (its payload: the booking's state)."""
     payload: dict[str, Any] = {
         "booking_id": booking.id,
         "pnr": booking.pnr,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from flightdeck.bookings.models import (
     Booking,
@@ -28,6 +29,7 @@ from flightdeck.bookings.models import (
     BookingSegment,
 )
 from flightdeck.bookings.records import BookingRecord
+from flightdeck.flights.inventory.service import one_statement_hold
 from flightdeck.platform.compiled_reads import CompiledBatch, CompiledWrite
 from flightdeck.platform.db import new_id
 from flightdeck.platform.events.outbox import OUTBOX_TABLE
@@ -37,6 +39,7 @@ _BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
 _SEGMENTS: Table = BookingSegment.__table__  # type: ignore[assignment]
 _PASSENGERS: Table = BookingPassenger.__table__  # type: ignore[assignment]
 _REFERENCES: Table = BookingReference.__table__  # type: ignore[assignment]
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 def booking_rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
@@ -138,21 +141,10 @@ def _insert_rows(table: Table, rows: Sequence[Select[Any]], name: str) -> Any:
     return insert(table).from_select([c.name for c in table.columns], selected).cte(name)
 
 
-@cache
-def add_statement_postgresql(segments: int, passengers: int) -> CompiledWrite:
-    """PostgreSQL: the PNR's claim, the booking, its segments, its passengers and its outbox
-    event in one statement (data-modifying CTEs): one round trip instead of five. The claim
-    skips a taken PNR, and every other row is selected from what the one before it wrote, so
-    a taken PNR writes nothing; the answer is the claim's booking id (no row: taken). One
-    statement per count of segments and passengers, built and compiled once; it runs on the
-    driver, after the hold's statements began the transaction (platform/compiled_reads)."""
-    claim = (
-        postgresql.insert(_REFERENCES)
-        .values(pnr=bindparam("b_pnr", type_=String), booking_id=bindparam("b_id", type_=String))
-        .on_conflict_do_nothing(index_elements=["pnr"])
-        .returning(_REFERENCES.c.booking_id)
-        .cte("claimed")
-    )
+def _booking_ctes(claim: Any, segments: int, passengers: int) -> list[Any]:
+    """The booking's row selected from its PNR's `claim`, then its segments', its
+    passengers' and its event's rows selected from the booking's: each written only if the
+    one before it was."""
     booking = (
         insert(_BOOKINGS)
         .from_select(
@@ -179,13 +171,64 @@ def add_statement_postgresql(segments: int, passengers: int) -> CompiledWrite:
         )
         .cte("event")
     )
+    return [
+        booking,
+        rows_of(_SEGMENTS, "s", segments),
+        rows_of(_PASSENGERS, "p", passengers),
+        event,
+    ]
+
+
+@cache
+def add_statement_postgresql(segments: int, passengers: int) -> CompiledWrite:
+    """PostgreSQL: the PNR's claim, the booking, its segments, its passengers and its outbox
+    event in one statement (data-modifying CTEs): one round trip instead of five. The claim
+    skips a taken PNR, and every other row is selected from what the one before it wrote, so
+    a taken PNR writes nothing; the answer is the claim's booking id (no row: taken). One
+    statement per count of segments and passengers, built and compiled once; it runs on the
+    driver, after the hold's statements began the transaction (platform/compiled_reads)."""
+    claim = (
+        postgresql.insert(_REFERENCES)
+        .values(pnr=bindparam("b_pnr", type_=String), booking_id=bindparam("b_id", type_=String))
+        .on_conflict_do_nothing(index_elements=["pnr"])
+        .returning(_REFERENCES.c.booking_id)
+        .cte("claimed")
+    )
     return CompiledWrite(
-        select(claim.c.booking_id).add_cte(
-            booking,
-            rows_of(_SEGMENTS, "s", segments),
-            rows_of(_PASSENGERS, "p", passengers),
-            event,
+        select(claim.c.booking_id).add_cte(*_booking_ctes(claim, segments, passengers))
+    )
+
+
+@cache
+def hold_and_add_statement_postgresql(passengers: int) -> CompiledWrite:
+    """PostgreSQL: the seats of a booking of one flight held and the booking written, in one
+    statement, on condition that the flight is as it was read (flights/inventory/
+    hold_statement.py, whose answer it gives). The PNR's claim is selected from the seats
+    taken and everything else from it, as in `add_statement_postgresql`; a taken PNR is not
+    skipped but meets the PNR's key, which aborts the whole statement (`pnr_taken`)."""
+
+    def writes(taken: Any) -> list[Any]:
+        claim = (
+            insert(_REFERENCES)
+            .from_select(
+                ["pnr", "booking_id"],
+                select(
+                    bindparam("b_pnr", type_=String), bindparam("b_id", type_=String)
+                ).select_from(taken),
+            )
+            .returning(_REFERENCES.c.booking_id)
+            .cte("claimed")
         )
+        return [claim, *_booking_ctes(claim, 1, passengers)]
+
+    return CompiledWrite(one_statement_hold(writes))
+
+
+def pnr_taken(error: DBAPIError) -> bool:
+    """Whether the driver's error is the PNR's key refusing a PNR another booking has."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) == _UNIQUE_VIOLATION and (
+        getattr(orig, "constraint_name", None) == _REFERENCES.primary_key.name
     )
 
 

@@ -27,18 +27,21 @@ SQLAlchemy's own `execute`. A statement with an IN list (expanding parameters) i
 PostgreSQL), and so is a column whose type is read by its type code (asyncpg's Float).
 
 `CompiledWrite` is the same for a statement that writes (a hold's seats, a new booking: a
-SELECT of data-modifying CTEs), in the caller's transaction. SQLAlchemy's asyncpg adapter
-sends the transaction's BEGIN lazily, with its first statement; a write that finds none sent
-yet asks the adapter to send it (its own `_start_transaction`, as its first statement would:
-SQLAlchemy's execution of a hold's first statement, whose cache key alone is a tuple of
-thousands of elements, cost ~160 µs of CPU more than the driver's), then runs on the driver,
-in that transaction, which SQLAlchemy commits or rolls back as before. Should a SQLAlchemy
-release drop that method, the first statement goes through SQLAlchemy's Core `execute` again
-(which sends the BEGIN) and `tests/platform/test_compiled_reads.py` says so. A driver error,
-the BEGIN's too, ends the transaction: the connection is dropped and SQLAlchemy's
-`DBAPIError` raised, and the caller's rollback has nothing left to undo. So does a
-cancellation during the BEGIN (a stopped worker, a server shutting down), which is raised
-on. On SQLite (whose writes are one row per statement) it is SQLAlchemy's Core execution.
+SELECT of data-modifying CTEs), in the caller's transaction, or as a transaction of its own
+on a PostgreSQL connection in autocommit that says so (`STATEMENT_WRITES`: a booking held in
+one statement, flights/inventory/hold_statement.py; a read runs on the driver there too).
+SQLAlchemy's asyncpg adapter sends the transaction's BEGIN lazily, with its first statement;
+a write that finds none sent yet asks the adapter to send it (its own `_start_transaction`,
+as its first statement would: SQLAlchemy's execution of a hold's first statement, whose
+cache key alone is a tuple of thousands of elements, cost ~160 µs of CPU more than the
+driver's), then runs on the driver, in that transaction, which SQLAlchemy commits or rolls
+back as before. Should a SQLAlchemy release drop that method, the first statement goes
+through SQLAlchemy's Core `execute` again (which sends the BEGIN) and
+`tests/platform/test_compiled_reads.py` says so. A driver error, the BEGIN's too, ends the
+transaction: the connection is dropped and SQLAlchemy's `DBAPIError` raised, and the
+caller's rollback has nothing left to undo. So does a cancellation during the BEGIN (a
+stopped worker, a server shutting down), which is raised on. On SQLite (whose writes are one
+row per statement) it is SQLAlchemy's Core execution.
 
 `CompiledBatch` is several writes that follow each other in the caller's transaction: on
 SQLite's one-trip driver they go to the connection's thread in one trip (SQLite's single
@@ -58,7 +61,7 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows
 
-from flightdeck.platform.db import READ_ONLY, STATEMENT_READS
+from flightdeck.platform.db import READ_ONLY, STATEMENT_READS, STATEMENT_WRITES
 from flightdeck.platform.sqlite_driver import loop_connection, read_in_loop, run_writes
 
 Processor = Callable[[Any], Any]
@@ -148,6 +151,13 @@ def _statement_reads(sync: Connection) -> bool:
     )
 
 
+def _statement_writes(sync: Connection) -> bool:
+    """Whether the connection is in autocommit for statements that write (`STATEMENT_WRITES`):
+    each statement is a transaction of its own, with no BEGIN owed."""
+    options = sync.get_execution_options()
+    return bool(options.get(STATEMENT_WRITES)) and options.get("isolation_level") == "AUTOCOMMIT"
+
+
 class CompiledRead:
     """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc)."""
 
@@ -172,7 +182,7 @@ class CompiledRead:
         """Whether the statement can run on this connection's driver: on a connection that
         reads statement by statement. In a transaction the driver's BEGIN is SQLAlchemy's to
         send (asyncpg's adapter sends it with the first statement)."""
-        return _statement_reads(sync)
+        return _statement_reads(sync) or _statement_writes(sync)
 
     async def rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The statement's rows with `values` bound, as `conn.execute` would return them."""
@@ -221,7 +231,7 @@ class CompiledWrite(CompiledRead):
         if sync.dialect.driver != "asyncpg":
             return False
         driver = sync.connection.driver_connection
-        return driver is not None and bool(driver.is_in_transaction())
+        return driver is not None and (bool(driver.is_in_transaction()) or _statement_writes(sync))
 
 
 async def _begin_on_adapter(conn: AsyncConnection, sync: Connection) -> None:

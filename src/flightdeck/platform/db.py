@@ -168,6 +168,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
 READ_ONLY = "flightdeck_read_only"
 # A connection of `read_connection`: every statement on its own (SQLite's autocommit).
 STATEMENT_READS = "flightdeck_statement_reads"
+# A PostgreSQL connection in autocommit whose statements may write, each its own transaction
+# (a hold written in one statement: flights/inventory/hold_statement.py).
+STATEMENT_WRITES = "flightdeck_statement_writes"
+STATEMENT_WRITE_OPTIONS = {"isolation_level": "AUTOCOMMIT", STATEMENT_WRITES: True}
 
 
 def _sqlite_begin(conn: Any) -> None:

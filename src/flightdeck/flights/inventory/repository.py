@@ -62,21 +62,22 @@ _CABINS: Table = FlightCabin.__table__  # type: ignore[assignment]
 _HOLDS: Table = InventoryHold.__table__  # type: ignore[assignment]
 _SEATS: Table = SeatAssignment.__table__  # type: ignore[assignment]
 _CABIN_COLUMNS = ("cabin", "capacity", "sold", "fare_amount", "fare_currency")
-_FLIGHT_COLUMNS = (
+FLIGHT_COLUMNS = (
     "id", "flight_number", "origin", "destination", "departure_at", "arrival_at", "status",
     "aircraft", "flight_date", "leg_sequence", "service_type", "traffic_restrictions",
 )  # fmt: skip
-_CABINS_AT = len(_FLIGHT_COLUMNS)  # where a row's cabin columns start
-_LOCK_FLIGHT = (
+_CABINS_AT = len(FLIGHT_COLUMNS)  # where a row's cabin columns start
+# The flight's columns a hold reads, then a cabin's (NULLs without one), one row per cabin.
+FLIGHT_WITH_CABINS = (
     select(
-        *(_FLIGHTS.c[name] for name in _FLIGHT_COLUMNS),
+        *(_FLIGHTS.c[name] for name in FLIGHT_COLUMNS),
         *(_CABINS.c[name] for name in _CABIN_COLUMNS),
     )
     .select_from(_FLIGHTS.outerjoin(_CABINS, _CABINS.c.flight_id == _FLIGHTS.c.id))
     .where(_FLIGHTS.c.id == bindparam("flight_id", type_=String))
     .order_by(_CABINS.c.cabin)
-    .with_for_update(read=True, of=_FLIGHTS)
 )
+_LOCK_FLIGHT = FLIGHT_WITH_CABINS.with_for_update(read=True, of=_FLIGHTS)
 
 
 async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> FlightForBooking | None:
@@ -85,10 +86,10 @@ async def lock_flight_for_booking(session: AsyncSession, flight_id: str) -> Flig
     or cancellation, which locks the row for update, waits for this booking's transaction, or
     this one sees its outcome."""
     rows = (await session.execute(_LOCK_FLIGHT, {"flight_id": flight_id})).all()
-    return _flight_for_booking(rows) if rows else None
+    return flight_for_booking(rows) if rows else None
 
 
-def _flight_for_booking(rows: Sequence[Any]) -> FlightForBooking:
+def flight_for_booking(rows: Sequence[Any]) -> FlightForBooking:
     """The flight of rows (its columns, then a cabin's or NULLs), one row per cabin; SQLAlchemy
     rows or a compiled statement's named rows."""
     first = rows[0]
@@ -215,40 +216,61 @@ class SeatsTaken:
 # before the cabin's is updated (the UPDATE joins the locked row). Every part reads the same
 # snapshot: `sold` in the answer is the cabin's count before this hold; the UPDATE itself waits
 # for a concurrent hold of the cabin and re-checks capacity against the committed count.
-_FLIGHT = (
-    select(*(_FLIGHTS.c[name] for name in _FLIGHT_COLUMNS))
-    .where(_FLIGHTS.c.id == bindparam("flight", type_=String))
-    .with_for_update(read=True)
-    .cte("flight")
-)
-_TAKEN = (
-    update(_CABINS)
-    .where(
-        _CABINS.c.flight_id == _FLIGHT.c.id,
-        _CABINS.c.cabin == bindparam("cabin_name", type_=String),
-        _CABINS.c.sold + bindparam("quantity", type_=Integer) <= _CABINS.c.capacity,
+def hold_ctes(*, as_read: bool = False) -> tuple[Any, Any, Any]:
+    """The flight share-locked (`flight`), the seats taken (`taken`: its row when they were)
+    and the hold row written (`held`), as CTEs. `as_read`: only while the flight's columns
+    and the cabin's fare are still the bound `read_<column>` values (`hold_statement`)."""
+    as_read_flight = [
+        _FLIGHTS.c[name].is_not_distinct_from(
+            bindparam(f"read_{name}", type_=_FLIGHTS.c[name].type)
+        )
+        for name in FLIGHT_COLUMNS[1:]
+    ]
+    as_read_fare = [
+        _CABINS.c[name] == bindparam(f"read_{name}", type_=_CABINS.c[name].type)
+        for name in ("fare_amount", "fare_currency")
+    ]
+    flight = (
+        select(*(_FLIGHTS.c[name] for name in FLIGHT_COLUMNS))
+        .where(
+            _FLIGHTS.c.id == bindparam("flight", type_=String), *(as_read_flight if as_read else [])
+        )
+        .with_for_update(read=True)
+        .cte("flight")
     )
-    .values(sold=_CABINS.c.sold + bindparam("quantity", type_=Integer))
-    .returning(_CABINS.c.flight_id, _CABINS.c.cabin)
-    .cte("taken")
-)
-_HELD = (
-    postgresql.insert(_HOLDS)
-    .from_select(
-        ["id", "booking_id", "flight_id", "cabin", "quantity", "created_at"],
-        select(
-            bindparam("hold_id", type_=String),
-            bindparam("holder", type_=String),
-            _TAKEN.c.flight_id,
-            _TAKEN.c.cabin,
-            bindparam("quantity", type_=Integer),
-            bindparam("held_at", type_=_HOLDS.c.created_at.type),
-        ),
+    taken = (
+        update(_CABINS)
+        .where(
+            _CABINS.c.flight_id == flight.c.id,
+            _CABINS.c.cabin == bindparam("cabin_name", type_=String),
+            _CABINS.c.sold + bindparam("quantity", type_=Integer) <= _CABINS.c.capacity,
+            *(as_read_fare if as_read else []),
+        )
+        .values(sold=_CABINS.c.sold + bindparam("quantity", type_=Integer))
+        .returning(_CABINS.c.flight_id, _CABINS.c.cabin)
+        .cte("taken")
     )
-    .on_conflict_do_nothing(index_elements=["booking_id", "flight_id"])
-    .returning(_HOLDS.c.id)
-    .cte("held")
-)
+    held = (
+        postgresql.insert(_HOLDS)
+        .from_select(
+            ["id", "booking_id", "flight_id", "cabin", "quantity", "created_at"],
+            select(
+                bindparam("hold_id", type_=String),
+                bindparam("holder", type_=String),
+                taken.c.flight_id,
+                taken.c.cabin,
+                bindparam("quantity", type_=Integer),
+                bindparam("held_at", type_=_HOLDS.c.created_at.type),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["booking_id", "flight_id"])
+        .returning(_HOLDS.c.id)
+        .cte("held")
+    )
+    return flight, taken, held
+
+
+_FLIGHT, _TAKEN, _HELD = hold_ctes()
 # Compiled once; in a hold of several flights it runs on the driver (platform/compiled_reads).
 _HOLD_SEATS_POSTGRESQL = CompiledWrite(
     select(
@@ -301,7 +323,7 @@ async def hold_seats(
     rows = await _HOLD_SEATS_POSTGRESQL.named_rows(await session.connection(), parameters)
     if not rows:
         return SeatsTaken(None, taken=False, held=False, available=0)
-    flight = _flight_for_booking(rows)
+    flight = flight_for_booking(rows)
     taken, held = bool(rows[0].taken), bool(rows[0].held)
     available = 0 if taken else _seats_left_in(flight, cabin)
     if not taken and available >= quantity:

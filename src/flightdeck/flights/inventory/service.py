@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights import repository
 from flightdeck.flights.errors import (
@@ -34,6 +37,7 @@ from flightdeck.flights.errors import (
     SeatUnavailable,
     UnknownFlight,
 )
+from flightdeck.flights.inventory import hold_statement
 from flightdeck.flights.inventory import repository as inventory_repository
 from flightdeck.flights.inventory.repository import CabinInventory, FlightForBooking, SeatsTaken
 from flightdeck.flights.inventory.schemas import (
@@ -55,7 +59,7 @@ from flightdeck.flights.itineraries.service import (
 )
 from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.errors import Unprocessable
+from flightdeck.platform.errors import AppError, Unprocessable
 from flightdeck.platform.money import Money
 
 log = logging.getLogger(__name__)
@@ -105,9 +109,10 @@ def _offered_cabin(flight: FlightForBooking, cabin: str) -> CabinInventory:
     return offered
 
 
-def _bookable_flight(outcome: SeatsTaken, flight_id: str, cabin: str) -> FlightForBooking:
-    """The flight `hold_seats` read, if it takes bookings in that cabin now."""
-    flight = outcome.flight
+def _bookable_flight(
+    flight: FlightForBooking | None, flight_id: str, cabin: str
+) -> FlightForBooking:
+    """The flight read (`hold_seats`), if it takes bookings in that cabin now."""
     if flight is None:
         raise UnknownFlight(flight_id)
     if flight.status in NOT_BOOKABLE_STATUSES:
@@ -181,18 +186,8 @@ async def _finish_hold(
 ) -> None:
     """Refuses a hold whose seats were not taken, assigns the chosen seats and drops the
     cached searches the sale made stale."""
-    requested = len(seats)
     if not outcome.taken:
-        raise SeatsUnavailable(
-            f"Only {outcome.available} {cabin} seats left on {flight.flight_number}, "
-            f"{requested} requested",
-            details={
-                "flight_id": flight.id,
-                "flight_number": flight.flight_number,
-                "requested": requested,
-                "available": outcome.available,
-            },
-        )
+        raise _seats_unavailable(flight, cabin, len(seats), outcome.available)
     taken = await inventory_repository.add_seat_assignments(
         session, flight.id, cabin, booking_id, seats
     )
@@ -209,6 +204,20 @@ async def _finish_hold(
     await inventory_repository.refresh_cabins(session, flight.id)
     # Seats left changed: cached searches on this route must not offer stale availability.
     await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+
+
+def _seats_unavailable(
+    flight: FlightForBooking, cabin: str, requested: int, available: int
+) -> SeatsUnavailable:
+    return SeatsUnavailable(
+        f"Only {available} {cabin} seats left on {flight.flight_number}, {requested} requested",
+        details={
+            "flight_id": flight.id,
+            "flight_number": flight.flight_number,
+            "requested": requested,
+            "available": available,
+        },
+    )
 
 
 def _held_segment(flight: FlightForBooking, cabin: str, seats: list[str | None]) -> HeldSegment:
@@ -262,7 +271,9 @@ async def hold_inventory(
         )
         for flight_id in flight_ids
     }
-    flights = {fid: _bookable_flight(outcomes[fid], fid, cabin) for fid in flight_ids}
+    flights = {fid: _bookable_flight(outcomes[fid].flight, fid, cabin) for fid in flight_ids}
+    for flight in flights.values():
+        hold_statement.remember_flight(flight)  # as read under its lock
     check_traffic_restrictions([flights[s.flight_id] for s in segments])
     seats = {s.flight_id: _checked_seats(flights[s.flight_id], cabin, s.seats) for s in segments}
     for flight_id in flight_ids:
@@ -275,6 +286,63 @@ async def hold_inventory(
             seats=seats[flight_id],
         )
     return [_held_segment(flights[s.flight_id], cabin, seats[s.flight_id]) for s in segments]
+
+
+# --- one flight in one statement (PostgreSQL, inventory/hold_statement.py) -----------------
+
+
+async def flight_to_hold(
+    conn: AsyncConnection, flight_id: str, cabin: str, seats: list[str | None]
+) -> tuple[FlightForBooking, HeldSegment]:
+    """The flight as last read (`hold_statement.read_flight`) and what holding `seats` in
+    `cabin` on it would hold, checked as `hold_inventory` checks a flight alone; its errors
+    are raised on the flight as stored now (one refused as last read is read again first).
+    `one_statement_hold` holds it if it is still so."""
+    flight, now = await hold_statement.read_flight(conn, flight_id)
+    if not now:
+        try:
+            return _to_hold(flight, flight_id, cabin, seats)
+        except AppError:
+            flight, now = await hold_statement.read_flight(conn, flight_id, again=True)
+    return _to_hold(flight, flight_id, cabin, seats)
+
+
+def _to_hold(
+    flight: FlightForBooking | None, flight_id: str, cabin: str, seats: list[str | None]
+) -> tuple[FlightForBooking, HeldSegment]:
+    bookable = _bookable_flight(flight, flight_id, cabin)
+    check_traffic_restrictions([bookable])
+    return bookable, _held_segment(bookable, cabin, _checked_seats(bookable, cabin, seats))
+
+
+def one_statement_hold(writes: Callable[[Any], Sequence[Any]]) -> Select[Any]:
+    """The hold as read, with the caller's rows (`hold_statement.hold_statement`)."""
+    return hold_statement.hold_statement(writes)
+
+
+def one_statement_parameters(
+    flight: FlightForBooking, *, cabin: str, quantity: int, booking_id: str
+) -> dict[str, Any]:
+    return hold_statement.hold_parameters(
+        flight, cabin=cabin, quantity=quantity, booking_id=booking_id
+    )
+
+
+async def finish_one_statement_hold(
+    session: AsyncSession, row: Any, flight: FlightForBooking, *, cabin: str, quantity: int
+) -> bool:
+    """After `one_statement_hold` ran (its answer `row`): True when it held the seats (the
+    searches the sale made stale are dropped); 409 `seats_unavailable` when the flight was as
+    read and the cabin short of seats; False when the flight or its fare changed since it was
+    read (nothing written: hold it with `hold_inventory`)."""
+    outcome = hold_statement.hold_at_once(row, flight, cabin)
+    if outcome.taken:
+        await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+        return True
+    if outcome.as_read and outcome.available < quantity:
+        raise _seats_unavailable(flight, cabin, quantity, outcome.available)
+    hold_statement.forget_flight(flight.id)
+    return False
 
 
 # --- releasing ---------------------------------------------------------------------------

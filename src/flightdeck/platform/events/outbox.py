@@ -171,9 +171,10 @@ async def execute_with_events(
 async def write_with_events(
     session: AsyncSession, statement: CompiledWrite, parameters: dict[str, Any]
 ) -> list[Sequence[Any]]:
-    """`execute_with_events` for a compiled statement (platform/compiled_reads): its rows."""
+    """`execute_with_events` for a compiled statement (platform/compiled_reads): its rows,
+    each also read by column name."""
     await _flush_added(session)
-    rows = await statement.rows(await session.connection(), parameters)
+    rows = await statement.named_rows(await session.connection(), parameters)
     EVENTS_COMMITTED.mark(session)
     return rows
 
