@@ -38,14 +38,6 @@ def _log_query(record: Any) -> None:
         queries.append(record.query)
 
 
-def _attach_logger(dbapi_connection: Any, *_: Any) -> None:
-    dbapi_connection.driver_connection.add_query_logger(_log_query)
-
-
-def _detach_logger(dbapi_connection: Any, *_: Any) -> None:
-    dbapi_connection.driver_connection.remove_query_logger(_log_query)
-
-
 @contextmanager
 def _watching(listeners: list[Listener]) -> Iterator[list[Any]]:
     """What the listeners record from the calling task's context while the block runs."""
@@ -91,8 +83,28 @@ def sqlite_begins(app: FastAPI) -> Iterator[list[str]]:
 def postgres_queries(app: FastAPI) -> Iterator[list[str]]:
     """Every query the calling task sends to PostgreSQL while the block runs, as asyncpg sees
     it: BEGIN and COMMIT too. asyncpg reports them with call_soon: let the loop run once
-    (`await asyncio.sleep(0)`) before reading the list."""
+    (`await asyncio.sleep(0)`) before reading the list. The logger goes on each connection
+    checked out meanwhile and comes off when it is checked in, or when the block ends (a
+    background task's connection, such as the relay's, may outlive the block: left on, its
+    logger would record into a later test's watch)."""
     pool = app.state.engine.sync_engine.pool
-    listeners = [(pool, "checkout", _attach_logger), (pool, "checkin", _detach_logger)]
-    with _watching(listeners) as found:
-        yield found
+    attached: set[Any] = set()
+
+    def attach(dbapi_connection: Any, *_: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        driver.add_query_logger(_log_query)
+        attached.add(driver)
+
+    def detach(dbapi_connection: Any, *_: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver in attached:
+            driver.remove_query_logger(_log_query)
+            attached.discard(driver)
+
+    listeners = [(pool, "checkout", attach), (pool, "checkin", detach)]
+    try:
+        with _watching(listeners) as found:
+            yield found
+    finally:
+        for driver in attached:
+            driver.remove_query_logger(_log_query)
