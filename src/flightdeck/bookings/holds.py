@@ -63,10 +63,11 @@ async def create_booking(
     segments_not_consecutive, 422 mixed_currencies."""
     booking_id = new_id()
     segments = _segment_requests(data)
+    repo = booking_repository(session)
     booking = None
-    if _one_statement_applies(session, segments):
+    if isinstance(repo, SqlBookingRepository) and _one_statement_applies(session, segments):
         booking = await _create_in_one_statement(
-            session, principal, data, segments[0], booking_id, hold_minutes
+            repo, principal, data, segments[0], booking_id, hold_minutes
         )
     if booking is None:
         held = await hold_inventory(
@@ -75,7 +76,7 @@ async def create_booking(
         _check_consecutive(held)
         booking = _new_booking(booking_id, principal, data, held, hold_minutes)
         # Seats are held (SQL) before the store write: a failed write rolls the hold back.
-        booking = await _add_with_unique_pnr(booking_repository(session), booking, principal)
+        booking = await _add_with_unique_pnr(repo, booking, principal)
     return booking_to_read(booking, viewer_id=principal.user_id)
 
 
@@ -85,12 +86,11 @@ def _one_statement_applies(session: AsyncSession, segments: list[SegmentRequest]
         and all(seat is None for seat in segments[0].seats)
         and not session.in_transaction()
         and session.get_bind().dialect.name == "postgresql"
-        and isinstance(booking_repository(session), SqlBookingRepository)
     )
 
 
 async def _create_in_one_statement(
-    session: AsyncSession,
+    repo: SqlBookingRepository,
     principal: Principal,
     data: BookingCreate,
     segment: SegmentRequest,
@@ -99,6 +99,7 @@ async def _create_in_one_statement(
 ) -> BookingRecord | None:
     """The booking, held and stored in one statement; None when nothing was written and it
     is to be made in a transaction (the flight changed since it was read, the PNR is taken)."""
+    session = repo.session
     conn = await session.connection(execution_options=STATEMENT_WRITE_OPTIONS)
     flight, held = await flight_to_hold(conn, segment.flight_id, data.cabin, segment.seats)
     booking = _new_booking(booking_id, principal, data, [held], hold_minutes)
@@ -108,7 +109,7 @@ async def _create_in_one_statement(
     )
     event = booking_event(BOOKING_CREATED, booking, principal.user_id)
     try:
-        answer = await SqlBookingRepository(session).hold_and_add(booking, event, hold)
+        answer = await repo.hold_and_add(booking, event, hold)
     except PnrTaken:
         answer = None
     if answer is not None and await finish_one_statement_hold(
