@@ -9,7 +9,8 @@ then, servers on free ports one at a time (servers.py):
 2. FlightDeck: wrk holds seats with `POST /bookings` over `--connections` (200) keep-alive
    connections for `--duration` (30) seconds: one or two passengers on one flight, a fifth of
    the requests on a handful of nearly full flights that sell out (409 `seats_unavailable`
-   then, as it should); at the same time a second wrk reads one booking with
+   then, as it should); with `--idempotency-keys`, each with an `Idempotency-Key` of its
+   own, as the app sends; at the same time a second wrk reads one booking with
    `GET /bookings/{id}` over `--readers` connections (1: one client reading again as soon as
    it has its answer), the booking path's latency under that load. A probe, not a second
    load: 4 closed-loop readers sent more requests than the holds and took their CPU
@@ -266,6 +267,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                     workdir=workdir,
                     connections=args.connections,
                     duration=args.duration,
+                    unique_keys=args.idempotency_keys,
                 )
                 read_result = finish_wrk(reader)
             cpu = cpu_seconds([pid]) - cpu_before
@@ -296,7 +298,8 @@ def _database_cpu(run: Run) -> str:
 def _report(runs: list[Run], args: argparse.Namespace) -> None:
     table = Table(
         title=f"POST /bookings: {args.connections} concurrent clients, {args.duration:.0f} s "
-        f"(wrk), GET /bookings/{{id}} on {args.readers} more; {args.flights:,} flights"
+        f"(wrk){', each with an Idempotency-Key' if args.idempotency_keys else ''}, "
+        f"GET /bookings/{{id}} on {args.readers} more; {args.flights:,} flights"
     )
     columns = (
         "database", "workers", "holds/s", "p50 ms", "p99 ms", "409s", "timeouts", "GET/s",
@@ -349,6 +352,11 @@ def main() -> None:
         type=int,
         default=None,
         help="FLIGHTDECK_DATABASE_READ_RESERVE of the server",
+    )
+    parser.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="every hold carries an Idempotency-Key of its own, as the app's do",
     )
     args = parser.parse_args()
 

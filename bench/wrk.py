@@ -26,13 +26,17 @@ from pathlib import Path
 # One request per line: METHOD <tab> PATH <tab> HEADER: VALUE|HEADER: VALUE <tab> BODY
 _SCRIPT = r"""
 local requests = {}
+local parts = {}
+local key_prefix = os.getenv("BENCH_KEY_PREFIX")
 for line in io.lines(os.getenv("BENCH_REQUESTS")) do
   local method, path, headers, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
   local hdrs = {}
   for name, value in headers:gmatch("([^:|]+): ([^|]*)") do hdrs[name] = value end
   if body == "" then body = nil end
   requests[#requests + 1] = wrk.format(method, path, hdrs, body)
+  parts[#parts + 1] = {method, path, hdrs, body}
 end
+local sent = 0
 local counter = 0
 local statuses = {}
 
@@ -47,6 +51,12 @@ end
 
 function request()
   index = index % #requests + 1
+  if key_prefix then
+    sent = sent + 1
+    local p = parts[index]
+    p[3]["Idempotency-Key"] = key_prefix .. "-" .. (offset or 0) .. "-" .. sent
+    return wrk.format(p[1], p[2], p[3], p[4])
+  end
   return requests[index]
 end
 
@@ -112,8 +122,11 @@ def start_wrk(
     duration: float,
     threads: int = 1,
     timeout: float = 10.0,
+    unique_keys: bool = False,
 ) -> subprocess.Popen[str]:
-    """Starts wrk in the background; `finish_wrk` waits for it and reads its result."""
+    """Starts wrk in the background; `finish_wrk` waits for it and reads its result.
+    `unique_keys`: every request sent carries an `Idempotency-Key` of its own (as the app's
+    holds do), where the list's requests would otherwise repeat as they are."""
     if not requests:
         raise ValueError("no requests to send")
     # Files of their own: another wrk may be starting from the same directory right now.
@@ -133,7 +146,9 @@ def start_wrk(
     ]
     return subprocess.Popen(  # noqa: S603 - wrk with our own arguments
         command,
-        env=os.environ | {"BENCH_REQUESTS": str(listing)},
+        env=os.environ
+        | {"BENCH_REQUESTS": str(listing)}
+        | ({"BENCH_KEY_PREFIX": os.urandom(6).hex()} if unique_keys else {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -166,6 +181,7 @@ def run_wrk(
     connections: int = 32,
     duration: float = 20.0,
     threads: int = 1,
+    unique_keys: bool = False,
 ) -> WrkResult:
     """wrk `-t{threads} -c{connections} -d{duration}s` over `requests`, round robin."""
     process = start_wrk(
@@ -175,6 +191,7 @@ def run_wrk(
         connections=connections,
         duration=duration,
         threads=threads,
+        unique_keys=unique_keys,
     )
     return finish_wrk(process)
 

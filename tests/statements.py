@@ -96,6 +96,8 @@ def postgres_queries(app: FastAPI) -> Iterator[list[str]]:
         attached.add(driver)
 
     def detach(dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is None:  # invalidated (a failed statement): closed with its logger
+            return
         driver = dbapi_connection.driver_connection
         if driver in attached:
             driver.remove_query_logger(_log_query)

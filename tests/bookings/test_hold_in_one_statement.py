@@ -185,3 +185,81 @@ async def test_a_cabin_short_of_seats_is_refused_and_nothing_is_written(
         rows = f"SELECT count(*) FROM {table} WHERE flight_id = :f"
         assert await count(db, rows, f=flight["id"]) == 1
     assert await seats_available(client, flight["id"]) == 0
+
+
+def keyed(passenger: TestUser, key: str) -> dict[str, str]:
+    return passenger.headers | {"Idempotency-Key": key}
+
+
+async def test_a_keyed_hold_stores_its_answer_in_the_one_statement(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    agent: TestUser,
+    passenger: TestUser,
+    db: AsyncSession,
+) -> None:
+    flight = await flight_read(client, agent, passenger)
+    body = booking_body([flight["id"]], passengers=2)
+    with postgres_queries(app) as sent:
+        first = await client.post("/bookings", json=body, headers=keyed(passenger, "app-1"))
+    assert first.status_code == 201, first.text
+    [statement] = sent
+    assert "INSERT INTO idempotency_keys" in statement and "UPDATE flight_cabins" in statement
+    again = await client.post("/bookings", json=body, headers=keyed(passenger, "app-1"))
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    [(status_code, stored)] = await fetch_rows(
+        db, "SELECT response_status, response_body FROM idempotency_keys WHERE key = 'app-1'"
+    )
+    assert status_code == 201
+    assert first.json()["passengers"][0]["last_name"] not in stored  # encrypted at rest
+    assert await seats_available(client, flight["id"]) == 147
+
+
+async def test_a_key_met_in_the_statement_takes_no_seats_and_replays(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    agent: TestUser,
+    passenger: TestUser,
+    db: AsyncSession,
+) -> None:
+    flight = await flight_read(client, agent, passenger)
+    body = booking_body([flight["id"]])
+    first = await client.post("/bookings", json=body, headers=keyed(passenger, "app-2"))
+    assert first.status_code == 201, first.text
+    with postgres_queries(app) as sent:
+        again = await client.post("/bookings", json=body, headers=keyed(passenger, "app-2"))
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    # The one statement took the seats, met the key's row and was undone whole.
+    assert "INSERT INTO idempotency_keys" in sent[0] and "UPDATE flight_cabins" in sent[0]
+    assert await seats_available(client, flight["id"]) == 148
+    bookings = "SELECT count(*) FROM booking_segments WHERE flight_id = :f"
+    assert await count(db, bookings, f=flight["id"]) == 2
+
+
+async def test_a_stored_key_is_replayed_when_the_flight_has_sold_out_since(
+    client: httpx.AsyncClient, agent: TestUser, passenger: TestUser
+) -> None:
+    flight = await future_flight(client, agent.headers, economy_seats=1)
+    body = booking_body([flight["id"]])
+    first = await client.post("/bookings", json=body, headers=keyed(passenger, "app-3"))
+    assert first.status_code == 201, first.text
+    again = await client.post("/bookings", json=body, headers=keyed(passenger, "app-3"))
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = booking_body([flight["id"]], passengers=2)
+    reused = await client.post("/bookings", json=other, headers=keyed(passenger, "app-3"))
+    assert_error(reused, 409, "idempotency_key_reused")
+
+
+async def test_a_keyed_hold_refused_keeps_no_key(
+    client: httpx.AsyncClient, agent: TestUser, passenger: TestUser, db: AsyncSession
+) -> None:
+    flight = await future_flight(client, agent.headers, economy_seats=1)
+    await book(client, passenger.headers, booking_body([flight["id"]]))
+    refused = await client.post(
+        "/bookings", json=booking_body([flight["id"]]), headers=keyed(passenger, "app-4")
+    )
+    assert_error(refused, 409, "seats_unavailable")
+    assert await fetch_rows(db, "SELECT id FROM idempotency_keys WHERE key = 'app-4'") == []

@@ -14,14 +14,20 @@ Two ways, one outcome:
   flight (two before) where a transaction takes four (BEGIN, the hold, the booking, COMMIT),
   each ~70-90 µs of the server's CPU. A flight changed since the read
   (a status, a time, a fare) or a PNR taken writes nothing, and the booking is made the
-  first way; a cabin short of seats is the same 409.
+  first way; a cabin short of seats is the same 409. With an Idempotency-Key (as the app
+  sends), the key's row and its response are written in that statement too
+  (`create_booking_claiming`); a key met there, a changed flight or any error writes nothing
+  and hands the request to the first way with the key claimed in its transaction, which
+  replays a stored answer and raises the errors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from itertools import pairwise
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,10 +53,14 @@ from flightdeck.flights.inventory.service import (
     one_statement_parameters,
 )
 from flightdeck.platform.db import STATEMENT_WRITE_OPTIONS, new_id
+from flightdeck.platform.errors import AppError
+from flightdeck.platform.idempotency import KeyClaimed
 from flightdeck.platform.money import Money
 from flightdeck.platform.security.auth import Principal
 
 _PNR_ATTEMPTS = 8
+# The Idempotency-Key's row (`KeyClaim.row`) with the booking made as its stored response.
+KeyRow = Callable[[BookingRead], dict[str, Any]]
 
 
 async def create_booking(
@@ -64,20 +74,45 @@ async def create_booking(
     booking_id = new_id()
     segments = _segment_requests(data)
     repo = booking_repository(session)
-    booking = None
     if isinstance(repo, SqlBookingRepository) and _one_statement_applies(session, segments):
-        booking = await _create_in_one_statement(
+        made = await _create_in_one_statement(
             repo, principal, data, segments[0], booking_id, hold_minutes
         )
-    if booking is None:
-        held = await hold_inventory(
-            session, booking_id=booking_id, cabin=data.cabin, segments=segments
-        )
-        _check_consecutive(held)
-        booking = _new_booking(booking_id, principal, data, held, hold_minutes)
-        # Seats are held (SQL) before the store write: a failed write rolls the hold back.
-        booking = await _add_with_unique_pnr(repo, booking, principal)
+        if made is not None:
+            return made
+    held = await hold_inventory(session, booking_id=booking_id, cabin=data.cabin, segments=segments)
+    _check_consecutive(held)
+    booking = _new_booking(booking_id, principal, data, held, hold_minutes)
+    # Seats are held (SQL) before the store write: a failed write rolls the hold back.
+    booking = await _add_with_unique_pnr(repo, booking, principal)
     return booking_to_read(booking, viewer_id=principal.user_id)
+
+
+async def create_booking_claiming(
+    session: AsyncSession,
+    principal: Principal,
+    data: BookingCreate,
+    key_row: KeyRow,
+    *,
+    hold_minutes: int,
+) -> BookingRead | None:
+    """`create_booking` in one statement that also claims the request's Idempotency-Key
+    (`key_row`: the key's row with the booking as its stored response); None when that way
+    does not apply or wrote nothing (a key with a row already, the flight changed since it
+    was read, a taken PNR, an error such as seats unavailable): then the key is claimed in a
+    transaction and the booking made there (`create_booking`), where a replay, a reused key
+    or the error is answered."""
+    segments = _segment_requests(data)
+    repo = booking_repository(session)
+    if not (isinstance(repo, SqlBookingRepository) and _one_statement_applies(session, segments)):
+        return None
+    try:
+        return await _create_in_one_statement(
+            repo, principal, data, segments[0], new_id(), hold_minutes, key_row
+        )
+    except AppError:
+        await session.rollback()
+        return None
 
 
 def _one_statement_applies(session: AsyncSession, segments: list[SegmentRequest]) -> bool:
@@ -96,26 +131,30 @@ async def _create_in_one_statement(
     segment: SegmentRequest,
     booking_id: str,
     hold_minutes: int,
-) -> BookingRecord | None:
-    """The booking, held and stored in one statement; None when nothing was written and it
-    is to be made in a transaction (the flight changed since it was read, the PNR is taken)."""
+    key_row: KeyRow | None = None,
+) -> BookingRead | None:
+    """The booking, held and stored in one statement (with the Idempotency-Key's row and the
+    booking as its response, if given); None when nothing was written and it is to be made in a
+    transaction (the flight changed since it was read, the PNR or the key is taken)."""
     session = repo.session
     conn = await session.connection(execution_options=STATEMENT_WRITE_OPTIONS)
     flight, held = await flight_to_hold(conn, segment.flight_id, data.cabin, segment.seats)
     booking = _new_booking(booking_id, principal, data, [held], hold_minutes)
+    made = booking_to_read(booking, viewer_id=principal.user_id)
     quantity = len(segment.seats)
     hold = one_statement_parameters(
         flight, cabin=data.cabin, quantity=quantity, booking_id=booking_id
     )
     event = booking_event(BOOKING_CREATED, booking, principal.user_id)
+    key = None if key_row is None else key_row(made)
     try:
-        answer = await repo.hold_and_add(booking, event, hold)
-    except PnrTaken:
+        answer = await repo.hold_and_add(booking, event, hold, key)
+    except (PnrTaken, KeyClaimed):
         answer = None
     if answer is not None and await finish_one_statement_hold(
         session, answer, flight, cabin=data.cabin, quantity=quantity
     ):
-        return booking
+        return made
     await session.rollback()  # the session's next connection runs a transaction
     return None
 

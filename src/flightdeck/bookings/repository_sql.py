@@ -62,6 +62,7 @@ from flightdeck.platform.events.outbox import (
     write_batch_with_events,
     write_with_events,
 )
+from flightdeck.platform.idempotency import KeyClaimed, key_claimed
 from flightdeck.platform.money import Money
 
 
@@ -185,19 +186,26 @@ class SqlBookingRepository:
             raise PnrTaken(booking.pnr)
 
     async def hold_and_add(
-        self, booking: BookingRecord, event: RecordedEvent, hold: dict[str, Any]
+        self,
+        booking: BookingRecord,
+        event: RecordedEvent,
+        hold: dict[str, Any],
+        key: dict[str, Any] | None = None,
     ) -> Any:
         """`add` with the hold of its one flight in one statement (PostgreSQL, on a connection
-        in autocommit: flights/inventory/hold_statement.py), `hold` its bound values: the
-        statement's answer. PnrTaken: nothing was written."""
+        in autocommit: flights/inventory/hold_statement.py), `hold` its bound values, and the
+        Idempotency-Key's row (`KeyClaim.row`) if given: the statement's answer. PnrTaken or
+        KeyClaimed: nothing was written."""
         row, segments, passengers = booking_rows(booking)
-        statement = hold_and_add_statement_postgresql(len(passengers))
-        parameters = add_parameters(row, segments, passengers, event_row(event)) | hold
+        statement = hold_and_add_statement_postgresql(len(passengers), keyed=key is not None)
+        parameters = add_parameters(row, segments, passengers, event_row(event), key) | hold
         try:
             (answer,) = await write_with_events(self.session, statement, parameters)
         except DBAPIError as error:
             if pnr_taken(error):
                 raise PnrTaken(booking.pnr) from error
+            if key_claimed(error):
+                raise KeyClaimed() from error
             raise
         return answer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
@@ -41,6 +42,7 @@ from flightdeck.platform.idempotency import (
     IdempotencyKeyHeader,
     IdempotencyKeyReused,
     IdempotencyRequestInProgress,
+    KeyClaim,
     request_fingerprint,
     run_idempotent,
 )
@@ -133,6 +135,16 @@ async def hold_response(
             )
             return status.HTTP_201_CREATED, booking
 
+        async def create_claiming(claim: KeyClaim) -> tuple[int, object] | None:
+            booking = await holds.create_booking_claiming(
+                session,
+                principal,
+                data,
+                partial(claim.row, status.HTTP_201_CREATED),
+                hold_minutes=hold_minutes,
+            )
+            return None if booking is None else (status.HTTP_201_CREATED, booking)
+
         outcome = await run_idempotent(
             session,
             scope=f"{principal.user_id}:POST /bookings",
@@ -142,6 +154,7 @@ async def hold_response(
                 request_fingerprint(data.model_dump(mode="json")) if idempotency_key else b""
             ),
             produce=create,
+            produce_claiming=create_claiming,
         )
         return outcome.response()
 

@@ -31,15 +31,15 @@ from flightdeck.bookings.models import (
 from flightdeck.bookings.records import BookingRecord
 from flightdeck.flights.inventory.service import one_statement_hold
 from flightdeck.platform.compiled_reads import CompiledBatch, CompiledWrite
-from flightdeck.platform.db import new_id
+from flightdeck.platform.db import new_id, unique_violation
 from flightdeck.platform.events.outbox import OUTBOX_TABLE
+from flightdeck.platform.idempotency import IDEMPOTENCY_KEYS
 
 Values = dict[str, Any]
 _BOOKINGS: Table = Booking.__table__  # type: ignore[assignment]
 _SEGMENTS: Table = BookingSegment.__table__  # type: ignore[assignment]
 _PASSENGERS: Table = BookingPassenger.__table__  # type: ignore[assignment]
 _REFERENCES: Table = BookingReference.__table__  # type: ignore[assignment]
-_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 def booking_rows(record: BookingRecord) -> tuple[Values, list[Values], list[Values]]:
@@ -200,12 +200,15 @@ def add_statement_postgresql(segments: int, passengers: int) -> CompiledWrite:
 
 
 @cache
-def hold_and_add_statement_postgresql(passengers: int) -> CompiledWrite:
+def hold_and_add_statement_postgresql(passengers: int, *, keyed: bool) -> CompiledWrite:
     """PostgreSQL: the seats of a booking of one flight held and the booking written, in one
     statement, on condition that the flight is as it was read (flights/inventory/
     hold_statement.py, whose answer it gives). The PNR's claim is selected from the seats
     taken and everything else from it, as in `add_statement_postgresql`; a taken PNR is not
-    skipped but meets the PNR's key, which aborts the whole statement (`pnr_taken`)."""
+    skipped but meets the PNR's key, which aborts the whole statement (`pnr_taken`).
+    `keyed`: the request's Idempotency-Key claimed with its response too, selected from the
+    booking written (bound values `k_<column>`); a key with a row already meets the keys'
+    unique index, which aborts the statement as well (platform/idempotency.py)."""
 
     def writes(taken: Any) -> list[Any]:
         claim = (
@@ -219,24 +222,32 @@ def hold_and_add_statement_postgresql(passengers: int) -> CompiledWrite:
             .returning(_REFERENCES.c.booking_id)
             .cte("claimed")
         )
-        return [claim, *_booking_ctes(claim, 1, passengers)]
+        ctes = [claim, *_booking_ctes(claim, 1, passengers)]
+        if keyed:
+            key = _bound_row(list(IDEMPOTENCY_KEYS.columns), "k_").select_from(ctes[1])
+            ctes.append(_insert_rows(IDEMPOTENCY_KEYS, [key], "key_claimed"))
+        return ctes
 
     return CompiledWrite(one_statement_hold(writes))
 
 
 def pnr_taken(error: DBAPIError) -> bool:
     """Whether the driver's error is the PNR's key refusing a PNR another booking has."""
-    orig = getattr(error, "orig", None)
-    return getattr(orig, "sqlstate", None) == _UNIQUE_VIOLATION and (
-        getattr(orig, "constraint_name", None) == _REFERENCES.primary_key.name
-    )
+    return unique_violation(error, str(_REFERENCES.primary_key.name))
 
 
 def add_parameters(
-    row: Values, segments: list[Values], passengers: list[Values], event: Values
+    row: Values,
+    segments: list[Values],
+    passengers: list[Values],
+    event: Values,
+    key: Values | None = None,
 ) -> Values:
-    """The bound values of `add_statement_postgresql`, by their prefixed names."""
+    """The bound values of `add_statement_postgresql` (and the key's row of a keyed
+    `hold_and_add_statement_postgresql`), by their prefixed names."""
     parameters = {f"b_{name}": value for name, value in row.items()}
+    if key is not None:
+        parameters.update((f"k_{name}", value) for name, value in key.items())
     for i, segment in enumerate(segments):
         parameters.update((f"s{i}_{name}", value) for name, value in segment.items())
     for i, passenger in enumerate(passengers):

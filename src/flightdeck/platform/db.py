@@ -174,6 +174,18 @@ STATEMENT_WRITES = "flightdeck_statement_writes"
 STATEMENT_WRITE_OPTIONS = {"isolation_level": "AUTOCOMMIT", STATEMENT_WRITES: True}
 
 
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+def unique_violation(error: Exception, constraint: str) -> bool:
+    """Whether a driver's error (PostgreSQL's, through SQLAlchemy) is `constraint` refusing
+    a duplicate: how a plain INSERT in a statement of several writes says the row exists."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) == _UNIQUE_VIOLATION and (
+        getattr(orig, "constraint_name", None) == constraint
+    )
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Writers take the lock up front, so concurrent requests queue instead of deadlocking
     # on a read-then-write lock upgrade; read-only requests (GET) do not queue behind them.

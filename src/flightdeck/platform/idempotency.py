@@ -7,6 +7,12 @@ same transaction, so once the first request has committed, the same key and body
 response; if it failed, nothing is kept and the key can be used again. The same key with a
 different body is a 409. Keys expire after 24 h.
 
+Work done in one statement in autocommit (a hold: bookings/holds.py) may claim the key in
+that statement instead, with its response (`produce_claiming`, `KeyClaim`): a plain INSERT of
+the finished row, so a key already there (live, expired or being claimed) meets the unique
+index, which aborts the whole statement; nothing is written and the request then takes the
+way above, which replays, refuses or renews.
+
 Responses are stored encrypted and request bodies only as keyed digests (HMAC with a server key,
 platform/security/digests.py): both may carry personal data, such as birth dates.
 """
@@ -39,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id
+from flightdeck.platform.db import Base, IdMixin, UTCDateTime, new_id, unique_violation
 from flightdeck.platform.errors import Conflict
 from flightdeck.platform.security.digests import digest_keys
 from flightdeck.platform.security.encryption import EncryptedString
@@ -91,6 +97,47 @@ class IdempotencyKey(IdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+IDEMPOTENCY_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+_KEY_UNIQUE = next(
+    str(c.name) for c in IDEMPOTENCY_KEYS.constraints if isinstance(c, UniqueConstraint)
+)
+
+
+class KeyClaimed(Exception):
+    """The key has a row already (live, expired or being claimed): the statement that was to
+    claim it wrote nothing."""
+
+
+def key_claimed(error: Exception) -> bool:
+    """Whether a driver's error is the keys' unique index refusing a claim's INSERT."""
+    return unique_violation(error, _KEY_UNIQUE)
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """A key to claim in the statement that does the request's work, its row written with the
+    response (`row`) by a plain INSERT in that statement (`IDEMPOTENCY_KEYS`). The statement
+    raises `KeyClaimed` when the key's unique index refuses it (`key_claimed`)."""
+
+    scope: str
+    key: str
+    fingerprint: bytes
+
+    def row(self, status_code: int | None = None, body: Any = None) -> dict[str, Any]:
+        """The key's row, with the response if given (none: claimed, not answered yet)."""
+        now = utcnow()
+        return {
+            "id": new_id(),
+            "scope": self.scope,
+            "key": self.key,
+            "request_hash": digest_keys().digest(self.fingerprint),
+            "response_status": status_code,
+            "response_body": None if body is None else _json_text(body),
+            "created_at": now,
+            "expires_at": now + KEY_LIFETIME,
+        }
+
+
 @dataclass(frozen=True)
 class IdempotentResponse:
     status_code: int
@@ -130,16 +177,23 @@ async def run_idempotent(
     key: str | None,
     fingerprint: bytes,
     produce: Callable[[], Awaitable[tuple[int, Any]]],
+    produce_claiming: Callable[[KeyClaim], Awaitable[tuple[int, Any] | None]] | None = None,
 ) -> IdempotentResponse:
     """Runs `produce` (returning status and body: a pydantic model or JSON-able values) once
     per (scope, key): a repeat with the same fingerprint replays the stored response; a
     different fingerprint is 409 `idempotency_key_reused`; a first request not finished yet
-    is 409 `idempotency_request_in_progress`. No key: just runs `produce`."""
+    is 409 `idempotency_request_in_progress`. No key: just runs `produce`.
+
+    `produce_claiming`, tried first when there is a key: the work done with the key's claim
+    and response written in its one statement, or None when it wrote nothing (it did not
+    apply, failed, or met the key's row): then the key is claimed and `produce` runs."""
     if key is None:
         status_code, body = await produce()
         return IdempotentResponse(status_code, body, replayed=False)
-    now = utcnow()
-    if not await _claim(session, scope, key, fingerprint, now):
+    claim = KeyClaim(scope, key, fingerprint)
+    if produce_claiming is not None and (done := await produce_claiming(claim)) is not None:
+        return IdempotentResponse(*done, replayed=False)
+    if not await _claim(session, claim):
         return await _replay(session, scope, key, fingerprint)
     status_code, body = await produce()
     await session.execute(
@@ -171,7 +225,7 @@ def _claim_statement(dialect: str) -> Any:
     """INSERT of a key's row that replaces an expired row of the same key and leaves a live
     one alone (rowcount 0): one statement, where a DELETE of the expired row and an INSERT
     were two. A concurrent claim of the same key waits for the first one's transaction."""
-    table: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+    table = IDEMPOTENCY_KEYS
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
     renewed = ("request_hash", "response_status", "response_body", "created_at", "expires_at")
@@ -182,22 +236,10 @@ def _claim_statement(dialect: str) -> Any:
     )
 
 
-async def _claim(
-    session: AsyncSession, scope: str, key: str, fingerprint: bytes, now: datetime
-) -> bool:
+async def _claim(session: AsyncSession, claim: KeyClaim) -> bool:
     """Inserts the key's row unless it exists (an expired one is replaced); True if inserted."""
-    row = {
-        "id": new_id(),
-        "scope": scope,
-        "key": key,
-        "request_hash": digest_keys().digest(fingerprint),
-        "response_status": None,
-        "response_body": None,
-        "created_at": now,
-        "expires_at": now + KEY_LIFETIME,
-    }
     statement = _claim_statement(session.get_bind().dialect.name)
-    result = cast(CursorResult[Any], await session.execute(statement, row))
+    result = cast(CursorResult[Any], await session.execute(statement, claim.row()))
     return result.rowcount == 1
 
 
