@@ -4,6 +4,7 @@ flights/inventory/hold_statement.py), or the transactional way when it is not.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -263,3 +264,31 @@ async def test_a_keyed_hold_refused_keeps_no_key(
     )
     assert_error(refused, 409, "seats_unavailable")
     assert await fetch_rows(db, "SELECT id FROM idempotency_keys WHERE key = 'app-4'") == []
+
+
+async def test_one_key_sent_eight_times_at_once_makes_one_booking(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    agent: TestUser,
+    passenger: TestUser,
+    db: AsyncSession,
+) -> None:
+    flight = await flight_read(client, agent, passenger)
+    body = booking_body([flight["id"]])
+    with postgres_queries(app) as sent:
+        responses = await asyncio.gather(
+            *(
+                client.post("/bookings", json=body, headers=keyed(passenger, "app-5"))
+                for _ in range(8)
+            )
+        )
+    assert any("INSERT INTO idempotency_keys" in sql and "flight_cabins" in sql for sql in sent)
+    created = [r for r in responses if r.status_code == 201]
+    assert {r.json()["id"] for r in created} == {created[0].json()["id"]}
+    assert sum("Idempotent-Replayed" not in r.headers for r in created) == 1
+    for response in responses:
+        if response.status_code != 201:
+            assert_error(response, 409, "idempotency_request_in_progress")
+    assert await seats_available(client, flight["id"]) == 148
+    bookings = "SELECT count(*) FROM booking_segments WHERE flight_id = :f"
+    assert await count(db, bookings, f=flight["id"]) == 2
