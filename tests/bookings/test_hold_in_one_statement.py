@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.bookings import holds
@@ -228,12 +228,24 @@ async def test_a_key_met_in_the_statement_takes_no_seats_and_replays(
     body = booking_body([flight["id"]])
     first = await client.post("/bookings", json=body, headers=keyed(passenger, "app-2"))
     assert first.status_code == 201, first.text
-    with postgres_queries(app) as sent:
-        again = await client.post("/bookings", json=body, headers=keyed(passenger, "app-2"))
+    pool = app.state.engine.sync_engine.pool
+    dropped: list[Any] = []
+
+    def record(*args: Any) -> None:
+        dropped.append(args)
+
+    event.listen(pool, "invalidate", record)
+    try:
+        with postgres_queries(app) as sent:
+            again = await client.post("/bookings", json=body, headers=keyed(passenger, "app-2"))
+    finally:
+        event.remove(pool, "invalidate", record)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    # The one statement took the seats, met the key's row and was undone whole.
+    # The one statement took the seats, met the key's row and was undone whole; PostgreSQL's
+    # refusal left its connection usable, and in the pool.
     assert "INSERT INTO idempotency_keys" in sent[0] and "UPDATE flight_cabins" in sent[0]
+    assert dropped == []
     assert await seats_available(client, flight["id"]) == 148
     bookings = "SELECT count(*) FROM booking_segments WHERE flight_id = :f"
     assert await count(db, bookings, f=flight["id"]) == 2

@@ -118,15 +118,33 @@ async def test_cursor_events_see_the_statement(app: FastAPI, db: AsyncSession) -
 
 @pytest.mark.parametrize("brief", [False, True])
 async def test_a_driver_error_is_sqlalchemys_and_drops_the_connection(
-    app: FastAPI, brief: bool
+    app: FastAPI, backend: str, brief: bool
 ) -> None:
+    """SQLite: the connection is dropped. PostgreSQL refusing a statement on a read
+    connection (autocommit) leaves the connection as it was: it stays and serves the next."""
     missing = CompiledRead(select(column("x")).select_from(table("no_such_table")), brief=brief)
     async with read_connection(app.state.engine) as conn:
         with pytest.raises(DBAPIError) as raised:
             await missing.rows(conn, {})
-        assert raised.value.connection_invalidated
+        dropped = backend == "sqlite"
+        assert raised.value.connection_invalidated is dropped
+        assert conn.invalidated is dropped
+        if not dropped:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    async with read_connection(app.state.engine) as conn:  # the pool goes on
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)  # asyncpg's cancellation
+async def test_a_read_cancelled_on_an_autocommit_connection_drops_it(app: FastAPI) -> None:
+    """Only the server's own refusal keeps a connection: a trip the task abandoned (its
+    answer never read) drops it."""
+    slow = CompiledRead(select(func.pg_sleep(5)))
+    async with read_connection(app.state.engine) as conn:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(slow.rows(conn, {}), timeout=0.2)
         assert conn.invalidated
-    async with read_connection(app.state.engine) as conn:  # the pool goes on with another
+    async with read_connection(app.state.engine) as conn:
         assert (await conn.execute(text("SELECT 1"))).scalar() == 1
 
 

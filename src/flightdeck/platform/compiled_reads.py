@@ -14,7 +14,9 @@ rows are the ones `execute` returns. What stays SQLAlchemy's: the statement (Cor
 the types, the pool, and the connection's options. Cursor events are dispatched as for any
 execution (without a cursor or an execution context), so listeners still see each statement;
 a driver error becomes SQLAlchemy's `DBAPIError`, and after it, or after the task was
-cancelled in the middle of a trip, the connection is dropped from the pool (`_drop`).
+cancelled in the middle of a trip, the connection is dropped from the pool (`_drop`), except
+after PostgreSQL's own refusal of a statement sent in autocommit, which leaves the connection
+as it was (`_refused_in_autocommit`: a key or a PNR met in a hold's one statement).
 
 It runs so only on a read-only connection that reads statement by statement (`READ_ONLY`, and
 PostgreSQL's autocommit or SQLite's `STATEMENT_READS`: a read connection, a GET's session),
@@ -55,6 +57,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
@@ -205,6 +208,8 @@ class CompiledRead:
             else:
                 rows = await driver.execute_fetchall(compiled.sql, parameters)
         except BaseException as error:
+            if _refused_in_autocommit(conn, driver, error):
+                raise DBAPIError(compiled.sql, parameters, error) from error
             await _drop(conn, compiled.sql, parameters, error)
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(sync, None, compiled.sql, parameters, None, False)
@@ -247,6 +252,20 @@ async def _begin_on_adapter(conn: AsyncConnection, sync: Connection) -> None:
         await start()
     except BaseException as error:
         await _drop(conn, "BEGIN", None, error)
+
+
+def _refused_in_autocommit(conn: AsyncConnection, driver: Any, error: BaseException) -> bool:
+    """Whether PostgreSQL refused a statement sent in autocommit (a key or a PNR met in a
+    hold's one statement, a statement timeout on a read): the server answered, no transaction
+    was open on either side, and the connection is as it was before the statement. It stays
+    in the pool; only the error is raised (as SQLAlchemy's `DBAPIError`)."""
+    sync = conn.sync_connection
+    return (
+        isinstance(error, asyncpg.PostgresError)
+        and sync is not None
+        and (_statement_reads(sync) or _statement_writes(sync))
+        and not driver.is_in_transaction()
+    )
 
 
 async def _drop(conn: AsyncConnection, sql: str, parameters: Any, error: BaseException) -> NoReturn:
