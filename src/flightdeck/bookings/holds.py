@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,7 +74,7 @@ async def create_booking(
     booking_id = new_id()
     segments = _segment_requests(data)
     repo = booking_repository(session)
-    if isinstance(repo, SqlBookingRepository) and _one_statement_applies(session, segments):
+    if _one_statement_applies(repo, segments):
         made = await _create_in_one_statement(
             repo, principal, data, segments[0], booking_id, hold_minutes
         )
@@ -104,7 +104,7 @@ async def create_booking_claiming(
     or the error is answered."""
     segments = _segment_requests(data)
     repo = booking_repository(session)
-    if not (isinstance(repo, SqlBookingRepository) and _one_statement_applies(session, segments)):
+    if not _one_statement_applies(repo, segments):
         return None
     try:
         return await _create_in_one_statement(
@@ -115,7 +115,14 @@ async def create_booking_claiming(
         return None
 
 
-def _one_statement_applies(session: AsyncSession, segments: list[SegmentRequest]) -> bool:
+def _one_statement_applies(
+    repo: BookingRepository, segments: list[SegmentRequest]
+) -> TypeGuard[SqlBookingRepository]:
+    """Whether the booking can be made in one statement: the SQL store on PostgreSQL, one
+    flight, no chosen seat, nothing read or claimed in the session yet."""
+    if not isinstance(repo, SqlBookingRepository):
+        return False
+    session = repo.session
     return (
         len(segments) == 1
         and all(seat is None for seat in segments[0].seats)
