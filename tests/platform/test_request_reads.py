@@ -17,7 +17,7 @@ from tests.conftest import TestUser
 from tests.statements import postgres_queries, sqlite_begins
 
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import READ_ONLY, request_session
+from flightdeck.platform.db import READ_ONLY, read_connection, request_session
 from flightdeck.platform.events.consumers import ProcessedEvent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -102,3 +102,80 @@ async def test_a_read_session_is_closed_not_committed_and_refuses_changed_object
     async with app.state.engine.connect() as conn:
         found = await conn.scalar(select(func.count()).where(ProcessedEvent.event_id == event_id))
     assert found == 0
+
+
+class LoopTurns:
+    """Counts the event loop's turns from `start` to `stop` (a callback that schedules
+    itself once per turn)."""
+
+    def __init__(self) -> None:
+        self._turns = 0
+        self._counting = False
+
+    def _tick(self) -> None:
+        if self._counting:
+            self._turns += 1
+            asyncio.get_running_loop().call_soon(self._tick)
+
+    def start(self) -> None:
+        self._counting = True
+        asyncio.get_running_loop().call_soon(self._tick)
+
+    def stop(self) -> int:
+        self._counting = False
+        return self._turns
+
+
+async def test_a_read_is_closed_in_the_requests_own_turn_of_the_event_loop(
+    app: FastAPI,
+) -> None:
+    """SQLAlchemy's `async with` closes in a task of its own (three turns of the loop, each
+    as long as whatever else runs in it); a read's session and connection close in place."""
+    request = Request({"type": "http", "method": "GET", "app": app, "headers": []})
+    async with request_session(request) as session:
+        await session.execute(text("SELECT 1"))
+        connection = await session.connection()
+        closing = LoopTurns()
+        closing.start()
+    assert closing.stop() == 0
+    assert connection.closed
+
+    async with read_connection(app.state.engine) as conn:
+        await conn.execute(text("SELECT 1"))
+        closing = LoopTurns()
+        closing.start()
+    assert closing.stop() == 0
+    assert conn.closed
+
+
+async def test_a_session_or_connection_left_by_an_error_or_a_cancellation_goes_back_to_the_pool(
+    app: FastAPI, backend: str
+) -> None:
+    pool = app.state.engine.sync_engine.pool
+    checked_out = pool.checkedout()
+    post = Request({"type": "http", "method": "POST", "app": app, "headers": []})
+
+    with pytest.raises(LookupError):
+        async with request_session(post) as session:
+            await session.execute(text("SELECT 1"))
+            assert pool.checkedout() == checked_out + 1
+            raise LookupError
+    assert pool.checkedout() == checked_out
+
+    entered = asyncio.Event()
+
+    async def read_until_cancelled() -> None:
+        async with read_connection(app.state.engine) as conn:
+            await conn.execute(text("SELECT 1"))
+            entered.set()
+            await asyncio.sleep(60)
+
+    reader = asyncio.create_task(read_until_cancelled())
+    await entered.wait()
+    assert pool.checkedout() == checked_out + 1
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert pool.checkedout() == checked_out
+    async with read_connection(app.state.engine) as conn:  # the pool still serves
+        assert await conn.scalar(text("SELECT 1")) == 1

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event
@@ -324,15 +324,41 @@ _REQUEST_READS: dict[str, dict[str, Any]] = {
 }
 
 
+_Closeable = TypeVar("_Closeable", AsyncSession, AsyncConnection)
+
+
+@asynccontextmanager
+async def closing_in_task(resource: _Closeable) -> AsyncIterator[_Closeable]:
+    """`async with resource` (a session, or a started connection), closed in the caller's
+    own task when the block ends normally.
+
+    SQLAlchemy's `async with` closes in a task of its own and waits for it, shielded from
+    cancellation: the caller resumes three turns of the event loop later, each as long as
+    whatever else the loop runs meanwhile. Under the holds bench a GET of one booking spent
+    5-6 ms of its ~9 ms in the server waiting for them, and a hold kept its write slot as long
+    (docs/ARCHITECTURE.md, "The cost of a request"). A block that ends normally leaves nothing
+    open on the database (a read in autocommit, a session committed or rolled back), so its
+    close is awaited here, in the same turn (on PostgreSQL it sends nothing). A block left by
+    an exception, a cancellation included, is closed SQLAlchemy's way: it may have a
+    statement or a transaction to undo."""
+    try:
+        yield resource
+    except BaseException as exc:
+        await resource.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    await resource.close()
+
+
 @asynccontextmanager
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session (`DbSession`, for a route that takes no dependencies): one
     transaction, committed when the block ends, rolled back on any error. A GET or HEAD reads
     statement by statement instead (`_REQUEST_READS`) and has nothing to commit: closing the
     session returns its connection (a GET of one booking: 1.47 -> 1.37 ms of CPU without the
-    commit, docs/ARCHITECTURE.md "Reads"); one that changed ORM objects is a bug, refused."""
+    commit, docs/ARCHITECTURE.md "Reads"); one that changed ORM objects is a bug, refused.
+    Closed in the request's task (`closing_in_task`)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
+    async with closing_in_task(maker()) as session:
         if request.method in ("GET", "HEAD"):
             dialect = session.get_bind().dialect.name
             await session.connection(execution_options=_REQUEST_READS.get(dialect, {}))
@@ -367,8 +393,9 @@ async def app_engine(request: Request) -> AsyncEngine:
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection for read-only work outside the request's session (no ORM, no
     unit of work): search opens one only when its cache cannot answer. Statements run in
-    autocommit, each on its own snapshot; nothing is written, so nothing is committed."""
-    async with engine.connect() as conn:
+    autocommit, each on its own snapshot; nothing is written, so nothing is committed.
+    Closed in the caller's task (`closing_in_task`)."""
+    async with closing_in_task(await engine.connect().start()) as conn:
         if conn.dialect.name == "sqlite":
             # The driver is in autocommit already; only skip the BEGIN of `_sqlite_begin`.
             await conn.execution_options(**{READ_ONLY: True, STATEMENT_READS: True})

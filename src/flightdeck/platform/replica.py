@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import (
 from flightdeck.platform.db import (
     ASYNCPG_CONNECT_ARGS,
     READ_ONLY,
+    closing_in_task,
     create_sessionmaker,
     read_connection,
 )
@@ -178,7 +179,7 @@ class ReadDatabase:
         reason = self._avoid_reason()
         if self.replica is not None and reason is None:
             try:
-                async with self.replica.connect():
+                async with closing_in_task(await self.replica.connect().start()):
                     pass  # the pool keeps the connection for the caller's checkout
             except CONNECTION_FAILURES as exc:
                 self.mark_unreachable(exc)
