@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import func, select, text
 from tests import conftest
 from tests.conftest import TestUser
+from tests.loop_turns import LoopTurns
 from tests.statements import postgres_queries, sqlite_begins
 
 from flightdeck.platform.clock import utcnow
@@ -102,28 +103,6 @@ async def test_a_read_session_is_closed_not_committed_and_refuses_changed_object
     async with app.state.engine.connect() as conn:
         found = await conn.scalar(select(func.count()).where(ProcessedEvent.event_id == event_id))
     assert found == 0
-
-
-class LoopTurns:
-    """Counts the event loop's turns from `start` to `stop` (a callback that schedules
-    itself once per turn)."""
-
-    def __init__(self) -> None:
-        self._turns = 0
-        self._counting = False
-
-    def _tick(self) -> None:
-        if self._counting:
-            self._turns += 1
-            asyncio.get_running_loop().call_soon(self._tick)
-
-    def start(self) -> None:
-        self._counting = True
-        asyncio.get_running_loop().call_soon(self._tick)
-
-    def stop(self) -> int:
-        self._counting = False
-        return self._turns
 
 
 async def test_a_read_is_closed_in_the_requests_own_turn_of_the_event_loop(
