@@ -335,12 +335,12 @@ async def closing_in_task(resource: _Closeable) -> AsyncIterator[_Closeable]:
     SQLAlchemy's `async with` closes in a task of its own and waits for it, shielded from
     cancellation: the caller resumes three turns of the event loop later, each as long as
     whatever else the loop runs meanwhile. Under the holds bench a GET of one booking spent
-    5-6 ms of its ~9 ms in the server waiting for them, and a hold kept its write slot as long
-    (docs/ARCHITECTURE.md, "The cost of a request"). A block that ends normally leaves nothing
-    open on the database (a read in autocommit, a session committed or rolled back), so its
-    close is awaited here, in the same turn (on PostgreSQL it sends nothing). A block left by
-    an exception, a cancellation included, is closed SQLAlchemy's way: it may have a
-    statement or a transaction to undo."""
+    3.6-6.1 ms of its 6.4-10.6 ms in the server (means) waiting for them, and a hold kept its
+    write slot as long (docs/ARCHITECTURE.md, "The cost of a request"). A block that ends
+    normally leaves nothing open on the database (a read in autocommit, a session committed
+    or rolled back), so its close is awaited here, in the same turn (on PostgreSQL it sends
+    nothing). A block left by an exception, a cancellation included, is closed SQLAlchemy's
+    way: it may have a statement or a transaction to undo."""
     try:
         yield resource
     except BaseException as exc:
