@@ -10,11 +10,13 @@ then, servers on free ports one at a time (servers.py):
    connections for `--duration` (30) seconds: one or two passengers on one flight, a fifth of
    the requests on a handful of nearly full flights that sell out (409 `seats_unavailable`
    then, as it should); with `--idempotency-keys`, each with an `Idempotency-Key` of its
-   own, as the app sends; at the same time a second wrk reads one booking with
-   `GET /bookings/{id}` over `--readers` connections (1: one client reading again as soon as
-   it has its answer), the booking path's latency under that load. A probe, not a second
-   load: 4 closed-loop readers sent more requests than the holds and took their CPU
-   (docs/ARCHITECTURE.md, "Write admission").
+   own, as the app sends; with `--chosen-seats`, each passenger choosing a seat (each hold a
+   transaction of several statements). At the same time a second wrk reads one booking
+   with `GET /bookings/{id}` over `--readers` connections (1), each waiting `--read-pause`
+   ms (10) after an answer before the next: the booking path's latency under that load. A
+   probe, not a second load: closed-loop readers took the CPU the holds left (one such
+   reader sent 92-365 GET/s as the write slots changed; docs/ARCHITECTURE.md, "Write
+   admission").
 
 Prints holds/s (201 answers), p50, p99, the 409s, the GET rate and p50/p99, the ratio to the
 floor and the server's CPU per request (its processes' CPU time over the requests served,
@@ -65,6 +67,8 @@ USERS = 4
 HOT_FLIGHTS = 8
 HOT_SHARE = 0.2
 REQUESTS = 4_000  # distinct hold requests wrk cycles through
+# The economy seats `--chosen-seats` picks from (network.py's A321: business rows 1-6).
+_CHOSEN_SEATS = [f"{row}{letter}" for row in range(14, 32) for letter in "ABCDEF"]
 
 
 @dataclass(frozen=True)
@@ -152,22 +156,28 @@ def _passenger(rng: random.Random, index: int) -> dict[str, str]:
 
 
 def _hold_requests(
-    counters: dict[str, tuple[int, int]], tokens: list[str], seed: int
+    counters: dict[str, tuple[int, int]], tokens: list[str], seed: int, seats: bool = False
 ) -> tuple[list[Request], list[str]]:
     """REQUESTS hold requests (one flight, one or two passengers) and the hot flights: the
-    fullest ones, which a fifth of the requests ask for so that they sell out."""
+    fullest ones, which a fifth of the requests ask for so that they sell out. `seats`: each
+    passenger chooses an economy seat (rows 14-31 of the network's A321s), so each hold is
+    a transaction of several statements (docs/ARCHITECTURE.md, "The hold path"); five times
+    as many requests then, each flight's seats chosen in turn, so that a hold is refused
+    for its seat only on a flight whose seats have all been asked for already."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
     by_room = sorted(counters, key=lambda f: counters[f][0] - counters[f][1])
     hot = by_room[:HOT_FLIGHTS]
     roomy = by_room[HOT_FLIGHTS:]
     requests = []
-    for _ in range(REQUESTS):
+    chosen: dict[str, int] = {}  # seats chosen so far, by flight
+    for _ in range(REQUESTS * (5 if seats else 1)):
         flight = rng.choice(hot) if rng.random() < HOT_SHARE else rng.choice(roomy)
-        body = {
-            "segments": [flight],
-            "cabin": "economy",
-            "passengers": [_passenger(rng, i) for i in range(rng.choice((1, 1, 2)))],
-        }
+        passengers = [_passenger(rng, i) for i in range(rng.choice((1, 1, 2)))]
+        for passenger in passengers if seats else ():
+            index = chosen.get(flight, 0) % len(_CHOSEN_SEATS)
+            passenger["seat"] = _CHOSEN_SEATS[index]
+            chosen[flight] = index + 1
+        body = {"segments": [flight], "cabin": "economy", "passengers": passengers}
         headers = (
             ("Authorization", f"Bearer {rng.choice(tokens)}"),
             ("Content-Type", "application/json"),
@@ -204,18 +214,18 @@ async def _some_bookings(base_url: str, holds: list[Request], count: int) -> lis
 
 
 @contextlib.contextmanager
-def _database(
-    name: str, workdir: Path, pool_size: int | None, read_reserve: int | None
-) -> Iterator[dict[str, str]]:
+def _database(name: str, workdir: Path, args: argparse.Namespace) -> Iterator[dict[str, str]]:
     common = {
         "FLIGHTDECK_JWT_SECRET": os.urandom(32).hex(),
         "FLIGHTDECK_ENCRYPTION_KEYS": generate_key_spec("bench"),
         "FLIGHTDECK_ACCESS_TOKEN_MINUTES": "60",
     }
-    if pool_size is not None:
-        common["FLIGHTDECK_DATABASE_POOL_SIZE"] = str(pool_size)
-    if read_reserve is not None:
-        common["FLIGHTDECK_DATABASE_READ_RESERVE"] = str(read_reserve)
+    chosen = {
+        "FLIGHTDECK_DATABASE_POOL_SIZE": args.pool_size,
+        "FLIGHTDECK_DATABASE_READ_RESERVE": args.read_reserve,
+        "FLIGHTDECK_DATABASE_BRIEF_WRITE_SLOTS": args.brief_slots,
+    }
+    common |= {name: str(value) for name, value in chosen.items() if value is not None}
     if name == "sqlite":
         yield sqlite_settings(workdir) | common
     elif name == "postgres":
@@ -226,7 +236,7 @@ def _database(
 
 
 def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Run:
-    with _database(name, workdir, args.pool_size, args.read_reserve) as settings:
+    with _database(name, workdir, args) as settings:
         url = settings["FLIGHTDECK_DATABASE_URL"]
         run_cli("migrate", settings=settings, cwd=workdir)
         build_network(url, flights=args.flights, history_days=0, seed=args.seed)
@@ -247,7 +257,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
             )
         with running_flightdeck(settings, workers=workers) as server:
             tokens = asyncio.run(_tokens(server.base_url))
-            holds, _ = _hold_requests(initial, tokens, args.seed)
+            holds, _ = _hold_requests(initial, tokens, args.seed, args.chosen_seats)
             reads = asyncio.run(_some_bookings(server.base_url, holds, 20))
             load = load_average()
             pid = server.pid
@@ -260,6 +270,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                     workdir=workdir,
                     connections=args.readers,
                     duration=args.duration,
+                    pause_ms=args.read_pause,
                 )
                 hold_result = run_wrk(
                     server.base_url,
@@ -352,6 +363,23 @@ def main() -> None:
         type=int,
         default=None,
         help="FLIGHTDECK_DATABASE_READ_RESERVE of the server",
+    )
+    parser.add_argument(
+        "--brief-slots",
+        type=int,
+        default=None,
+        help="FLIGHTDECK_DATABASE_BRIEF_WRITE_SLOTS of the server",
+    )
+    parser.add_argument(
+        "--read-pause",
+        type=float,
+        default=10.0,
+        help="ms each reader waits after an answer before its next GET (0: none)",
+    )
+    parser.add_argument(
+        "--chosen-seats",
+        action="store_true",
+        help="every passenger chooses a seat: each hold is a transaction",
     )
     parser.add_argument(
         "--idempotency-keys",

@@ -36,6 +36,10 @@ for line in io.lines(os.getenv("BENCH_REQUESTS")) do
   requests[#requests + 1] = wrk.format(method, path, hdrs, body)
   parts[#parts + 1] = {method, path, hdrs, body}
 end
+local pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "")
+if pause then
+  function delay() return pause end
+end
 local sent = 0
 local counter = 0
 local statuses = {}
@@ -123,10 +127,13 @@ def start_wrk(
     threads: int = 1,
     timeout: float = 10.0,
     unique_keys: bool = False,
+    pause_ms: float = 0.0,
 ) -> subprocess.Popen[str]:
     """Starts wrk in the background; `finish_wrk` waits for it and reads its result.
     `unique_keys`: every request sent carries an `Idempotency-Key` of its own (as the app's
-    holds do), where the list's requests would otherwise repeat as they are."""
+    holds do), where the list's requests would otherwise repeat as they are. `pause_ms`:
+    each connection waits that long after an answer before its next request (wrk's
+    `delay()`; its latencies leave the pause out)."""
     if not requests:
         raise ValueError("no requests to send")
     # Files of their own: another wrk may be starting from the same directory right now.
@@ -148,7 +155,8 @@ def start_wrk(
         command,
         env=os.environ
         | {"BENCH_REQUESTS": str(listing)}
-        | ({"BENCH_KEY_PREFIX": os.urandom(6).hex()} if unique_keys else {}),
+        | ({"BENCH_KEY_PREFIX": os.urandom(6).hex()} if unique_keys else {})
+        | ({"BENCH_PAUSE_MS": str(pause_ms)} if pause_ms > 0 else {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

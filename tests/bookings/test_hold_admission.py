@@ -10,6 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from flightdeck.bookings import holds
+from flightdeck.bookings.schemas import BookingCreate
+from flightdeck.platform.settings import Settings
 from tests.bookings.factories import booking_body, future_flight, traveller
 from tests.conftest import TestUser
 
@@ -46,3 +49,57 @@ async def test_a_hold_waits_for_a_write_slot_while_a_read_goes_ahead(
     assert held.status_code == 201, held.text
     assert taken == max(1, settings.database_pool_size - settings.database_read_reserve)
     assert not slots.locked()  # the hold gave its slot back once it had committed
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("booking_store", ["sql"], indirect=True)
+async def test_a_hold_of_one_flight_waits_for_a_brief_slot_while_a_transaction_goes_ahead(
+    client: httpx.AsyncClient, app: FastAPI, agent: TestUser, passenger: TestUser
+) -> None:
+    flight = await future_flight(client, agent.headers)
+    warm = await client.post(
+        "/bookings", json=booking_body([flight["id"]], passengers=1), headers=passenger.headers
+    )
+    assert warm.status_code == 201, warm.text  # the app's slots exist
+    brief: asyncio.Semaphore = app.state.database_brief_write_slots
+    taken = 0
+    while not brief.locked():  # every brief slot busy: holds of one flight, under load
+        await brief.acquire()
+        taken += 1
+    try:
+        body = booking_body([flight["id"]], passengers=[traveller(8)])
+        waiting = asyncio.create_task(
+            client.post("/bookings", json=body, headers=passenger.headers)
+        )
+        # A chosen seat makes the hold a transaction of several statements: a write slot of
+        # its own, not a brief one.
+        seated = booking_body([flight["id"]], passengers=[traveller(9, seat="12A")])
+        transaction = await client.post("/bookings", json=seated, headers=passenger.headers)
+
+        assert transaction.status_code == 201, transaction.text
+        finished, _ = await asyncio.wait({waiting}, timeout=0.5)
+        assert not finished  # a wait for a brief slot, not a timing
+    finally:
+        for _ in range(taken):
+            brief.release()
+    held = await waiting
+    assert held.status_code == 201, held.text
+    assert taken == app.state.settings.database_brief_write_slots
+    assert not brief.locked()
+
+
+async def test_a_brief_hold_is_of_one_flight_without_a_seat_on_postgresql_and_sql() -> None:
+    one = BookingCreate.model_validate(booking_body(["f1"], passengers=2))
+    seated = BookingCreate.model_validate(
+        booking_body(["f1"], passengers=[traveller(0, seat="12A")])
+    )
+    two = BookingCreate.model_validate(booking_body(["f1", "f2"], passengers=1))
+    sql = Settings(database_url="postgresql+asyncpg://db.example.com/fd", bookings_store_url="")
+    mongo = sql.model_copy(update={"bookings_store_url": "mongodb://db.example.com/fd"})
+    sqlite = sql.model_copy(update={"database_url": "sqlite+aiosqlite:///var/fd.db"})
+
+    assert holds.brief_hold(one, sql)
+    assert not holds.brief_hold(seated, sql)
+    assert not holds.brief_hold(two, sql)
+    assert not holds.brief_hold(one, mongo)  # a SQL transaction and the store's write
+    assert not holds.brief_hold(one, sqlite)  # two trips under the one writer's lock

@@ -57,6 +57,7 @@ from flightdeck.platform.errors import AppError
 from flightdeck.platform.idempotency import KeyClaimed
 from flightdeck.platform.money import Money
 from flightdeck.platform.security.auth import Principal
+from flightdeck.platform.settings import Settings
 
 _PNR_ATTEMPTS = 8
 # The Idempotency-Key's row (`KeyClaim.row`) with the booking made as its stored response.
@@ -113,6 +114,19 @@ async def create_booking_claiming(
     except AppError:
         await session.rollback()
         return None
+
+
+def brief_hold(data: BookingCreate, settings: Settings) -> bool:
+    """Whether the hold is a brief write (`platform/db.write_slot`): one statement, one
+    round trip (`_one_statement_applies`): one flight, no chosen seat, the SQL store on
+    PostgreSQL. Anything else is a transaction of several round trips (on SQLite, under its
+    one writer's lock; fewer at once measured no better there)."""
+    return (
+        len(data.segments) == 1
+        and not settings.bookings_store_url
+        and not settings.is_sqlite
+        and all(seat is None for p in data.passengers for seat in p.seats_for(1))
+    )
 
 
 def _one_statement_applies(

@@ -123,11 +123,14 @@ async def hold_response(
     CPU under the holds bench): it takes the steps they took, in their order, except that the
     body and the header are validated first (with a bad token the 401 still comes before
     their 422: `SIGNED_IN_OPERATION`). Then the hold limit; then a write slot (reads keep
-    connections of their own), held until the session has committed."""
+    connections of their own; a hold of one round trip waits for a brief one first), held
+    until the session has committed."""
     await enforce_route_limit(HOLD_LIMIT, request)
-    async with write_slot(request), request_session(request) as session:
+    settings = app_settings(request)
+    brief = holds.brief_hold(data, settings)
+    async with write_slot(request, brief=brief), request_session(request) as session:
         principal = await request_principal(request, session)
-        hold_minutes = app_settings(request).hold_minutes
+        hold_minutes = settings.hold_minutes
 
         async def create() -> tuple[int, object]:
             booking = await holds.create_booking(

@@ -276,24 +276,39 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def _write_slots(request: Request) -> asyncio.Semaphore:
-    """The app's write slots: `database_pool_size - database_read_reserve` (at least one)."""
+def _slots(request: Request, name: str, count: Callable[[Settings], int]) -> asyncio.Semaphore:
+    """The app's semaphore `name` (made on first use: `count` of its settings, at least 1)."""
     state = request.app.state
-    slots: asyncio.Semaphore | None = getattr(state, "database_write_slots", None)
+    slots: asyncio.Semaphore | None = getattr(state, name, None)
     if slots is None:
-        settings: Settings = state.settings
-        slots = asyncio.Semaphore(
-            max(1, settings.database_pool_size - settings.database_read_reserve)
-        )
-        state.database_write_slots = slots
+        slots = asyncio.Semaphore(max(1, count(state.settings)))
+        setattr(state, name, slots)
     return slots
 
 
+def _write_slots(request: Request) -> asyncio.Semaphore:
+    """The app's write slots: `database_pool_size - database_read_reserve` (at least one)."""
+    return _slots(
+        request,
+        "database_write_slots",
+        lambda settings: settings.database_pool_size - settings.database_read_reserve,
+    )
+
+
 @asynccontextmanager
-async def write_slot(request: Request) -> AsyncIterator[None]:
+async def write_slot(request: Request, *, brief: bool = False) -> AsyncIterator[None]:
     """One of the app's write slots for the block (`WRITE_ADMISSION`, for a route that takes
-    no dependencies)."""
-    async with _write_slots(request):
+    no dependencies). `brief`: a write of one round trip (a hold of one flight), which first
+    waits for one of `database_brief_write_slots`: a few such writes keep the server as busy
+    as more would, and a read waits for the turns of the event loop they take."""
+    if not brief:
+        async with _write_slots(request):
+            yield
+        return
+    brief_slots = _slots(
+        request, "database_brief_write_slots", lambda s: s.database_brief_write_slots
+    )
+    async with brief_slots, _write_slots(request):
         yield
 
 

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # leave to everything else: at most pool size minus this many (at least one) run at once,
     # the others wait their turn, so a GET never queues behind hundreds of holds.
     database_read_reserve: int = Field(default=2, ge=0)
+    # Of those, how many brief writes (one round trip each: a hold of one flight) run at
+    # once: they keep a slot so briefly that a few keep the server busy, and more only
+    # lengthen each turn of its event loop that a read waits for (docs/ARCHITECTURE.md,
+    # "Write admission").
+    database_brief_write_slots: int = Field(default=4, ge=1)
     # A streaming read replica of the PostgreSQL primary ("" = none): search, flight listings
     # and seat maps read from it (platform/replica.py). While it is unreachable, or further
     # than `database_replica_max_lag_seconds` behind (checked every
