@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from flightdeck.bookings import holds
 from flightdeck.bookings.schemas import BookingCreate
 from flightdeck.platform.settings import Settings
-from tests.bookings.factories import booking_body, future_flight, traveller
+from tests.bookings.factories import book, booking_body, future_flight, traveller
 from tests.conftest import TestUser
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -23,10 +23,7 @@ async def test_a_hold_waits_for_a_write_slot_while_a_read_goes_ahead(
     client: httpx.AsyncClient, app: FastAPI, agent: TestUser, passenger: TestUser
 ) -> None:
     flight = await future_flight(client, agent.headers)
-    first = await client.post(
-        "/bookings", json=booking_body([flight["id"]], passengers=1), headers=passenger.headers
-    )
-    assert first.status_code == 201, first.text
+    first = await book(client, passenger.headers, booking_body([flight["id"]], passengers=1))
     slots: asyncio.Semaphore = app.state.database_write_slots
     settings = app.state.settings
     taken = 0
@@ -36,7 +33,7 @@ async def test_a_hold_waits_for_a_write_slot_while_a_read_goes_ahead(
     try:
         body = booking_body([flight["id"]], passengers=[traveller(7)])
         hold = asyncio.create_task(client.post("/bookings", json=body, headers=passenger.headers))
-        read = await client.get(f"/bookings/{first.json()['id']}", headers=passenger.headers)
+        read = await client.get(f"/bookings/{first['id']}", headers=passenger.headers)
 
         assert read.status_code == 200, read.text
         # Given time to finish, the hold has not: it waits for a slot (a wait, not a timing).
@@ -57,10 +54,8 @@ async def test_a_hold_of_one_flight_waits_for_a_brief_slot_while_a_transaction_g
     client: httpx.AsyncClient, app: FastAPI, agent: TestUser, passenger: TestUser
 ) -> None:
     flight = await future_flight(client, agent.headers)
-    warm = await client.post(
-        "/bookings", json=booking_body([flight["id"]], passengers=1), headers=passenger.headers
-    )
-    assert warm.status_code == 201, warm.text  # the app's slots exist
+    # A first brief hold, which makes the app's brief slots.
+    await book(client, passenger.headers, booking_body([flight["id"]], passengers=1))
     brief: asyncio.Semaphore = app.state.database_brief_write_slots
     taken = 0
     while not brief.locked():  # every brief slot busy: holds of one flight, under load
