@@ -225,7 +225,7 @@ def _database(name: str, workdir: Path, args: argparse.Namespace) -> Iterator[di
         "FLIGHTDECK_DATABASE_READ_RESERVE": args.read_reserve,
         "FLIGHTDECK_DATABASE_BRIEF_WRITE_SLOTS": args.brief_slots,
     }
-    common |= {name: str(value) for name, value in chosen.items() if value is not None}
+    common |= {setting: str(value) for setting, value in chosen.items() if value is not None}
     if name == "sqlite":
         yield sqlite_settings(workdir) | common
     elif name == "postgres":
