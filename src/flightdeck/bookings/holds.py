@@ -122,11 +122,14 @@ def brief_hold(data: BookingCreate, settings: Settings) -> bool:
     PostgreSQL. Anything else is a transaction of several round trips (on SQLite, under its
     one writer's lock; fewer at once measured no better there)."""
     return (
-        len(data.segments) == 1
-        and not settings.bookings_store_url
+        not settings.bookings_store_url
         and not settings.is_sqlite
-        and all(seat is None for p in data.passengers for seat in p.seats_for(1))
+        and _one_flight_no_seat(_segment_requests(data))
     )
+
+
+def _one_flight_no_seat(segments: list[SegmentRequest]) -> bool:
+    return len(segments) == 1 and all(seat is None for seat in segments[0].seats)
 
 
 def _one_statement_applies(
@@ -138,8 +141,7 @@ def _one_statement_applies(
         return False
     session = repo.session
     return (
-        len(segments) == 1
-        and all(seat is None for seat in segments[0].seats)
+        _one_flight_no_seat(segments)
         and not session.in_transaction()
         and session.get_bind().dialect.name == "postgresql"
     )
