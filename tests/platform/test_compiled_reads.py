@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     or_,
     select,
     table,
@@ -197,6 +198,30 @@ async def test_a_column_read_by_its_type_code_is_refused(app: FastAPI) -> None:
     async with read_connection(app.state.engine) as conn:
         with pytest.raises(ValueError, match="column 'average'"):
             await average.rows(conn, {})
+
+
+async def test_a_dialects_variant_is_what_that_dialect_runs(app: FastAPI) -> None:
+    """A read written otherwise for one dialect (the same columns) runs in that form there,
+    on the driver and through SQLAlchemy alike; another dialect runs the statement."""
+    answer = CompiledRead(
+        select(literal(1).label("answer")),
+        variants={"postgresql": select(literal(2).label("answer"))},
+    )
+    engine = app.state.engine
+    expected = 1 if app.state.settings.is_sqlite else 2
+    async with read_connection(engine) as conn:
+        on_driver = await answer.rows(conn, {})
+    async with engine.begin() as conn:
+        through_sqlalchemy = await answer.rows(conn, {})
+    assert [tuple(on_driver[0]), tuple(through_sqlalchemy[0])] == [(expected,), (expected,)]
+
+
+async def test_a_variant_with_other_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="postgresql variant's columns"):
+        CompiledRead(
+            select(literal(1).label("answer")),
+            variants={"postgresql": select(literal(2).label("other"))},
+        )
 
 
 @contextmanager

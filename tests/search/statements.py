@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -27,3 +29,12 @@ def flight_searches(statements: list[Statement]) -> list[str]:
     """The statements that search flights by departure window (not reads of one flight by
     id)."""
     return [statement for statement, _ in statements if "flights.departure_at >=" in statement]
+
+
+def sql_literal(value: Any) -> str:
+    """A parameter as SQL (ours: numbers, codes without quotes, instants, arrays of codes)."""
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, list):
+        return "'{" + ",".join(value) + "}'"
+    return f"'{value}'" if isinstance(value, str) else str(value)

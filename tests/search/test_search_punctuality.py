@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from flightdeck.flights.status.service import punctuality_of
 from tests.conftest import TestUser as AppUser
 from tests.search.factories import add_flight, add_flight_rows, search
-from tests.search.statements import captured_selects
+from tests.search.statements import captured_selects, sql_literal
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -187,7 +187,7 @@ async def test_punctuality_reads_its_flight_numbers_window_on_one_index(app: Fas
     async with app.state.engine.connect() as conn:
         await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
         await conn.exec_driver_sql(f"PREPARE punctuality AS {sql}")
-        arguments = ", ".join(_literal(value) for value in parameters)  # EXECUTE binds none
+        arguments = ", ".join(sql_literal(value) for value in parameters)  # EXECUTE binds none
         rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE punctuality({arguments})")
         plan = "\n".join(row[0] for row in rows)
         await conn.exec_driver_sql("DEALLOCATE punctuality")
@@ -196,12 +196,3 @@ async def test_punctuality_reads_its_flight_numbers_window_on_one_index(app: Fas
 
     assert "ix_flights_number_departure" in plan, plan
     assert "flight_status_changes" not in plan and "ix_flights_departure" not in plan, plan
-
-
-def _literal(value: Any) -> str:
-    """A parameter as SQL (ours: numbers, codes without quotes, instants, arrays of codes)."""
-    if isinstance(value, datetime):
-        return f"'{value.isoformat()}'"
-    if isinstance(value, list):
-        return "'{" + ",".join(value) + "}'"
-    return f"'{value}'" if isinstance(value, str) else str(value)

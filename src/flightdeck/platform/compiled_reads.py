@@ -6,7 +6,8 @@ of elements) to find the compiled form, builds an execution context, processes e
 value through it and wraps the cursor in a result. A cold search runs three such statements
 (docs/ARCHITECTURE.md, "The cost of a request").
 
-`CompiledRead` lets SQLAlchemy compile its statement once per dialect and keeps what an
+`CompiledRead` lets SQLAlchemy compile its statement once per dialect (or the dialect's own
+variant of it, with the same columns, where its planner needs another form) and keeps what an
 execution needs: the SQL text, the order of its parameters with their bind processors, and
 its columns' result processors. `rows` runs the text on the connection's driver (asyncpg's
 `fetch`, aiosqlite's `execute_fetchall`: one trip) and applies the same processors, so the
@@ -162,11 +163,24 @@ def _statement_writes(sync: Connection) -> bool:
 
 
 class CompiledRead:
-    """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc)."""
+    """A read-only Core SELECT, compiled once per dialect, run on the driver (module doc).
 
-    def __init__(self, statement: ReturnsRows, *, brief: bool = False) -> None:
+    `variants`: the same read written otherwise for a dialect (by name), with the same
+    columns, where that dialect's planner needs another form of it."""
+
+    def __init__(
+        self,
+        statement: ReturnsRows,
+        *,
+        brief: bool = False,
+        variants: Mapping[str, ReturnsRows] | None = None,
+    ) -> None:
         self.statement = statement
         self.brief = brief
+        self.variants = dict(variants or {})
+        for name, variant in self.variants.items():
+            if tuple(variant.exported_columns.keys()) != tuple(statement.exported_columns.keys()):
+                raise ValueError(f"the {name} variant's columns are not the statement's")
         # Each selected column's name, in order: a row is a sequence, read by position.
         self.columns: tuple[str, ...] = tuple(statement.exported_columns.keys())
         self._named: Any = namedtuple("CompiledRow", self.columns, rename=True)  # type: ignore[misc]
@@ -175,10 +189,14 @@ class CompiledRead:
     def position(self, column: str) -> int:
         return self.columns.index(column)
 
+    def statement_for(self, dialect: Dialect) -> ReturnsRows:
+        """The statement as this dialect runs it (its variant, if it has one)."""
+        return self.variants.get(dialect.name, self.statement)
+
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
-            found = self._compiled[dialect.name] = _compile(self.statement, dialect)
+            found = self._compiled[dialect.name] = _compile(self.statement_for(dialect), dialect)
         return found
 
     def _on_driver(self, sync: Connection) -> bool:
@@ -191,7 +209,8 @@ class CompiledRead:
         """The statement's rows with `values` bound, as `conn.execute` would return them."""
         sync = conn.sync_connection
         if sync is None or conn.dialect.driver not in _DRIVERS or not self._on_driver(sync):
-            result = await conn.execute(cast(Executable, self.statement), dict(values))
+            statement = self.statement_for(conn.dialect)
+            result = await conn.execute(cast(Executable, statement), dict(values))
             return list(result.all())
         compiled = self.compiled(conn.dialect)
         parameters = compiled.parameters(values)
