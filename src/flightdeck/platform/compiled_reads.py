@@ -334,7 +334,8 @@ class CompiledBatch:
                 return counts
         counts = []
         for statement, bound in zip(self.statements, values, strict=True):
-            result = await conn.execute(cast(Executable, statement.statement), bound)
+            written = statement.statement_for(conn.dialect)
+            result = await conn.execute(cast(Executable, written), bound)
             counts.append(cast(Any, result).rowcount)
             if self.claims and counts == [0]:
                 break
