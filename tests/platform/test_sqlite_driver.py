@@ -8,6 +8,9 @@ queue).
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,10 +19,11 @@ from typing import Any
 import aiosqlite
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import Integer, bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.db import create_engine, read_connection
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.sqlite_driver import (
@@ -249,3 +253,60 @@ def test_an_aiosqlite_without_the_internal_gets_the_stock_adapter(
     monkeypatch.delattr(aiosqlite.Connection, "_execute")
     assert one_trip_engine_arguments("sqlite+aiosqlite:///x.db") == {}
     assert "stock adapter" in caplog.text
+
+
+class Overlap:
+    """A SQLite function that holds its thread for a moment and records how many of its calls
+    ran at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def __call__(self, value: int) -> int:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        with self.lock:
+            self.running -= 1
+        return value
+
+
+@on_loop
+@pytest.mark.parametrize("threads", [1, 2])
+async def test_reads_in_threads_take_turns(tmp_path: Path, threads: int) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", database_sqlite_read_threads=threads
+    )
+    engine = create_engine(settings)
+    overlap = Overlap()
+
+    def register(dbapi_connection: Any, _record: Any) -> None:
+        here = loop_connection(dbapi_connection.driver_connection)
+        assert here is not None
+        here.create_function("overlap", 1, overlap)
+
+    event.listen(engine.sync_engine, "connect", register)
+    read = CompiledRead(select(func.overlap(bindparam("value", type_=Integer)).label("value")))
+    assert not read.brief  # a read that keeps its trip
+
+    async def one(value: int) -> list[Any]:
+        async with read_connection(engine) as conn:
+            return [tuple(row) for row in await read.rows(conn, {"value": value})]
+
+    try:
+        answers = await asyncio.gather(*(one(value) for value in range(5)))
+    finally:
+        await engine.dispose()
+    assert answers == [[(value,)] for value in range(5)]
+    assert engine.dialect.loaded_dbapi.read_threads == threads
+    assert overlap.most == threads  # five reads at once, `threads` of them in SQLite at a time
+
+
+def test_reads_in_threads_take_as_many_turns_as_the_machine_has_cores(tmp_path: Path) -> None:
+    engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
+    assert engine.dialect.loaded_dbapi.read_threads == len(os.sched_getaffinity(0))
+    with pytest.raises(ValueError, match="at least 1"):
+        OneTripDbapi(aiosqlite, sqlite3, read_threads=0)

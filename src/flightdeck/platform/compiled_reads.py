@@ -10,7 +10,8 @@ value through it and wraps the cursor in a result. A cold search runs three such
 variant of it, with the same columns, where its planner needs another form) and keeps what an
 execution needs: the SQL text, the order of its parameters with their bind processors, and
 its columns' result processors. `rows` runs the text on the connection's driver (asyncpg's
-`fetch`, aiosqlite's `execute_fetchall`: one trip) and applies the same processors, so the
+`fetch`, aiosqlite's `execute_fetchall`: one trip, taking its turn among the reads in
+SQLite's threads, `sqlite_driver.read_in_thread`) and applies the same processors, so the
 rows are the ones `execute` returns. What stays SQLAlchemy's: the statement (Core), its SQL,
 the types, the pool, and the connection's options. Cursor events are dispatched as for any
 execution (without a cursor or an execution context), so listeners still see each statement;
@@ -66,7 +67,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows
 
 from flightdeck.platform.db import READ_ONLY, STATEMENT_READS, STATEMENT_WRITES
-from flightdeck.platform.sqlite_driver import loop_connection, read_in_loop, run_writes
+from flightdeck.platform.sqlite_driver import (
+    loop_connection,
+    read_in_loop,
+    read_in_thread,
+    run_writes,
+)
 
 Processor = Callable[[Any], Any]
 # The drivers run directly; any other gets SQLAlchemy's own execution.
@@ -225,7 +231,9 @@ class CompiledRead:
             elif self.brief and (here := loop_connection(driver)) is not None:
                 rows = read_in_loop(here, compiled.sql, parameters)
             else:
-                rows = await driver.execute_fetchall(compiled.sql, parameters)
+                rows = await read_in_thread(
+                    sync.connection.dbapi_connection, compiled.sql, parameters
+                )
         except BaseException as error:
             if _refused_in_autocommit(conn, driver, error):
                 raise DBAPIError(compiled.sql, parameters, error) from error

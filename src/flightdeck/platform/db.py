@@ -227,7 +227,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             # to the connection's own (platform/sqlite_driver.read_in_loop).
             connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
             # One trip to the driver's thread per statement (platform/sqlite_driver.py).
-            **one_trip_engine_arguments(settings.database_url),
+            **one_trip_engine_arguments(
+                settings.database_url, read_threads=settings.database_sqlite_read_threads
+            ),
             **pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from ipaddress import ip_network
 from typing import Annotated, Literal
@@ -14,6 +15,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from flightdeck.platform.security.passwords import OWASP_MINIMUM_KIB_PASSES, HashingCost
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/flightdeck.db"
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -35,6 +43,11 @@ class Settings(BaseSettings):
     # lengthen each turn of its event loop that a read waits for (docs/ARCHITECTURE.md,
     # "Write admission").
     database_brief_write_slots: int = Field(default=4, ge=1)
+    # On SQLite, how many reads that take a trip to their connection's thread (a one-stop
+    # search's, one booking's) run at once (default: this machine's cores); the others wait
+    # for a turn. More threads than cores made each read cost SQLite more CPU
+    # (platform/sqlite_driver.read_in_thread).
+    database_sqlite_read_threads: int = Field(default_factory=usable_cores, ge=1)
     # A streaming read replica of the PostgreSQL primary ("" = none): search, flight listings
     # and seat maps read from it (platform/replica.py). While it is unreachable, or further
     # than `database_replica_max_lag_seconds` behind (checked every

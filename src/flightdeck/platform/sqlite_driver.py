@@ -27,7 +27,9 @@ A brief read goes to no thread at all (`read_in_loop`): a trip costs more CPU, a
 threads, than SQLite takes to answer an indexed read of a few rows (a direct search's
 statement), so such a statement runs in the event loop's thread. One whose time grows with
 the network (a one-stop search's) keeps its trip: in the thread SQLite runs beside the loop,
-on the other core.
+on the other core. Such reads take turns (`read_in_thread`): at most `read_threads` of them
+(`database_sqlite_read_threads`, by default the machine's cores) run in their connections'
+threads at once, however many connections the pool has.
 
 It uses two internals of aiosqlite, `Connection._execute` (queue a function for the
 connection's thread), as SQLAlchemy's own adapter does for its isolation level, and
@@ -38,9 +40,11 @@ without the second.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import sqlite3
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -246,7 +250,25 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
 
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
-    """SQLAlchemy's aiosqlite module, handing out `OneTripConnection`s."""
+    """SQLAlchemy's aiosqlite module, handing out `OneTripConnection`s. `read_threads`: how
+    many reads of the engine run in their connections' threads at once (`read_in_thread`)."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any, *, read_threads: int = 1) -> None:
+        super().__init__(aiosqlite, sqlite)
+        if read_threads < 1:
+            raise ValueError("read_threads must be at least 1")
+        self.read_threads = read_threads
+        self._read_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._read_slots = weakref.WeakKeyDictionary()
+
+    def read_slots(self) -> asyncio.Semaphore:
+        """The running event loop's turns for `read_in_thread` (an engine may outlive a loop:
+        a test's)."""
+        loop = asyncio.get_running_loop()
+        slots = self._read_slots.get(loop)
+        if slots is None:
+            slots = self._read_slots[loop] = asyncio.Semaphore(self.read_threads)
+        return slots
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         stock = super().connect(*arg, **kw)
@@ -276,13 +298,31 @@ def read_in_loop(connection: sqlite3.Connection, sql: str, parameters: Any) -> l
         cursor.close()
 
 
-def one_trip_engine_arguments(url: str) -> dict[str, Any]:
-    """`create_async_engine` arguments for a database URL: the one-trip module for aiosqlite,
-    nothing for any other driver, or when the installed aiosqlite lacks the internal it needs
-    (then the stock adapter, with a warning)."""
+async def read_in_thread(dbapi_connection: Any, sql: str, parameters: Any) -> list[Any]:
+    """A read that keeps its trip to the connection's thread (one not `brief`: a one-stop
+    search's candidates, one booking), on a connection that reads statement by statement;
+    the rows as the driver returns them. Such reads run at most `read_threads` at once per
+    engine (`OneTripDbapi`); the others wait for a turn, in arrival order.
+
+    Each pooled connection has a thread of its own: ten reads sent at once ran in ten threads
+    on a machine of two cores, beside the event loop, and each cost more CPU than alone
+    (docs/ARCHITECTURE.md, "The cost of a request": SQLite's threads). The stock adapter's
+    connection (`one_trip_engine_arguments` fell back to it) reads with no turns."""
+    driver = dbapi_connection.driver_connection
+    dbapi = getattr(dbapi_connection, "dbapi", None)
+    if not isinstance(dbapi, OneTripDbapi):
+        return list(await driver.execute_fetchall(sql, parameters))
+    async with dbapi.read_slots():
+        return list(await driver.execute_fetchall(sql, parameters))
+
+
+def one_trip_engine_arguments(url: str, *, read_threads: int = 1) -> dict[str, Any]:
+    """`create_async_engine` arguments for a database URL: the one-trip module for aiosqlite
+    (`read_threads`: `OneTripDbapi`'s), nothing for any other driver, or when the installed
+    aiosqlite lacks the internal it needs (then the stock adapter, with a warning)."""
     if make_url(url).get_driver_name() != "aiosqlite":
         return {}
     if not callable(getattr(aiosqlite.Connection, "_execute", None)):
         log.warning("aiosqlite %s has no Connection._execute: stock adapter", aiosqlite.__version__)
         return {}
-    return {"module": OneTripDbapi(aiosqlite, sqlite3)}
+    return {"module": OneTripDbapi(aiosqlite, sqlite3, read_threads=read_threads)}
