@@ -302,7 +302,9 @@ async def read_in_thread(dbapi_connection: Any, sql: str, parameters: Any) -> li
     """A read that keeps its trip to the connection's thread (one not `brief`: a one-stop
     search's candidates, one booking), on a connection that reads statement by statement;
     the rows as the driver returns them. Such reads run at most `read_threads` at once per
-    engine (`OneTripDbapi`); the others wait for a turn, in arrival order.
+    engine (`OneTripDbapi`); the others wait for a turn (an asyncio semaphore of the running
+    loop). A read cancelled during its trip gives its turn back at once, while its thread may
+    still finish the statement; its connection is dropped (`compiled_reads._drop`).
 
     Each pooled connection has a thread of its own: ten reads sent at once ran in ten threads
     on a machine of two cores, beside the event loop, and each cost more CPU than alone
