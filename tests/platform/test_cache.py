@@ -77,6 +77,58 @@ async def test_memory_cache_drops_the_least_recently_used_entry_when_full() -> N
     assert len(cache) == 2
 
 
+async def test_memory_cache_drops_the_least_recently_used_entries_past_its_bytes() -> None:
+    # Each entry is its key's byte and its value's nine: 10 bytes, 30 in all.
+    cache = MemoryCache(max_bytes=30)
+    for key in ("a", "b", "c"):
+        await cache.set(key, b"123456789", ttl=30)
+    await cache.get("a")  # "b" is now the least recently used
+    full = cache.memory_bytes
+
+    await cache.set("d", b"12345678901234", ttl=30)  # 15 bytes: "b" and then "c" go
+
+    assert full == 30
+    assert [await cache.get(key) for key in "abcd"] == [b"123456789", None, None, b"12345678901234"]
+    assert (cache.memory_bytes, len(cache)) == (25, 2)
+
+
+async def test_memory_cache_keeps_no_value_larger_than_its_bytes_nor_the_one_it_replaced() -> None:
+    cache = MemoryCache(max_bytes=30)
+    await cache.set("a", b"1", ttl=30)
+    await cache.set("b", b"old", ttl=30)
+
+    await cache.set("b", b"x" * 30, ttl=30)  # 31 bytes with its key: more than the whole cache
+
+    assert [await cache.get("a"), await cache.get("b")] == [b"1", None]
+    assert (cache.memory_bytes, len(cache)) == (2, 1)
+
+
+async def test_memory_cache_counts_the_bytes_of_what_it_holds_only() -> None:
+    timer = FakeTimer()
+    cache = MemoryCache(max_bytes=1000, timer=timer)
+    await cache.set("a", b"12", ttl=10)
+    await cache.set("a", b"1234", ttl=10)  # replaced: counted once
+    await cache.set("bb", b"1", ttl=30)
+    await cache.set("ccc", b"1", ttl=30)
+    held = cache.memory_bytes
+
+    timer.now += 10
+    await cache.get("a")  # expired: dropped
+    after_expiry = cache.memory_bytes
+    await cache.delete(["bb", "never-set"])
+    after_delete = cache.memory_bytes
+    cache.clear()
+
+    assert (held, after_expiry, after_delete, cache.memory_bytes) == (12, 7, 4, 0)
+
+
+async def test_memory_cache_refuses_a_bound_below_one() -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        MemoryCache(max_bytes=0)
+    with pytest.raises(ValueError, match="max_entries"):
+        MemoryCache(max_entries=0)
+
+
 async def _check_tag_invalidation(cache: Cache) -> None:
     """A key embeds its tags' versions: invalidating a tag changes the keys under it only."""
     key = await cache.tagged_key("search:JFK:SFO", ["from:JFK", "to:SFO"])
@@ -113,8 +165,33 @@ async def test_settings_choose_the_cache() -> None:
     shared = create_cache(Settings(redis_url="redis://127.0.0.1:1/0"))
 
     assert isinstance(embedded, MemoryCache)
+    assert embedded.max_bytes == 256 * 1024 * 1024
     assert isinstance(shared, RedisCache)
     await shared.close()
+
+
+async def test_settings_bound_the_in_process_cache_in_megabytes() -> None:
+    cache = create_cache(Settings(cache_memory_megabytes=1.5))
+
+    assert isinstance(cache, MemoryCache) and cache.max_bytes == 1536 * 1024
+    with pytest.raises(ValueError, match="cache_memory_megabytes"):
+        Settings(cache_memory_megabytes=0.5)
+
+
+async def test_metrics_show_the_bytes_the_configured_cache_holds() -> None:
+    cache = MemoryCache()
+    await cache.set("key", b"value", ttl=30)
+    previous = configure_cache(cache)
+    try:
+        held = REGISTRY.get_sample_value("flightdeck_cache_memory_bytes")
+    finally:
+        configure_cache(None)
+    try:
+        without = REGISTRY.get_sample_value("flightdeck_cache_memory_bytes")
+    finally:
+        configure_cache(previous)
+
+    assert (held, without) == (8, 0)
 
 
 async def test_configured_cache_is_the_one_domains_get_and_the_previous_comes_back() -> None:

@@ -1,7 +1,8 @@
 """The platform cache: bytes under string keys, with a time to live and tag invalidation.
 
-Two implementations behind one interface: `MemoryCache` (in-process, the embedded default) and
-`RedisCache` (`FLIGHTDECK_REDIS_URL`, shared by every instance).
+Two implementations behind one interface: `MemoryCache` (in-process, the embedded default,
+bounded in entries and in bytes: `FLIGHTDECK_CACHE_MEMORY_MEGABYTES`) and `RedisCache`
+(`FLIGHTDECK_REDIS_URL`, shared by every instance).
 
 Tags invalidate by versioning, not by finding keys: each tag has a version token stored in the
 cache itself, and `tagged_key(base, tags)` embeds the current tokens of its tags in the key.
@@ -32,7 +33,7 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import redis.asyncio as aioredis
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -141,23 +142,48 @@ class NullCache(Cache):
 
 
 class MemoryCache(Cache):
-    """In-process, least-recently-used cache of at most `max_entries` entries (tag versions
-    included) with per-entry TTL. Only this process sees it."""
+    """In-process, least-recently-used cache with per-entry TTL, held within `max_entries`
+    entries and `max_bytes` bytes of keys and values (tag versions included). Only this
+    process sees it.
+
+    The bytes bound is what keeps memory flat as the network grows: a one-stop answer at
+    100,000 flights is ~93 KB (~11 KB at 10,000), so ten thousand of them held ~930 MB in each
+    worker. A value larger than the whole budget is not kept (its key's older value is
+    dropped). An entry evicted early is only a miss; a tag version evicted is drawn anew, and
+    the entries under the old one are misses too."""
 
     backend = "memory"
 
     def __init__(
-        self, max_entries: int = 10_000, *, timer: Callable[[], float] = time.monotonic
+        self,
+        max_entries: int = 10_000,
+        *,
+        max_bytes: int | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._timer = timer
         # key -> (expires at on `timer`, or None for never; value)
         self._entries: OrderedDict[str, tuple[float | None, bytes]] = OrderedDict()
+        self._bytes = 0  # of every key and value held
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def memory_bytes(self) -> int:
+        """The bytes of the keys and values held (what `max_bytes` bounds)."""
+        return self._bytes
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(key) + len(entry[1])
 
     def _read(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -165,17 +191,24 @@ class MemoryCache(Cache):
             return None
         expires_at, value = entry
         if expires_at is not None and expires_at <= self._timer():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return value
 
     def _write(self, key: str, value: bytes, ttl: float | None) -> None:
+        self._drop(key)
+        size = len(key) + len(value)
+        if self.max_bytes is not None and size > self.max_bytes:
+            return  # it would push out everything else, and then not fit
         expires_at = None if ttl is None else self._timer() + ttl
         self._entries[key] = (expires_at, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += size
+        while len(self._entries) > self.max_entries or (
+            self.max_bytes is not None and self._bytes > self.max_bytes
+        ):
+            oldest, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= len(oldest) + len(dropped)
 
     async def get(self, key: str) -> bytes | None:
         value = self._read(key)
@@ -195,7 +228,7 @@ class MemoryCache(Cache):
 
     async def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
-            self._entries.pop(key, None)
+            self._drop(key)
 
     async def tagged_key(self, base: str, tags: Sequence[str]) -> str | None:
         versions = []
@@ -213,6 +246,7 @@ class MemoryCache(Cache):
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
 
 class RedisCache(Cache):
@@ -353,10 +387,11 @@ class RedisCache(Cache):
 
 
 def create_cache(settings: Settings) -> Cache:
-    """Redis when `redis_url` is set, else the in-process cache."""
+    """Redis when `redis_url` is set, else the in-process cache (within
+    `cache_memory_megabytes`)."""
     if settings.redis_url:
         return RedisCache(settings.redis_url)
-    return MemoryCache()
+    return MemoryCache(max_bytes=int(settings.cache_memory_megabytes * 1024 * 1024))
 
 
 # --- the process's cache -----------------------------------------------------------------
@@ -375,6 +410,13 @@ def configure_cache(cache: Cache | None) -> Cache:
 
 def get_cache() -> Cache:
     return _cache
+
+
+CACHE_MEMORY_BYTES = Gauge(
+    "flightdeck_cache_memory_bytes",
+    "Bytes of keys and values the in-process cache holds (0 with Redis or no cache)",
+)
+CACHE_MEMORY_BYTES.set_function(lambda: getattr(_cache, "memory_bytes", 0))
 
 
 # Invalidations scheduled after a commit; referenced until done so they are not collected.

@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     # Search results live `search_cache_seconds` (0 = not cached) unless a flight on the route
     # changes first.
     redis_url: str = ""
+    # The in-process cache's budget (keys and values, per process; not Redis's): least
+    # recently used entries go first past it.
+    cache_memory_megabytes: float = Field(default=256, ge=1)
     search_cache_seconds: float = Field(default=30, ge=0)
     # A flight number's punctuality (shown on search results) is cached this long, unless a
     # flight of that number gets an outcome (arrived, cancelled, diverted) first.
