@@ -97,7 +97,7 @@ async def _pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
         await connection.close()
 
 
-def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+def database_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
     if url.startswith("sqlite"):
         with contextlib.closing(sqlite3.connect(url.split(":///", 1)[1])) as db:
             return list(db.execute(sql))
@@ -106,7 +106,9 @@ def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 def _economy_counters(url: str) -> dict[str, tuple[int, int]]:
     """flight id -> (capacity, sold) of its economy cabin."""
-    rows = _rows(url, "SELECT flight_id, capacity, sold FROM flight_cabins WHERE cabin = 'economy'")
+    rows = database_rows(
+        url, "SELECT flight_id, capacity, sold FROM flight_cabins WHERE cabin = 'economy'"
+    )
     return {flight_id: (capacity, sold) for flight_id, capacity, sold in rows}
 
 
@@ -115,21 +117,21 @@ def _oversell_check(url: str, before: dict[str, tuple[int, int]]) -> tuple[int, 
     holds or the bookings' passengers)."""
     after = _economy_counters(url)
     held = dict(
-        _rows(
+        database_rows(
             url,
             "SELECT flight_id, SUM(quantity) FROM inventory_holds WHERE cabin = 'economy' "
             "GROUP BY flight_id",
         )
     )
     booked = dict(
-        _rows(
+        database_rows(
             url,
             "SELECT s.flight_id, SUM(p.passengers) FROM booking_segments s JOIN "
             "(SELECT booking_id, COUNT(*) AS passengers FROM booking_passengers "
             "GROUP BY booking_id) p ON p.booking_id = s.booking_id GROUP BY s.flight_id",
         )
     )
-    [(bookings,)] = _rows(url, "SELECT COUNT(*) FROM bookings")
+    [(bookings,)] = database_rows(url, "SELECT COUNT(*) FROM bookings")
     oversold = sum(1 for capacity, sold in after.values() if sold > capacity)
     mismatched = sum(
         1
@@ -146,7 +148,7 @@ def _oversell_check(url: str, before: dict[str, tuple[int, int]]) -> tuple[int, 
 # --- the load ------------------------------------------------------------------------------
 
 
-def _passenger(rng: random.Random, index: int) -> dict[str, str]:
+def traveller(rng: random.Random, index: int) -> dict[str, str]:
     return {
         "first_name": rng.choice(("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken")),
         "last_name": rng.choice(("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov")),
@@ -172,7 +174,7 @@ def _hold_requests(
     chosen: dict[str, int] = {}  # seats chosen so far, by flight
     for _ in range(REQUESTS * (5 if seats else 1)):
         flight = rng.choice(hot) if rng.random() < HOT_SHARE else rng.choice(roomy)
-        passengers = [_passenger(rng, i) for i in range(rng.choice((1, 1, 2)))]
+        passengers = [traveller(rng, i) for i in range(rng.choice((1, 1, 2)))]
         for passenger in passengers if seats else ():
             index = chosen.get(flight, 0) % len(_CHOSEN_SEATS)
             passenger["seat"] = _CHOSEN_SEATS[index]
@@ -186,7 +188,7 @@ def _hold_requests(
     return requests, hot
 
 
-async def _tokens(base_url: str) -> list[str]:
+async def passenger_tokens(base_url: str) -> list[str]:
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         tokens = []
         for i in range(USERS):
@@ -213,13 +215,28 @@ async def _some_bookings(base_url: str, holds: list[Request], count: int) -> lis
     return reads
 
 
-@contextlib.contextmanager
-def _database(name: str, workdir: Path, args: argparse.Namespace) -> Iterator[dict[str, str]]:
-    common = {
+def booking_settings() -> dict[str, str]:
+    """What a server taking bookings needs beyond its database: a token secret, keys for
+    personal data, tokens that outlast the run."""
+    return {
         "FLIGHTDECK_JWT_SECRET": os.urandom(32).hex(),
         "FLIGHTDECK_ENCRYPTION_KEYS": generate_key_spec("bench"),
         "FLIGHTDECK_ACCESS_TOKEN_MINUTES": "60",
     }
+
+
+def create_passengers(settings: dict[str, str], workdir: Path) -> None:
+    """`USERS` passengers (`flightdeck create-user`), who `passenger_tokens` signs in."""
+    for i in range(USERS):
+        run_cli(
+            "create-user", "--email", f"passenger{i}@bench.example.com",
+            "--password", PASSWORD, settings=settings, cwd=workdir,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _database(name: str, workdir: Path, args: argparse.Namespace) -> Iterator[dict[str, str]]:
+    common = booking_settings()
     chosen = {
         "FLIGHTDECK_DATABASE_POOL_SIZE": args.pool_size,
         "FLIGHTDECK_DATABASE_READ_RESERVE": args.read_reserve,
@@ -240,11 +257,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
         url = settings["FLIGHTDECK_DATABASE_URL"]
         run_cli("migrate", settings=settings, cwd=workdir)
         build_network(url, flights=args.flights, history_days=0, seed=args.seed)
-        for i in range(USERS):
-            run_cli(
-                "create-user", "--email", f"passenger{i}@bench.example.com",
-                "--password", PASSWORD, settings=settings, cwd=workdir,
-            )  # fmt: skip
+        create_passengers(settings, workdir)
         initial = _economy_counters(url)
         database = database_pids(settings)
         with running_floor(workers=workers) as floor:
@@ -256,7 +269,7 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
                 duration=args.duration,
             )
         with running_flightdeck(settings, workers=workers) as server:
-            tokens = asyncio.run(_tokens(server.base_url))
+            tokens = asyncio.run(passenger_tokens(server.base_url))
             holds, _ = _hold_requests(initial, tokens, args.seed, args.chosen_seats)
             reads = asyncio.run(_some_bookings(server.base_url, holds, 20))
             load = load_average()

@@ -12,7 +12,13 @@ flown, with status history). Then, each server on a free port and stopped after
 3. the floor again;
 4. FlightDeck with the cache on (warm): the same two lists, every answer cached by a first
    pass;
-5. the floor again. A phase's ratio is to the mean of the floors measured just before and
+5. FlightDeck, warm, with bookings beside: the one-stop list again while a second wrk holds
+   seats (`POST /bookings`, one passenger on a random future flight of the network) over
+   `--hold-connections` (2) connections, each pausing `--hold-pause` ms (20) after an
+   answer. Every hold drops the cached searches that may show its flight (those of the day
+   it departs); the share of searches still answered from the cache is printed (a
+   booking load is what a real search cache lives with);
+6. the floor again. A phase's ratio is to the mean of the floors measured just before and
    after it.
 
 Each list holds 2,000 distinct searches (route, local date, passengers, sort) that the data
@@ -33,13 +39,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import re
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -47,8 +54,9 @@ import httpx
 from network import Network, build_network
 from rich.console import Console
 from rich.table import Table
-from wrk import Request, WrkResult, load_average, run_wrk
+from wrk import Request, WrkResult, finish_wrk, load_average, run_wrk, start_wrk
 
+from bookings import booking_settings, create_passengers, database_rows, passenger_tokens, traveller
 from servers import (
     AppProcess,
     cpu_seconds,
@@ -65,6 +73,7 @@ console = Console(width=150)
 SORTS = ("price", "duration", "departure")
 FLOOR = "floor (hello world)"
 VERIFY_CONCURRENCY = 16
+HOLD_REQUESTS = 4_000  # distinct holds the second wrk cycles through
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,52 @@ def _cache_hits(base_url: str) -> tuple[float, float]:
     return counts["hit"], counts["hit"] + counts["miss"]
 
 
+def _answers(base_url: str) -> dict[str, float]:
+    """Searches answered so far, by where from (`cache`, `database`, `route`)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    pattern = r'^flightdeck_search_answers_total\{source="(\w+)"\} (\S+)$'
+    return {source: float(value) for source, value in re.findall(pattern, text, re.M)}
+
+
+def _hold_requests(url: str, tokens: Sequence[str], seed: int) -> list[Request]:
+    """Holds of one passenger on random flights of the network yet to depart."""
+    now = datetime.now(UTC)
+    future = [
+        flight_id
+        for flight_id, departure in database_rows(url, "SELECT id, departure_at FROM flights")
+        if _utc(departure) > now
+    ]
+    rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
+    requests = []
+    for _ in range(HOLD_REQUESTS):
+        body = {"segments": [rng.choice(future)], "cabin": "economy"}
+        body["passengers"] = [traveller(rng, 0)]
+        headers = (
+            ("Authorization", f"Bearer {rng.choice(tokens)}"),
+            ("Content-Type", "application/json"),
+        )
+        requests.append(Request("/bookings", "POST", headers, json.dumps(body)))
+    return requests
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A departure as the database gave it (SQLite: naive UTC text) as an aware instant."""
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def _holds_beside(held: WrkResult, before: dict[str, float], after: dict[str, float]) -> None:
+    """Prints the holds made beside a phase's searches, and the share of its searches the
+    cache answered (the holds' CPU is in the phase's CPU per request)."""
+    cached, read = (after.get(k, 0.0) - before.get(k, 0.0) for k in ("cache", "database"))
+    made = held.requests - held.non_2xx - held.errors
+    console.print(
+        f"    holds beside: {made / held.seconds:,.1f}/s made ({held.non_2xx} refused); "
+        f"searches answered from the cache {cached / max(cached + read, 1):.1%} "
+        f"({read:,.0f} read from the database)"
+    )
+
+
 def _measure(
     server: AppProcess,
     name: str,
@@ -160,13 +215,26 @@ def _measure(
     args: argparse.Namespace,
     workdir: Path,
     database: Sequence[int],
+    holds: Sequence[Request] = (),
 ) -> Phase:
-    """One FlightDeck phase; `database`: PostgreSQL's processes (none on SQLite)."""
+    """One FlightDeck phase; `database`: PostgreSQL's processes (none on SQLite). `holds`:
+    a second wrk sends them beside the searches, for as long (`_holds_beside`)."""
     found = asyncio.run(_verify(server.base_url, requests))
     serving = [] if server.pid is None else [server.pid]
     with profiling(server, args.profile, name.replace(" ", "-")):
         load = load_average()
         server_cpu, database_cpu = cpu_seconds(serving), cpu_seconds(database)
+        answered = _answers(server.base_url)
+        holding = None
+        if holds:
+            holding = start_wrk(
+                server.base_url,
+                holds,
+                workdir=workdir,
+                connections=args.hold_connections,
+                duration=args.duration,
+                pause_ms=args.hold_pause,
+            )
         result = run_wrk(
             server.base_url,
             requests,
@@ -174,6 +242,8 @@ def _measure(
             connections=args.connections,
             duration=args.duration,
         )
+        if holding is not None:
+            _holds_beside(finish_wrk(holding), answered, _answers(server.base_url))
         served = max(result.requests, 1) / 1000  # CPU seconds per request → ms
         server_ms = (cpu_seconds(serving) - server_cpu) / served
         database_ms = (cpu_seconds(database) - database_cpu) / served if database else None
@@ -215,7 +285,8 @@ def _run_database(
         phases.append(_measure(server, "cold one-stop", one_stop, args, workdir, database))
     phases.append(_floor(args, direct, workdir))
     # Long enough that nothing expires during the phase: every request is a hit.
-    warm = settings | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "3600"}
+    warm = settings | booking_settings() | {"FLIGHTDECK_SEARCH_CACHE_SECONDS": "3600"}
+    create_passengers(warm, workdir)
     with running_flightdeck(warm, workers=args.workers) as server:
         for name, requests in (("warm direct", direct), ("warm one-stop", one_stop)):
             hits_before, lookups_before = _cache_hits(server.base_url)
@@ -223,6 +294,10 @@ def _run_database(
             hits, lookups = _cache_hits(server.base_url)
             share = (hits - hits_before) / max(lookups - lookups_before, 1)
             console.print(f"    cache hits {share:.1%} (verification pass included)")
+        tokens = asyncio.run(passenger_tokens(server.base_url))
+        holds = _hold_requests(settings["FLIGHTDECK_DATABASE_URL"], tokens, args.seed)
+        name = "warm one-stop, holds beside"
+        phases.append(_measure(server, name, one_stop, args, workdir, database, holds))
     phases.append(_floor(args, direct, workdir))
     return phases
 
@@ -289,6 +364,12 @@ def main() -> None:
         "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
     )
     parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles here")
+    parser.add_argument(
+        "--hold-connections", type=int, default=2, help="wrk connections holding seats beside"
+    )
+    parser.add_argument(
+        "--hold-pause", type=float, default=20.0, help="ms each holding connection waits"
+    )
     args = parser.parse_args()
 
     console.print(f"load average at start: {load_average():.2f}")

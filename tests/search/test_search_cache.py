@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,10 +15,14 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.flights.airports import to_local
-from flightdeck.flights.itineraries.service import invalidate_searches_for_flights
+from flightdeck.flights.itineraries.service import (
+    invalidate_searches_for_flights,
+    search_cache_tags,
+)
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.settings import Settings
 from flightdeck.search.service import cache_seconds
+from tests.bookings.factories import book, booking_body
 from tests.conftest import TestUser as AppUser
 from tests.flights.factories import sell_seats
 from tests.search.factories import add_flight, routes, search
@@ -295,3 +299,96 @@ async def test_an_answer_is_cached_until_its_first_departure_at_most() -> None:
     first = answer("2026-03-01T09:00:00-05:00", "2026-03-01T07:00:10-05:00")
     assert cache_seconds(first, settings, now) == 10
     assert cache_seconds(answer("2026-03-01T06:59:00-05:00"), settings, now) < 0  # not cached
+
+
+# --- seats sold or released: the days a search may show ------------------------------------
+
+
+async def test_a_search_is_tagged_with_the_days_its_flights_may_depart() -> None:
+    eight_hours = timedelta(hours=8)
+    # JFK's 10 February runs 05:00 UTC to 05:00 UTC the next day; a second leg to SFO may
+    # leave until 8 hours of layover and a day of first leg after that (13:00 UTC, the 12th).
+    jfk = search_cache_tags("JFK", "SFO", date(2026, 2, 10), max_layover=eight_hours)
+    # London's day is the UTC day (winter): the 11th does not begin before its end.
+    lhr = search_cache_tags("LHR", "JFK", date(2026, 2, 10), max_layover=eight_hours)
+
+    assert jfk == (
+        "flights-from:JFK",
+        "flights-to:SFO",
+        "flights-from:JFK:2026-02-10",
+        "flights-from:JFK:2026-02-11",
+        "flights-to:SFO:2026-02-10",
+        "flights-to:SFO:2026-02-11",
+        "flights-to:SFO:2026-02-12",
+    )
+    assert [tag for tag in lhr if tag.startswith("flights-from:LHR:")] == [
+        "flights-from:LHR:2026-02-10"
+    ]
+
+
+async def test_seats_held_on_a_flight_of_another_day_leave_cached_searches_cached(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, passenger: AppUser
+) -> None:
+    await _network(client, agent)
+    later = await add_flight(
+        client, agent.headers, "FD3", "JFK", "SFO", "2026-02-13T09:00:00-05:00",
+        "2026-02-13T12:30:00-08:00",
+    )  # fmt: skip
+    first = await search(client, **QUERY)
+    await book(client, passenger.headers, booking_body([later["id"]], passengers=2))
+    hits = cache_hits()
+
+    with captured_selects(app) as statements:
+        again = await search(client, **QUERY)
+    that_day = await search(client, **(QUERY | {"date": "2026-02-13"}), max_stops=0)
+
+    assert again == first
+    assert flight_searches(statements) == []
+    assert cache_hits() == hits + 1
+    assert [i["seats_available"] for i in that_day["itineraries"]] == [148]
+
+
+async def test_seats_held_on_a_first_leg_of_the_day_refresh_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser, passenger: AppUser
+) -> None:
+    flights = await _network(client, agent)
+    before = await search(client, **QUERY)
+
+    await book(client, passenger.headers, booking_body([flights["FD10"]["id"]], passengers=2))
+    after = await search(client, **QUERY)
+
+    def seats(body: dict[str, Any]) -> dict[tuple[str, ...], int]:
+        return {
+            tuple(s["flight_number"] for s in i["segments"]): i["seats_available"]
+            for i in body["itineraries"]
+        }
+
+    assert seats(before)[("FD10", "FD20")] == 150
+    assert seats(after)[("FD10", "FD20")] == 148
+
+
+async def test_seats_released_on_a_second_leg_two_utc_days_on_refresh_cached_searches(
+    client: httpx.AsyncClient, agent: AppUser, passenger: AppUser
+) -> None:
+    # JFK's 10 February ends at 05:00 UTC on the 11th. A 16-hour first leg leaving just before
+    # lands in Hong Kong at 20:30 UTC; the second leg leaves at 02:00 UTC on the 12th.
+    first_leg = await add_flight(
+        client, agent.headers, "FD40", "JFK", "HKG", f"{DAY}T23:30:00-05:00",
+        "2026-02-12T04:30:00+08:00",
+    )  # fmt: skip
+    second_leg = await add_flight(
+        client, agent.headers, "FD41", "HKG", "SIN", "2026-02-12T10:00:00+08:00",
+        "2026-02-12T14:00:00+08:00",
+    )  # fmt: skip
+    booking = await book(client, passenger.headers, booking_body([second_leg["id"]], passengers=3))
+    query = {"origin": "JFK", "destination": "SIN", "date": DAY}
+    before = await search(client, **query)
+
+    cancelled = await client.delete(f"/bookings/{booking['id']}", headers=passenger.headers)
+    after = await search(client, **query)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert routes(before) == routes(after) == [["FD40", "FD41"]]
+    assert after["itineraries"][0]["segments"][0]["id"] == first_leg["id"]
+    assert [i["seats_available"] for i in before["itineraries"]] == [147]
+    assert [i["seats_available"] for i in after["itineraries"]] == [150]

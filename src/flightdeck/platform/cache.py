@@ -147,10 +147,11 @@ class MemoryCache(Cache):
     process sees it.
 
     The bytes bound is what keeps memory flat as the network grows: a one-stop answer at
-    100,000 flights is ~93 KB (~11 KB at 10,000), so ten thousand of them held ~930 MB in each
-    worker. A value larger than the whole budget is not kept (its key's older value is
-    dropped). An entry evicted early is only a miss; a tag version evicted is drawn anew, and
-    the entries under the old one are misses too."""
+    100,000 flights is ~93 KB (~11 KB at 10,000), and the 10,000 entries held 588 MB of
+    them (docs/ARCHITECTURE.md, "The cost of a request"). A value larger than the whole
+    budget is not kept (its key's older value is dropped). An entry evicted early is only a
+    miss; a tag version evicted is drawn anew, and the entries under the old one are misses
+    too."""
 
     backend = "memory"
 

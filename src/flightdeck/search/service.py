@@ -11,10 +11,11 @@ network's size:
    the size of the answer, not of the airports;
 2. their flight numbers' punctuality (from its own cache; one query for those missing).
 
-The answer is a JSON document built here and cached under the route's tags
-(`itinerary_queries.route_cache_tags`): any change to a flight from the origin or to the
-destination drops it, seats sold or released included. It lives `search_cache_seconds`, and
-never past its first departure (`cache_seconds`). A booking re-checks the inventory itself.
+The answer is a JSON document built here and cached under the route's tags and its days'
+(`itinerary_queries.search_cache_tags`): any change to a flight from the origin or to the
+destination drops it, and seats sold or released on one departing the days it may show. It
+lives `search_cache_seconds`, and never past its first departure (`cache_seconds`). A booking
+re-checks the inventory itself.
 """
 
 from __future__ import annotations
@@ -182,7 +183,9 @@ async def _cache_key(query: SearchQuery, settings: Settings) -> str | None:
     if settings.search_cache_seconds <= 0:
         return None
     rules = ConnectionRules.from_settings(settings)
-    tags = itinerary_queries.route_cache_tags(query.origin, query.destination)
+    tags = itinerary_queries.search_cache_tags(
+        query.origin, query.destination, query.date, max_layover=rules.max_layover
+    )
     return await get_cache().tagged_key(_cache_base(query, rules), tags)
 
 

@@ -54,8 +54,8 @@ from flightdeck.flights.inventory.seat_layouts import (
 )
 from flightdeck.flights.inventory.traffic import check_traffic_restrictions
 from flightdeck.flights.itineraries.service import (
-    invalidate_flight_searches,
     invalidate_searches_for_flights,
+    invalidate_seat_searches,
 )
 from flightdeck.flights.models import SOLD_SERVICE_TYPES, Flight, FlightCabin
 from flightdeck.platform.clock import utcnow
@@ -202,8 +202,12 @@ async def _finish_hold(
             details={"booking_id": booking_id, "flight_id": flight.id},
         )
     await inventory_repository.refresh_cabins(session, flight.id)
-    # Seats left changed: cached searches on this route must not offer stale availability.
-    await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+    # Seats left changed: cached searches showing it must not offer stale availability.
+    await invalidate_seat_searches(session, [_departure(flight)])
+
+
+def _departure(flight: FlightForBooking) -> tuple[str, str, datetime]:
+    return flight.origin, flight.destination, flight.departure_at
 
 
 def _seats_unavailable(
@@ -337,7 +341,7 @@ async def finish_one_statement_hold(
     read (nothing written: hold it with `hold_inventory`)."""
     outcome = hold_statement.hold_at_once(row, flight, cabin)
     if outcome.taken:
-        await invalidate_flight_searches(session, [(flight.origin, flight.destination)])
+        await invalidate_seat_searches(session, [_departure(flight)])
         return True
     if outcome.as_read and outcome.available < quantity:
         raise _seats_unavailable(flight, cabin, quantity, outcome.available)

@@ -228,15 +228,17 @@ async def candidates(
     )
 
 
-async def routes_of(session: AsyncSession, flight_ids: Sequence[str]) -> set[tuple[str, str]]:
-    """The (origin, destination) of these flights (unknown ids are left out)."""
-    routes: set[tuple[str, str]] = set()
+async def departures_of(
+    session: AsyncSession, flight_ids: Sequence[str]
+) -> set[tuple[str, str, datetime]]:
+    """The (origin, destination, departure) of these flights (unknown ids are left out)."""
+    found: set[tuple[str, str, datetime]] = set()
     ids = sorted(set(flight_ids))
     for start in range(0, len(ids), _IN_CHUNK):
         rows = await session.execute(
-            select(Flight.origin, Flight.destination).where(
+            select(Flight.origin, Flight.destination, Flight.departure_at).where(
                 Flight.id.in_(ids[start : start + _IN_CHUNK])
             )
         )
-        routes.update((origin, destination) for origin, destination in rows)
-    return routes
+        found.update((origin, destination, departure) for origin, destination, departure in rows)
+    return found

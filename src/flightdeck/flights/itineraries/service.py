@@ -7,18 +7,28 @@ The search domain calls these functions (never the repository), on a read-only c
 traffic restrictions), read with every cabin;
 `flight_documents` shows them as the API shows a flight (`FlightRead`'s JSON).
 
-Cached searches are tagged with `route_cache_tags(origin, destination)`: every flight of an
-itinerary departs from its origin or arrives at its destination (a connection's first leg
-departs from the origin, its second leg arrives at the destination). So a change to a flight
-invalidates `flights-from:<its origin>` and `flights-to:<its destination>`
-(`invalidate_flight_searches`), and no cached search that could contain it survives.
+Cached searches are tagged with `search_cache_tags`: every flight of an itinerary departs from
+its origin or arrives at its destination (a connection's first leg departs from the origin, its
+second leg arrives at the destination). So a change to a flight invalidates
+`flights-from:<its origin>` and `flights-to:<its destination>` (`invalidate_flight_searches`),
+and no cached search that could contain it survives.
+
+Seats sold or released, the change a booking load makes many times a second, invalidate less:
+the same two tags of the day (UTC) the flight departs, `flights-from:<origin>:<day>` and
+`flights-to:<destination>:<day>` (`invalidate_seat_searches`). A search carries the tags of
+every day its flights may depart: from its origin, the days of its local date there; to its
+destination, from then until `max_layover` and a day (the longest first leg) after it. A sale
+at a hub no longer drops every search through it for all the days on sale. (A through
+journey's next leg leaving later than that would show its old seat count until the answer's
+time to live runs out: no passenger flight's legs are that far apart.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -54,10 +64,52 @@ class BookableFlight:
     read: LegRow  # the flight's own columns as search read them (`flight_documents`)
 
 
+# How long after the end of a search's day a flight to its destination may still depart as a
+# connection's second leg, beyond the longest layover: the longest first leg (no passenger
+# flight is scheduled for more than a day).
+_LONGEST_FIRST_LEG = timedelta(days=1)
+
+
 def route_cache_tags(origin: str, destination: str) -> list[str]:
     """The cache tags of anything built from flights leaving `origin` or reaching
-    `destination` (a search from origin to destination)."""
+    `destination`, whatever the day."""
     return [f"flights-from:{origin}", f"flights-to:{destination}"]
+
+
+def _utc_days(start: datetime, end: datetime) -> list[str]:
+    """The UTC dates of the instants in [start, end), as ISO text."""
+    first, last = start.astimezone(UTC).date(), (end - _INSTANT).astimezone(UTC).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=4096)
+def search_cache_tags(
+    origin: str, destination: str, day: date, *, max_layover: timedelta
+) -> tuple[str, ...]:
+    """The cache tags of a search from `origin` on the local date `day` there to
+    `destination`: the route's (any change to a flight leaving the origin or reaching the
+    destination) and those of each day its flights may depart (seats sold or released).
+    Kept by their arguments: a cached search asks on every request (working them out was
+    two-thirds of its lookup, ~12 µs)."""
+    start, end = departure_window(day, origin)
+    return (
+        *route_cache_tags(origin, destination),
+        *(f"flights-from:{origin}:{utc_day}" for utc_day in _utc_days(start, end)),
+        *(
+            f"flights-to:{destination}:{utc_day}"
+            for utc_day in _utc_days(start, end + max_layover + _LONGEST_FIRST_LEG)
+        ),
+    )
+
+
+def seat_cache_tags(origin: str, destination: str, departure_at: datetime) -> list[str]:
+    """The cache tags seats sold or released on a flight invalidate: its route's, of the
+    (UTC) day it departs."""
+    utc_day = departure_at.astimezone(UTC).date().isoformat()
+    return [f"flights-from:{origin}:{utc_day}", f"flights-to:{destination}:{utc_day}"]
 
 
 async def invalidate_flight_searches(
@@ -65,17 +117,29 @@ async def invalidate_flight_searches(
 ) -> None:
     """Cached searches that may show a flight on these (origin, destination) routes are
     dropped now and again when `session` commits. Call it wherever flights are created,
-    changed, removed, change status or sell or release seats."""
+    changed, removed or change status (for seats sold or released:
+    `invalidate_seat_searches`)."""
     tags = [tag for origin, destination in routes for tag in route_cache_tags(origin, destination)]
     if tags:
         await invalidate_tags(tags, session=session)
 
 
+async def invalidate_seat_searches(
+    session: AsyncSession | None, flights: Iterable[tuple[str, str, datetime]]
+) -> None:
+    """Cached searches that may show these flights, given as (origin, destination,
+    departure), are dropped now and again when `session` commits: those of the days they
+    depart. Call it wherever seats are sold or released."""
+    tags = [tag for flight in flights for tag in seat_cache_tags(*flight)]
+    if tags:
+        await invalidate_tags(tags, session=session)
+
+
 async def invalidate_searches_for_flights(session: AsyncSession, flight_ids: Iterable[str]) -> None:
-    """`invalidate_flight_searches` for flights known by id (one query for their routes): for
-    seat inventory, whose sold seats change what search offers."""
-    routes = await repository.routes_of(session, list(flight_ids))
-    await invalidate_flight_searches(session, routes)
+    """`invalidate_seat_searches` for flights known by id (one query for their routes and
+    departures): for seat inventory, whose sold seats change what search offers."""
+    flights = await repository.departures_of(session, list(flight_ids))
+    await invalidate_seat_searches(session, flights)
 
 
 def departure_window(day: date, origin: str) -> tuple[datetime, datetime]:
