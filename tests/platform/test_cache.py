@@ -25,8 +25,8 @@ from flightdeck.platform.cache import (
     configure_cache,
     create_cache,
     get_cache,
-    invalidate_tags,
 )
+from flightdeck.platform.cache_invalidation import invalidate_tags
 from flightdeck.platform.settings import Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

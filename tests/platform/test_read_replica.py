@@ -26,7 +26,7 @@ from tests.platform.events.support import eventually
 from tests.servers.postgres import PostgresServer, wait_for_replica
 
 from flightdeck.app import create_app
-from flightdeck.platform.cache import invalidate_again_after, invalidate_tags
+from flightdeck.platform.cache_invalidation import invalidate_again_after, invalidate_tags
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.migrations import upgrade_database
 from flightdeck.platform.replica import parse_lsn

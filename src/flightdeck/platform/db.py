@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-from flightdeck.platform.cache import finish_invalidations
+from flightdeck.platform.cache_invalidation import finish_invalidations
 from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.sqlite_driver import (

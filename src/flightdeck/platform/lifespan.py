@@ -16,12 +16,8 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 
-from flightdeck.platform.cache import (
-    RedisCache,
-    configure_cache,
-    create_cache,
-    invalidate_again_after,
-)
+from flightdeck.platform.cache import RedisCache, configure_cache, create_cache
+from flightdeck.platform.cache_invalidation import invalidate_again_after
 from flightdeck.platform.db import create_engine, create_sessionmaker
 from flightdeck.platform.events.factory import create_bus
 from flightdeck.platform.modules import DomainModule, Runtime, Wiring

@@ -41,7 +41,7 @@ from flightdeck.flights.itineraries.repository import (
     Order,
     SearchWindow,
 )
-from flightdeck.platform.cache import invalidate_tags
+from flightdeck.platform.cache_invalidation import invalidate_tags
 
 __all__ = ["BookableFlight", "ConnectionTimes", "LegRow", "Order", "SearchWindow"]
 

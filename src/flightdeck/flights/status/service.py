@@ -29,7 +29,8 @@ from flightdeck.flights.status.schemas import (
     status_to_read,
 )
 from flightdeck.platform.audit import record_audit
-from flightdeck.platform.cache import delete_keys, get_cache
+from flightdeck.platform.cache import get_cache
+from flightdeck.platform.cache_invalidation import delete_keys
 from flightdeck.platform.clock import utcnow
 from flightdeck.platform.errors import Unprocessable
 from flightdeck.platform.events.outbox import record_event
