@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
+from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from tests.servers.kafka import KafkaBroker
 
 from flightdeck.platform.events.bus import BusUnavailable, Event
@@ -56,6 +59,45 @@ async def test_one_aggregates_events_arrive_in_order(broker: KafkaBroker) -> Non
         await bus.stop()
     for a in range(4):
         assert recorder.numbers(f"f{a}") == list(range(25))
+
+
+async def test_after_an_event_fails_the_later_events_of_its_aggregate_wait_for_it(
+    broker: KafkaBroker,
+) -> None:
+    # The broker loses one ack (what a broker coming back from an outage did): that event is
+    # sent again later, so the events after it on the same flight must not go first.
+    bus = kafka_bus(broker.bootstrap_servers, unique_prefix())
+    recorder = Recorder()
+    bus.subscribe(recorder, group="g")
+    await bus.start()
+    producer: Any = bus._producer
+    real_send = producer.send
+
+    async def send_losing_one_ack(topic: str, value: bytes, key: bytes, **options: Any) -> Any:
+        if key == b"f0" and json.loads(value)["payload"]["n"] == 2:
+            lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            lost.set_exception(KafkaTimeoutError())
+            return lost
+        return await real_send(topic, value, key=key, **options)
+
+    try:
+        events = [make_event(f"f{a}", n) for n in range(5) for a in range(3)]
+        producer.send = send_losing_one_ack
+        results = await bus.publish_many(events)
+        producer.send = real_send
+        failed = [e for e, result in zip(events, results, strict=True) if result is not None]
+        await recorder.wait_for(len(events) - len(failed))
+        first_pass = recorder.numbers("f0")
+        sent_again = await bus.publish_many(failed)  # as the relay does, in the outbox's order
+        await recorder.wait_for(len(events))
+    finally:
+        await bus.stop()
+
+    assert first_pass == [0, 1]
+    assert {(e.aggregate_id, e.payload["n"]) for e in failed} >= {("f0", n) for n in (2, 3, 4)}
+    assert all(isinstance(result, BusUnavailable) for result in results if result is not None)
+    assert sent_again == [None] * len(failed)
+    assert [recorder.numbers(f"f{a}") for a in range(3)] == [[0, 1, 2, 3, 4]] * 3
 
 
 async def test_broadcast_reaches_every_process(broker: KafkaBroker) -> None:

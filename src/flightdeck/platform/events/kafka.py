@@ -237,31 +237,55 @@ class KafkaBus:
             raise failure
 
     async def publish_many(self, events: Sequence[Event]) -> list[Exception | None]:
-        """Sends the events in order (pipelined) and waits for the broker's acks; returns
-        None per acknowledged event, else its error (BusUnavailable when the broker is)."""
+        """Sends the events and waits for the broker's acks; returns None per acknowledged
+        event, else its error (BusUnavailable when the broker is).
+
+        One aggregate's events go one after the other, each sent once the one before it is
+        acknowledged; the aggregates go side by side (pipelined). After an event fails, the
+        later events of its aggregate are not sent (they fail with BusUnavailable, so the
+        relay sends them again after it): pipelined, a failed event was sent again after the
+        later ones had arrived, and a flight's followers saw "delayed" after "departed"
+        (tests/notifications/test_cross_instance.py, after a broker outage). Once an event
+        finds the broker unavailable, no other is sent in this batch."""
         producer = self._producer
         if producer is None or not self._running:
             return [BusUnavailable("the Kafka producer is not connected")] * len(events)
         if self._refresh_metadata and not await self._refreshed(producer):
             return [BusUnavailable("no metadata from the Kafka broker")] * len(events)
-        outcomes: list[asyncio.Future[Any] | Exception] = []
-        for event in events:
-            if outcomes and isinstance(outcomes[-1], BusUnavailable):
-                outcomes.append(outcomes[-1])  # keep order: nothing after a refused send
-                continue
-            try:
-                send = producer.send(
-                    self.topic_for(event.family),
-                    event.to_json(),
-                    key=event.aggregate_id.encode(),
-                )
-                outcomes.append(await asyncio.wait_for(send, self._timeout))
-            except Exception as exc:
-                outcomes.append(_classify(exc))
-        results = [await _acknowledged(outcome, self._timeout) for outcome in outcomes]
+        results: list[Exception | None] = [None] * len(events)
+        by_aggregate: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            by_aggregate.setdefault(event.aggregate_id, []).append(index)
+        refused: list[BusUnavailable] = []  # the broker's first unavailability, once seen
+
+        async def one_aggregate(indexes: list[int]) -> None:
+            for position, index in enumerate(indexes):
+                outcome = refused[0] if refused else await self._send(producer, events[index])
+                if outcome is None:
+                    continue
+                if isinstance(outcome, BusUnavailable) and not refused:
+                    refused.append(outcome)
+                results[index] = outcome
+                later = BusUnavailable(f"an earlier event of its aggregate failed: {outcome!r}")
+                for skipped in indexes[position + 1 :]:
+                    results[skipped] = refused[0] if refused else later
+                return
+
+        await asyncio.gather(*(one_aggregate(indexes) for indexes in by_aggregate.values()))
         if any(isinstance(result, BusUnavailable) for result in results):
             self._refresh_metadata = True
         return results
+
+    async def _send(self, producer: AIOKafkaProducer, event: Event) -> Exception | None:
+        """One event sent and acknowledged: None, else its error."""
+        try:
+            sent = producer.send(
+                self.topic_for(event.family), event.to_json(), key=event.aggregate_id.encode()
+            )
+            acknowledged = await asyncio.wait_for(sent, self._timeout)
+        except Exception as exc:
+            return _classify(exc)
+        return await _acknowledged(acknowledged, self._timeout)
 
     async def _refreshed(self, producer: AIOKafkaProducer) -> bool:
         """After a failure, metadata is fetched again before the next send: a broker that came
