@@ -18,6 +18,7 @@ from tests.servers.redis import RedisServer, running_redis
 
 from flightdeck.platform import cache as cache_module
 from flightdeck.platform.cache import (
+    TAG_SECONDS,
     Cache,
     MemoryCache,
     NullCache,
@@ -306,6 +307,16 @@ async def test_redis_cache_returns_what_was_set_until_its_ttl_runs_out(
 
 async def test_redis_cache_invalidates_by_tag(redis_cache: RedisCache) -> None:
     await _check_tag_invalidation(redis_cache)
+
+
+async def test_redis_tag_versions_expire_after_a_day(redis_cache: RedisCache) -> None:
+    await redis_cache.tagged_key("search", ["from:JFK:2026-02-10"])
+    drawn = await redis_cache._client.ttl(f"{redis_cache.prefix}tag:from:JFK:2026-02-10")
+    await redis_cache.invalidate_tag("to:SFO:2026-02-11")
+    invalidated = await redis_cache._client.ttl(f"{redis_cache.prefix}tag:to:SFO:2026-02-11")
+
+    assert TAG_SECONDS - 60 < drawn <= TAG_SECONDS
+    assert TAG_SECONDS - 60 < invalidated <= TAG_SECONDS
 
 
 async def test_tag_invalidation_reaches_every_instance_sharing_the_server(

@@ -51,6 +51,10 @@ CACHE_ERRORS = Counter(
 )
 
 _TAG_PREFIX = "tag:"
+# How long a tag's version lives in Redis. Searches are tagged by airport and day (seats sold
+# or released invalidate a day's), so versions would otherwise pile up, one per airport, end
+# and day, for ever. One that expires only turns what was cached under it into misses.
+TAG_SECONDS = 24 * 3600
 
 
 # A tag's versions must never repeat (entries under an old version would come back), across
@@ -348,7 +352,7 @@ class RedisCache(Cache):
                 # Whoever sets a missing tag first wins; everyone then reads the winner.
                 async with self._client.pipeline(transaction=False) as pipe:
                     for name in missing:
-                        pipe.set(name, _new_version(), nx=True)
+                        pipe.set(name, _new_version(), nx=True, ex=TAG_SECONDS)
                     pipe.mget(names)
                     *_, reread = await pipe.execute()
                 versions = [_as_bytes(v) for v in reread]
@@ -369,7 +373,7 @@ class RedisCache(Cache):
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for name in names:
-                    pipe.set(name, _new_version())
+                    pipe.set(name, _new_version(), ex=TAG_SECONDS)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             # Entries under the old versions may be served until their TTL runs out.
