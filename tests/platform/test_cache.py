@@ -175,8 +175,9 @@ async def test_settings_bound_the_in_process_cache_in_megabytes() -> None:
     cache = create_cache(Settings(cache_memory_megabytes=1.5))
 
     assert isinstance(cache, MemoryCache) and cache.max_bytes == 1536 * 1024
-    with pytest.raises(ValueError, match="cache_memory_megabytes"):
-        Settings(cache_memory_megabytes=0.5)
+    for refused in (0.5, "1e400", "nan", 2 * 1024 * 1024):
+        with pytest.raises(ValueError, match="cache_memory_megabytes"):
+            Settings(cache_memory_megabytes=refused)
 
 
 async def test_metrics_show_the_bytes_the_configured_cache_holds() -> None:

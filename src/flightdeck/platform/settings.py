@@ -143,8 +143,8 @@ class Settings(BaseSettings):
     # changes first.
     redis_url: str = ""
     # The in-process cache's budget (keys and values, per process; not Redis's): least
-    # recently used entries go first past it.
-    cache_memory_megabytes: float = Field(default=256, ge=1)
+    # recently used entries go first past it. At most a TiB (a finite number).
+    cache_memory_megabytes: float = Field(default=256, ge=1, le=1024 * 1024, allow_inf_nan=False)
     search_cache_seconds: float = Field(default=30, ge=0)
     # A flight number's punctuality (shown on search results) is cached this long, unless a
     # flight of that number gets an outcome (arrived, cancelled, diverted) first.

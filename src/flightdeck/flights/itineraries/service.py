@@ -76,13 +76,21 @@ def route_cache_tags(origin: str, destination: str) -> list[str]:
     return [f"flights-from:{origin}", f"flights-to:{destination}"]
 
 
+def _departing_from_on(origin: str, utc_day: str) -> str:
+    return f"flights-from:{origin}:{utc_day}"
+
+
+def _reaching_on(destination: str, utc_day: str) -> str:
+    return f"flights-to:{destination}:{utc_day}"
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
 def _utc_days(start: datetime, end: datetime) -> list[str]:
     """The UTC dates of the instants in [start, end), as ISO text."""
     first, last = start.astimezone(UTC).date(), (end - _INSTANT).astimezone(UTC).date()
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
-
-
-_INSTANT = timedelta(microseconds=1)
 
 
 @lru_cache(maxsize=4096)
@@ -97,9 +105,9 @@ def search_cache_tags(
     start, end = departure_window(day, origin)
     return (
         *route_cache_tags(origin, destination),
-        *(f"flights-from:{origin}:{utc_day}" for utc_day in _utc_days(start, end)),
+        *(_departing_from_on(origin, utc_day) for utc_day in _utc_days(start, end)),
         *(
-            f"flights-to:{destination}:{utc_day}"
+            _reaching_on(destination, utc_day)
             for utc_day in _utc_days(start, end + max_layover + _LONGEST_FIRST_LEG)
         ),
     )
@@ -109,7 +117,7 @@ def seat_cache_tags(origin: str, destination: str, departure_at: datetime) -> li
     """The cache tags seats sold or released on a flight invalidate: its route's, of the
     (UTC) day it departs."""
     utc_day = departure_at.astimezone(UTC).date().isoformat()
-    return [f"flights-from:{origin}:{utc_day}", f"flights-to:{destination}:{utc_day}"]
+    return [_departing_from_on(origin, utc_day), _reaching_on(destination, utc_day)]
 
 
 async def invalidate_flight_searches(
