@@ -26,13 +26,16 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from flightdeck.platform.http_protocol import UVICORN_HTTP
+
 from .process import HOST, ServerProcess, start_on_free_port
 
-# Proxy headers off, as `flightdeck serve` runs it: the app alone decides whom to believe
-# about the client's address (platform/client_address.py), never uvicorn.
+# As `flightdeck serve` runs it: proxy headers off (the app alone decides whom to believe
+# about the client's address, platform/client_address.py, never uvicorn), and its HTTP
+# protocol (platform/http_protocol.py).
 FLIGHTDECK_APP = (
     sys.executable, "-m", "uvicorn", "flightdeck.app:create_app", "--factory",
-    "--log-level", "warning", "--no-proxy-headers",
+    "--log-level", "warning", "--no-proxy-headers", "--http", UVICORN_HTTP,
 )  # fmt: skip
 
 
@@ -143,7 +146,9 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))  # bound before uvicorn starts: no race for the port
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2, http=UVICORN_HTTP
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -41,6 +41,7 @@ def serve(
     """Serve the HTTP API (and /docs)."""
     import uvicorn
 
+    from flightdeck.platform.http_protocol import UVICORN_HTTP
     from flightdeck.platform.settings import get_settings
 
     names = _service_names(services)
@@ -64,6 +65,8 @@ def serve(
         # X-Forwarded-For only when the peer is in FLIGHTDECK_TRUSTED_PROXIES; uvicorn's own
         # rewrite would believe the header from 127.0.0.1, whoever sent it.
         proxy_headers=False,
+        # A response's head and body in one write (platform/http_protocol.py).
+        http=UVICORN_HTTP,
         timeout_graceful_shutdown=get_settings().shutdown_grace_seconds,
         # uvicorn's lines (one per request at INFO) follow the same level as ours: WARNING
         # keeps a busy server's log to what needs attention.
