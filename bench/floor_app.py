@@ -5,8 +5,9 @@ so a bench reports its figures as a ratio to what this machine serves when the a
 does nothing. It runs uvicorn's stock HTTP protocol, a plain FastAPI hello-world's;
 `flightdeck serve` runs its own (platform/http_protocol.py: a response's head and body in
 one write), with which this app measured 8,459 against 8,116 req/s under the search bench's
-wrk (medians of six alternating runs). Any GET path answers (query strings ignored), so a bench can replay its own
-request list against the floor; `/healthz` is the readiness probe, as on FlightDeck.
+wrk (medians of six alternating runs). Any GET path answers (query strings ignored), so a
+bench can replay its own request list against the floor; `/healthz` is the readiness probe,
+as on FlightDeck.
 """
 
 from __future__ import annotations
