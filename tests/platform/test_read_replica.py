@@ -20,6 +20,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
+from sqlalchemy import event
 from tests.conftest import create_user, make_settings
 from tests.flights.factories import create_flight
 from tests.platform.events.support import eventually
@@ -166,6 +167,45 @@ async def test_an_unreachable_replica_sends_reads_to_the_primary_without_an_erro
         on_replica = reads("replica", "ok")
         assert await listed(http, flight["flight_number"])
         assert reads("replica", "ok") == on_replica + 1
+
+
+async def test_a_search_checks_out_one_connection_of_the_replica_or_of_the_primary_when_down(
+    replica_settings: Settings, replicated_postgres: Servers
+) -> None:
+    """An uncached search reads on one checkout: the replica's (its checkout is the test of
+    whether it answers), or the primary's alone once the replica does not answer."""
+    _, standby = replicated_postgres
+    async with replicated_app(replica_settings, search_cache_seconds=0) as http:
+        reads_db = app_of(http).state.reads
+        searching = asyncio.current_task()
+        checkouts = {"replica": 0, "primary": 0}
+        for name in checkouts:
+            pool = getattr(reads_db, name).sync_engine.pool
+
+            def count(*_: Any, name: str = name) -> None:
+                # The search's own (the app runs in this task), not the background workers'.
+                if asyncio.current_task() is searching:
+                    checkouts[name] += 1
+
+            event.listen(pool, "checkout", count)
+        query = {"origin": "JFK", "destination": "LHR", "date": departing(7)["departure_time"][:10]}
+
+        async def searched() -> dict[str, int]:
+            before = dict(checkouts)
+            response = await http.get("/search", params=query)
+            assert response.status_code == 200 and response.json()["itineraries"] == []
+            return {name: checkouts[name] - before[name] for name in checkouts}
+
+        await eventually(lambda: reads_db._avoid_reason() is None, 30)
+        assert await searched() == {"replica": 1, "primary": 0}
+        standby.stop()
+        try:
+            unreachable = reads("primary", "unreachable")
+            assert await searched() == {"replica": 0, "primary": 1}  # its checkout failed
+            assert reads("primary", "unreachable") == unreachable + 1
+        finally:
+            standby.restart()
+        await wait_for_replica(replica_settings.database_url, replica_settings.database_replica_url)
 
 
 async def test_a_lagging_replica_sends_reads_to_the_primary(

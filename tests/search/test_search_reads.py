@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightdeck.flights.itineraries import repository, statements
 from flightdeck.flights.itineraries.repository import ConnectionTimes, SearchWindow
+from flightdeck.platform import replica
 from flightdeck.platform.db import read_connection
 from flightdeck.search import service
 from flightdeck.search.connections import ConnectionRules
@@ -47,7 +48,7 @@ async def test_a_cached_answer_opens_no_database_connection(
 ) -> None:
     await _network(client, agent)
     opened: list[str] = []
-    real_read_connection = service.read_connection
+    real_read_connection = replica.read_connection
 
     @contextlib.asynccontextmanager
     async def counting(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
@@ -55,7 +56,7 @@ async def test_a_cached_answer_opens_no_database_connection(
         async with real_read_connection(engine) as conn:
             yield conn
 
-    monkeypatch.setattr(service, "read_connection", counting)
+    monkeypatch.setattr(replica, "read_connection", counting)  # what ReadDatabase opens
 
     first = await search(client, **QUERY)
     second = await search(client, **QUERY)

@@ -25,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -43,7 +43,6 @@ from sqlalchemy.ext.asyncio import (
 from flightdeck.platform.db import (
     ASYNCPG_CONNECT_ARGS,
     READ_ONLY,
-    closing_in_task,
     create_sessionmaker,
     read_connection,
 )
@@ -168,27 +167,23 @@ class ReadDatabase:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for Core reads (autocommit: each statement its own snapshot), on the
-        replica or, when it cannot serve, the primary."""
-        async with read_connection(await self.engine()) as conn:
-            yield conn
-
-    async def engine(self) -> AsyncEngine:
-        """The engine reads go to now: the replica while it can serve, else the primary
-        (for `platform.db.read_connection`)."""
-        reason = self._avoid_reason()
-        if self.replica is not None and reason is None:
-            try:
-                async with closing_in_task(await self.replica.connect().start()):
-                    pass  # the pool keeps the connection for the caller's checkout
-            except CONNECTION_FAILURES as exc:
-                self.mark_unreachable(exc)
-                reason = "unreachable"
-            else:
-                REPLICA_READS.labels("replica", "ok").inc()
-                return self.replica
-        self._went_to_primary(reason or "none")
-        return self.primary
+        """A connection for Core reads (`platform.db.read_connection`: autocommit, each
+        statement its own snapshot), on the replica or, when it cannot serve, the primary.
+        One checkout: the replica's is the test of whether it answers."""
+        async with AsyncExitStack() as stack:
+            reason = self._avoid_reason()
+            if self.replica is not None and reason is None:
+                try:
+                    conn = await stack.enter_async_context(read_connection(self.replica))
+                except CONNECTION_FAILURES as exc:
+                    self.mark_unreachable(exc)
+                    reason = "unreachable"
+                else:
+                    REPLICA_READS.labels("replica", "ok").inc()
+                    yield conn
+                    return
+            self._went_to_primary(reason or "none")
+            yield await stack.enter_async_context(read_connection(self.primary))
 
     async def check(self) -> None:
         """One round of the monitor: the replica's lag, and whether reads may go there."""

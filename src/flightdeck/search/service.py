@@ -33,7 +33,6 @@ from flightdeck.flights.itineraries.service import ConnectionTimes
 from flightdeck.flights.status import service as status_service
 from flightdeck.platform.cache import get_cache
 from flightdeck.platform.clock import utcnow
-from flightdeck.platform.db import read_connection
 from flightdeck.platform.replica import ReadDatabase
 from flightdeck.platform.settings import Settings
 from flightdeck.search.connections import (
@@ -216,7 +215,7 @@ async def search_itineraries_json(
         looked_up = await cached_search_json(query, settings)
     if looked_up.document is not None:
         return looked_up.document
-    async with read_connection(await reads.engine()) as conn:
+    async with reads.connect() as conn:
         answer = await search_document(conn, query, settings)
     document = orjson.dumps(answer)
     if looked_up.key is not None and (seconds := cache_seconds(answer, settings, utcnow())) > 0:
