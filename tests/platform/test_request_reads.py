@@ -176,3 +176,16 @@ async def test_a_session_or_connection_left_by_an_error_or_a_cancellation_goes_b
         event.remove(pool, "checkin", record_checkin)
     async with read_connection(app.state.engine) as conn:  # the pool still serves
         assert await conn.scalar(text("SELECT 1")) == 1
+
+
+async def test_an_uncached_search_reads_statement_by_statement(
+    app: FastAPI, client: httpx.AsyncClient, backend: str
+) -> None:
+    """Its connection (`ReadDatabase.connect`, on a `read_engine`) is in autocommit and
+    read-only from its checkout: no BEGIN, COMMIT or ROLLBACK sent."""
+    query = {"origin": "JFK", "destination": "LHR", "date": utcnow().date().isoformat()}
+    for max_stops in (0, 1):  # both of search's statements, on a fresh (uncached) query
+        async with transaction_control(app, backend) as control:
+            response = await client.get("/search", params=query | {"max_stops": max_stops})
+        assert response.status_code == 200
+        assert control == []

@@ -45,6 +45,7 @@ from flightdeck.platform.db import (
     READ_ONLY,
     create_sessionmaker,
     read_connection,
+    read_engine,
 )
 from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
@@ -105,6 +106,9 @@ class ReadDatabase:
         self._like = like
         self.primary = primary
         self.replica = replica
+        # `connect`'s engines: the same pools, with the read options set at checkout.
+        self._primary_reads = read_engine(primary)
+        self._replica_reads = read_engine(replica) if replica is not None else None
         self._primary_sessions = create_sessionmaker(primary)
         self._replica_sessions: async_sessionmaker[AsyncSession] | None = (
             create_sessionmaker(replica) if replica is not None else None
@@ -172,9 +176,9 @@ class ReadDatabase:
         One checkout: the replica's is the test of whether it answers."""
         async with AsyncExitStack() as stack:
             reason = self._avoid_reason()
-            if self.replica is not None and reason is None:
+            if self._replica_reads is not None and reason is None:
                 try:
-                    conn = await stack.enter_async_context(read_connection(self.replica))
+                    conn = await stack.enter_async_context(read_connection(self._replica_reads))
                 except CONNECTION_FAILURES as exc:
                     self.mark_unreachable(exc)
                     reason = "unreachable"
@@ -183,7 +187,7 @@ class ReadDatabase:
                     yield conn
                     return
             self._went_to_primary(reason or "none")
-            yield await stack.enter_async_context(read_connection(self.primary))
+            yield await stack.enter_async_context(read_connection(self._primary_reads))
 
     async def check(self) -> None:
         """One round of the monitor: the replica's lag, and whether reads may go there."""
