@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-# A stream's chunks: small ones (held and paired) and large ones (sent as written).
+# A stream's chunks, of a few bytes to past the transport's buffer: each is held and paired.
 CHUNKS = [bytes([65 + i % 26]) * size for i, size in enumerate([10, 5000, 3, 7, 70_000, 1, 2])]
 LARGE_BODY = bytes(range(256)) * 8192  # 2 MiB: past the transport's high-water mark
 # Set by the test once the head of /waiting has reached it; only then is the body sent.

@@ -47,8 +47,8 @@ class PairedWrites:
             self._loop.call_soon(self.flush)
 
     def writelines(self, chunks: Any) -> None:
-        self.flush()
-        self.transport.writelines(chunks)
+        held, self._held = self._held, None
+        self.transport.writelines(chunks if held is None else (held, *chunks))
 
     def flush(self) -> None:
         """Sends what is held, if anything (nothing once the transport is closing)."""
