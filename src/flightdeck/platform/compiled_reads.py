@@ -30,6 +30,15 @@ SQLAlchemy's own `execute`. A statement with an IN list (expanding parameters) i
 (`constants` writes the code's own values into it; a list of values is an array parameter on
 PostgreSQL), and so is a column whose type is read by its type code (asyncpg's Float).
 
+An `unordered` read (its rows in no particular order: a one-stop search's candidates, a
+UNION ALL that search sorts) that makes its trip to SQLite's thread comes back as one row:
+SQLite's `json_group_array` of each row's `json_array` (`_as_one_row`), parsed in the loop
+(orjson) and processed as the rows would have been. Python's sqlite3 releases the GIL for
+each step of a statement, so each row fetched in the thread took the GIL back from a busy
+event loop; one row makes that a step or two whatever the rows. A column JSON cannot carry
+exactly (a BLOB, a REAL: SQLite writes 15 digits) is refused when the read is compiled.
+Read in the loop (`brief`), or on PostgreSQL, the statement runs as written.
+
 `CompiledWrite` is the same for a statement that writes (a hold's seats, a new booking: a
 SELECT of data-modifying CTEs), in the caller's transaction, or as a transaction of its own
 on a PostgreSQL connection in autocommit that says so (`STATEMENT_WRITES`: a booking held in
@@ -57,14 +66,16 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NoReturn, cast
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import ColumnElement, literal_column
+import orjson
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.expression import Executable, ReturnsRows
+from sqlalchemy.sql.expression import Executable, ReturnsRows, SelectBase
 
 from flightdeck.platform.db import READ_ONLY, STATEMENT_READS, STATEMENT_WRITES
 from flightdeck.platform.sqlite_driver import (
@@ -89,6 +100,9 @@ class _Compiled:
     defaults: dict[str, Any]  # values written into the statement (`func.substr(x, 1, 1)`)
     bind_processors: dict[str, Processor]
     result_processors: tuple[tuple[int, Processor], ...]  # (column position, processor)
+    # An unordered read's form for a trip to SQLite's threads: its rows as one JSON array
+    # (`_as_one_row`); None for any other.
+    one_row_sql: str | None = None
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The placeholders' values, processed, in order (a tuple, as SQLAlchemy passes a
@@ -119,7 +133,24 @@ def constants(values: Iterable[str]) -> list[ColumnElement[str]]:
     return [literal_column(f"'{value}'") for value in sorted(values)]
 
 
-def _compile(statement: ReturnsRows, dialect: Dialect) -> _Compiled:
+def _as_one_row(statement: ReturnsRows) -> Select[Any]:
+    """`statement`'s rows as one row of one JSON text, `[[value, …], …]`: SQLite's
+    `json_group_array` of each row's `json_array`, in no particular order. The values are
+    the ones the rows hold (SQLite keeps a time or a date as text), so the columns' result
+    processors read them as before; a column JSON could not carry exactly (a BLOB, a REAL
+    printed to 15 digits) is refused."""
+    for name, column in statement.exported_columns.items():
+        try:
+            python_type: Any = column.type.python_type
+        except NotImplementedError:  # untyped (a NULL): whatever SQLite holds, JSON carries
+            python_type = None
+        if python_type in (float, Decimal, bytes):
+            raise ValueError(f"column {name!r} ({column.type}) does not travel in JSON exactly")
+    rows = cast(SelectBase, statement).subquery("unordered")
+    return select(func.json_group_array(func.json_array(*rows.c)))
+
+
+def _compile(statement: ReturnsRows, dialect: Dialect, *, unordered: bool = False) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     binds = compiled.binds
     expanding = sorted(name for name, bind in binds.items() if bind.expanding)
@@ -144,12 +175,19 @@ def _compile(statement: ReturnsRows, dialect: Dialect) -> _Compiled:
             ) from error
         if process is not None:
             result_processors.append((position, process))
+    one_row_sql = None
+    if unordered and dialect.name == "sqlite":
+        one_row = _as_one_row(statement).compile(dialect=dialect)
+        if one_row.positiontup != compiled.positiontup:  # the same placeholders, in order
+            raise ValueError("the one-row form's parameters are not the statement's")
+        one_row_sql = one_row.string
     return _Compiled(
         sql=compiled.string,
         names=tuple(compiled.positiontup),
         defaults={name: bind.value for name, bind in binds.items()},
         bind_processors=bind_processors,
         result_processors=tuple(result_processors),
+        one_row_sql=one_row_sql,
     )
 
 
@@ -179,10 +217,12 @@ class CompiledRead:
         statement: ReturnsRows,
         *,
         brief: bool = False,
+        unordered: bool = False,
         variants: Mapping[str, ReturnsRows] | None = None,
     ) -> None:
         self.statement = statement
         self.brief = brief
+        self.unordered = unordered
         self.variants = dict(variants or {})
         for name, variant in self.variants.items():
             if tuple(variant.exported_columns.keys()) != tuple(statement.exported_columns.keys()):
@@ -202,7 +242,9 @@ class CompiledRead:
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
-            found = self._compiled[dialect.name] = _compile(self.statement_for(dialect), dialect)
+            statement = self.statement_for(dialect)
+            found = _compile(statement, dialect, unordered=self.unordered)
+            self._compiled[dialect.name] = found
         return found
 
     def _on_driver(self, sync: Connection) -> bool:
@@ -222,24 +264,29 @@ class CompiledRead:
         parameters = compiled.parameters(values)
         # Checked out when the connection started; the driver's own connection under it.
         driver: Any = sync.connection.driver_connection
+        # SQLite: a brief read in the event loop's thread; an unordered one as one row.
+        here = loop_connection(driver) if self.brief else None
+        one_row = compiled.one_row_sql if here is None else None
+        sql = one_row or compiled.sql
         dispatch = sync.dispatch
         if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(sync, None, compiled.sql, parameters, None, False)
+            dispatch.before_cursor_execute(sync, None, sql, parameters, None, False)
         try:
             if conn.dialect.driver == "asyncpg":
-                rows: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *parameters)
-            elif self.brief and (here := loop_connection(driver)) is not None:
-                rows = read_in_loop(here, compiled.sql, parameters)
+                rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *parameters)
+            elif here is not None:
+                rows = read_in_loop(here, sql, parameters)
             else:
-                rows = await read_in_thread(
-                    sync.connection.dbapi_connection, compiled.sql, parameters
-                )
+                rows = await read_in_thread(sync.connection.dbapi_connection, sql, parameters)
         except BaseException as error:
             if _refused_in_autocommit(conn, driver, error):
-                raise DBAPIError(compiled.sql, parameters, error) from error
-            await _drop(conn, compiled.sql, parameters, error)
+                raise DBAPIError(sql, parameters, error) from error
+            await _drop(conn, sql, parameters, error)
         if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(sync, None, compiled.sql, parameters, None, False)
+            dispatch.after_cursor_execute(sync, None, sql, parameters, None, False)
+        if one_row:
+            [(array,)] = rows
+            rows = orjson.loads(array)
         return compiled.processed(rows)
 
     async def named_rows(self, conn: AsyncConnection, values: Mapping[str, Any]) -> list[Any]:

@@ -453,7 +453,8 @@ def candidates_statement(order: Order) -> CompiledRead:
     of three): each kind ranked and limited on its own (`_connections_ranked`,
     `_through_ranked`, `_direct_ranked`), then their rows together (UNION ALL, in no order:
     search sorts them), told apart by `kind`. Connections come first: the result's column
-    types are theirs (a direct flight's second-leg NULLs are typed too)."""
+    types are theirs (a direct flight's second-leg NULLs are typed too). In no order, so on
+    SQLite it comes back from the connection's thread as one row (`unordered`)."""
 
     def build(times_first: bool) -> Any:
         return union_all(
@@ -462,4 +463,4 @@ def candidates_statement(order: Order) -> CompiledRead:
             _kind(_direct_ranked(order), DIRECT, ["direct"]),
         )
 
-    return CompiledRead(build(False), variants=_on_postgresql(order, build))
+    return CompiledRead(build(False), unordered=True, variants=_on_postgresql(order, build))
