@@ -7,6 +7,7 @@ import gc
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
 from tests.conftest import assert_error
 
 from flightdeck.app import create_app
@@ -77,6 +78,31 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     await client.get("/healthz")
     body = (await client.get("/metrics")).text
     assert 'flightdeck_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+
+
+async def test_each_request_is_counted_and_timed_under_its_labels(
+    client: httpx.AsyncClient,
+) -> None:
+    """Every request lands in its label set's counter and histogram, the first of a label
+    set and the ones after it (whose children the middleware has found before), and a
+    status is its own label set."""
+    ok = {"method": "GET", "route": "/healthz", "status": "200"}
+    refused = {"method": "PATCH", "route": "/healthz", "status": "405"}
+    timed = {"method": "GET", "route": "/healthz"}
+    before = [_sample("flightdeck_http_requests_total", ok)]
+    before += [_sample("flightdeck_http_requests_total", refused)]
+    before += [_sample("flightdeck_http_request_seconds_count", timed)]
+    for _ in range(3):
+        assert (await client.get("/healthz")).status_code == 200
+    assert (await client.patch("/healthz")).status_code == 405
+    after = [_sample("flightdeck_http_requests_total", ok)]
+    after += [_sample("flightdeck_http_requests_total", refused)]
+    after += [_sample("flightdeck_http_request_seconds_count", timed)]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 1, 3]
+
+
+def _sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_unknown_path_is_404_in_the_error_shape(client: httpx.AsyncClient) -> None:

@@ -69,6 +69,8 @@ def serve(
         http=UVICORN_HTTP,
         timeout_graceful_shutdown=get_settings().shutdown_grace_seconds,
         # uvicorn's lines (one per request at INFO) follow the same level as ours: WARNING
-        # keeps a busy server's log to what needs attention.
+        # keeps a busy server's log to what needs attention. Above INFO its access log is
+        # off: uvicorn formats each line's client and path before the level drops it.
         log_level=get_settings().log_level.lower(),
+        access_log=get_settings().log_level in ("DEBUG", "INFO"),
     )

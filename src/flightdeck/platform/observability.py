@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -123,6 +123,22 @@ class MetricsMiddleware:
         finally:
             # The route template, not the raw path, so ids do not explode the label set.
             template = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            LATENCY.labels(method, template).observe(time.perf_counter() - started)
-            REQUESTS.labels(method, template, str(status)).inc()
+            latency, requests = _children(scope["method"], template, status)
+            latency.observe(time.perf_counter() - started)
+            requests.inc()
+
+
+# Each label set's children, found once: `labels()` checks and looks up its values on every
+# call (~4 of a request's ~7 µs in metrics). Bounded as the metrics' own label sets are (the
+# methods the HTTP parser knows, the route templates, the statuses answered).
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _children(method: str, template: str, status: int) -> tuple[Any, Any]:
+    """The latency histogram's and the request counter's children for these labels."""
+    key = (method, template, status)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = (LATENCY.labels(method, template), REQUESTS.labels(method, template, str(status)))
+        _CHILDREN[key] = found
+    return found
