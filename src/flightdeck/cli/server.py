@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flightdeck.cli.common import console, err_console
+
+if TYPE_CHECKING:
+    from flightdeck.platform.settings import Settings
+
+
+def uvicorn_loop(settings: Settings) -> str:
+    """uvicorn's `loop` for `FLIGHTDECK_EVENT_LOOP`. auto: asyncio's own loop on SQLite, whose
+    brief reads run in the event loop's thread (platform/sqlite_driver.read_in_loop): under
+    load uvloop left some connections' requests unread in the socket for up to ~1 s while it
+    served the others (docs/ARCHITECTURE.md, "The cost of a request"); asyncio's loop serves
+    them in turn. Elsewhere uvicorn's own choice, uvloop."""
+    if settings.event_loop == "auto":
+        return "asyncio" if settings.is_sqlite else "auto"
+    return settings.event_loop
 
 
 def _service_names(services: str | None) -> list[str] | None:
@@ -73,4 +87,5 @@ def serve(
         # off: uvicorn formats each line's client and path before the level drops it.
         log_level=get_settings().log_level.lower(),
         access_log=get_settings().log_level in ("DEBUG", "INFO"),
+        loop=uvicorn_loop(get_settings()),
     )

@@ -196,6 +196,9 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = []
     log_level: str = "INFO"
+    # The event loop `flightdeck serve` runs (cli/server.py, `uvicorn_loop`): auto is asyncio's
+    # own on SQLite, whose brief reads run in the loop, and uvloop (uvicorn's choice) otherwise.
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     # FastAPI's own OpenTelemetry spans and metrics, for a host that configured an
     # OpenTelemetry SDK. Off, FastAPI does not ask on every request whether one is configured
     # (about 3 % of a request's CPU); our metrics are Prometheus' (/metrics).
