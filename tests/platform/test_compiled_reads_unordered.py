@@ -78,27 +78,34 @@ def _sorted(rows: Any) -> list[tuple[Any, ...]]:
     return sorted((tuple(row) for row in rows), key=lambda row: (row[0], row[2]["n"]))
 
 
+async def _read(
+    app: FastAPI, read: CompiledRead, values: dict[str, Any], backend: str
+) -> tuple[list[tuple[Any, ...]], int | None, list[str]]:
+    """`read`'s rows sorted, its trips to SQLite's thread (None on PostgreSQL) and the
+    statements sent, after SQLAlchemy's own execution of it on the same connection (its
+    rows first in the list)."""
+    with statements_sent(app) as sent:
+        async with read_connection(app.state.engine) as conn:
+            expected = _sorted((await conn.execute(read.statement, values)).all())
+            counter = await counted(conn) if backend == "sqlite" else None
+            rows = _sorted(await read.rows(conn, values))
+            trips = counter.trips if counter is not None else None
+    assert rows == expected
+    return rows, trips, [statement for statement, _ in sent[1:]]
+
+
 async def test_an_unordered_read_is_one_row_from_sqlites_thread_with_sqlalchemys_rows(
     app: FastAPI, db: AsyncSession, backend: str
 ) -> None:
-    values = await _events(db)
-    engine = app.state.engine
-    with statements_sent(app) as sent:
-        async with read_connection(engine) as conn:
-            expected = _sorted((await conn.execute(_STATEMENT, values)).all())
-            counter = await counted(conn) if backend == "sqlite" else None
-            rows = _sorted(await _UNORDERED.rows(conn, values))
-            trips = counter.trips if counter is not None else None
-    assert len(expected) == 4  # three of the aggregate, and its one with no actor again
-    assert rows == expected
+    rows, trips, [sql] = await _read(app, _UNORDERED, await _events(db), backend)
+    assert len(rows) == 4  # three of the aggregate, and its one with no actor again
     kind, actor, payload = (_UNORDERED.position(name) for name in ("kind", "actor", "payload"))
     assert [row[actor] for row in rows if row[kind] == 0] == [_ACTORS[0], "nobody", _ACTORS[2]]
     assert [row[actor] for row in rows if row[kind] == 1] == [None]
     assert rows[2][payload] == {"n": 2, "note": _ACTORS[2], "seats": ["1A", "1B"]}
     created_at = rows[0][_UNORDERED.position("created_at")]
     assert created_at.utcoffset() == timedelta(0)
-    sql = sent[-1][0]
-    compiled = _UNORDERED.compiled(engine.dialect)
+    compiled = _UNORDERED.compiled(app.state.engine.dialect)
     if backend == "sqlite":
         assert trips == 1
         assert sql == compiled.one_row_sql
@@ -117,15 +124,9 @@ async def test_no_rows_is_an_empty_list(app: FastAPI) -> None:
 async def test_a_brief_unordered_read_runs_as_written_in_the_event_loops_thread(
     app: FastAPI, db: AsyncSession, backend: str
 ) -> None:
-    values = await _events(db)
-    engine = app.state.engine
-    with statements_sent(app) as sent:
-        async with read_connection(engine) as conn:
-            counter = await counted(conn) if backend == "sqlite" else None
-            rows = _sorted(await _BRIEF.rows(conn, values))
-            trips = counter.trips if counter is not None else None
+    rows, trips, sent = await _read(app, _BRIEF, await _events(db), backend)
     assert len(rows) == 4
-    assert [statement for statement, _ in sent] == [_BRIEF.compiled(engine.dialect).sql]
+    assert sent == [_BRIEF.compiled(app.state.engine.dialect).sql]
     if backend == "sqlite":
         assert trips == 0
 

@@ -138,7 +138,8 @@ def _as_one_row(statement: ReturnsRows) -> Select[Any]:
     `json_group_array` of each row's `json_array`, in no particular order. The values are
     the ones the rows hold (SQLite keeps a time or a date as text), so the columns' result
     processors read them as before; a column JSON could not carry exactly (a BLOB, a REAL
-    printed to 15 digits) is refused."""
+    printed to 15 digits) is refused. (A column a JSON function built would arrive as JSON,
+    not as its text: no unordered read selects one.)"""
     for name, column in statement.exported_columns.items():
         try:
             python_type: Any = column.type.python_type
