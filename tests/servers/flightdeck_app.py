@@ -26,13 +26,15 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from flightdeck.cli.server import uvicorn_loop
 from flightdeck.platform.http_protocol import UVICORN_HTTP
+from flightdeck.platform.settings import Settings
 
 from .process import HOST, ServerProcess, start_on_free_port
 
 # As `flightdeck serve` runs it: proxy headers off (the app alone decides whom to believe
-# about the client's address, platform/client_address.py, never uvicorn), and its HTTP
-# protocol (platform/http_protocol.py).
+# about the client's address, platform/client_address.py, never uvicorn), its HTTP protocol
+# (platform/http_protocol.py), and its event loop (`AppProcess` adds `--loop`).
 FLIGHTDECK_APP = (
     sys.executable, "-m", "uvicorn", "flightdeck.app:create_app", "--factory",
     "--log-level", "warning", "--no-proxy-headers", "--http", UVICORN_HTTP,
@@ -55,6 +57,14 @@ def settings_environment(settings: Mapping[str, str]) -> dict[str, str]:
     password hashing cost and ``settings``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
     return clean | FAST_PASSWORD_HASHING | dict(settings)
+
+
+def _serve_loop(env: Mapping[str, str]) -> list[str]:
+    """uvicorn's `--loop` as `flightdeck serve` picks it for these settings (asyncio's own
+    loop on SQLite, cli/server.uvicorn_loop)."""
+    url = env.get("FLIGHTDECK_DATABASE_URL", Settings.model_fields["database_url"].default)
+    choice = env.get("FLIGHTDECK_EVENT_LOOP", "auto")
+    return ["--loop", uvicorn_loop(Settings(database_url=url, event_loop=choice))]
 
 
 class AppProcess(ServerProcess):
@@ -92,7 +102,8 @@ class AppProcess(ServerProcess):
 
     def command(self) -> list[str]:
         address = ["--host", self.host, "--port", str(self.port)]
-        return [*self.argv, *address, "--workers", str(self.workers)]
+        loop = _serve_loop(self.env) if self.argv == list(FLIGHTDECK_APP) else []
+        return [*self.argv, *loop, *address, "--workers", str(self.workers)]
 
     def environment(self) -> dict[str, str]:
         return settings_environment(self.env)
