@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -27,7 +28,9 @@ from flightdeck.platform.compiled_reads import CompiledRead
 from flightdeck.platform.db import create_engine, read_connection
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.sqlite_driver import (
+    READ_SWITCH_INTERVAL,
     OneTripDbapi,
+    lock_handed_back_promptly,
     loop_connection,
     one_trip_engine_arguments,
     read_in_loop,
@@ -310,3 +313,59 @@ def test_reads_in_threads_take_as_many_turns_as_the_machine_has_cores(tmp_path: 
     assert engine.dialect.loaded_dbapi.read_threads == len(os.sched_getaffinity(0))
     with pytest.raises(ValueError, match="at least 1"):
         OneTripDbapi(aiosqlite, sqlite3, read_threads=0)
+
+
+@on_loop
+async def test_while_reads_run_in_threads_the_lock_is_handed_back_sooner(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", database_sqlite_read_threads=2
+    )
+    engine = create_engine(settings)
+    seen: list[float] = []
+
+    def switch_interval(value: int) -> int:  # runs in SQLite, in the read's thread
+        seen.append(sys.getswitchinterval())
+        time.sleep(0.02)  # the reads overlap: the first one out must not restore it
+        return value
+
+    def register(dbapi_connection: Any, _record: Any) -> None:
+        here = loop_connection(dbapi_connection.driver_connection)
+        assert here is not None
+        here.create_function("switch_interval", 1, switch_interval)
+
+    event.listen(engine.sync_engine, "connect", register)
+    read = CompiledRead(select(func.switch_interval(bindparam("value", type_=Integer))))
+    assert not read.brief
+
+    async def one(value: int) -> None:
+        async with read_connection(engine) as conn:
+            assert [tuple(row) for row in await read.rows(conn, {"value": value})] == [(value,)]
+
+    suite_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's own
+    try:
+        await asyncio.gather(*(one(value) for value in range(5)))
+        assert seen == [pytest.approx(READ_SWITCH_INTERVAL)] * 5
+        assert sys.getswitchinterval() == pytest.approx(0.005)  # none runs: restored
+    finally:
+        sys.setswitchinterval(suite_interval)
+        await engine.dispose()
+
+
+def test_the_interval_is_restored_when_the_last_read_ends_whatever_the_order() -> None:
+    suite_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    first, second = lock_handed_back_promptly(), lock_handed_back_promptly()
+    try:
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)  # the first in ends first: the second still runs
+        assert sys.getswitchinterval() == pytest.approx(READ_SWITCH_INTERVAL)
+        # A read that fails ends its count too.
+        with pytest.raises(RuntimeError), lock_handed_back_promptly():
+            raise RuntimeError
+        assert sys.getswitchinterval() == pytest.approx(READ_SWITCH_INTERVAL)
+        second.__exit__(None, None, None)
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(suite_interval)

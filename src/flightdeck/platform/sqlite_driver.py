@@ -29,7 +29,8 @@ statement), so such a statement runs in the event loop's thread. One whose time 
 the network (a one-stop search's) keeps its trip: in the thread SQLite runs beside the loop,
 on the other core. Such reads take turns (`read_in_thread`): at most `read_threads` of them
 (`database_sqlite_read_threads`, by default the machine's cores) run in their connections'
-threads at once, however many connections the pool has.
+threads at once, however many connections the pool has. While one runs, the event loop gives
+the interpreter's lock back to a thread that waits for it sooner (`lock_handed_back_promptly`).
 
 It uses two internals of aiosqlite, `Connection._execute` (queue a function for the
 connection's thread), as SQLAlchemy's own adapter does for its isolation level, and
@@ -44,8 +45,11 @@ import asyncio
 import collections
 import logging
 import sqlite3
+import sys
+import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import aiosqlite
@@ -298,6 +302,52 @@ def read_in_loop(connection: sqlite3.Connection, sql: str, parameters: Any) -> l
         cursor.close()
 
 
+# How long a thread that waits for the interpreter's lock lets the holder run before asking
+# for it, while reads run in threads (Python's own: 5 ms, `sys.getswitchinterval()`).
+READ_SWITCH_INTERVAL = 0.000_2
+
+
+class _PromptHandoff:
+    """`lock_handed_back_promptly`'s count of reads in threads, across the process's loops."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.interval = 0.0  # to restore once none runs
+
+
+_HANDOFF = _PromptHandoff()
+
+
+@contextmanager
+def lock_handed_back_promptly() -> Iterator[None]:
+    """While any read runs in a thread, the process switches threads after
+    `READ_SWITCH_INTERVAL` instead of Python's 5 ms; the last read out restores the interval.
+
+    SQLite works without the interpreter's lock, but the read's thread takes it back several
+    times a read (after preparing the statement, after each step, to hand the rows to the
+    loop), and a busy event loop gives it up only when asked, after the interval: each take
+    waited up to 5 ms, so the reads' turns (`read_threads`) were spent waiting and the loop
+    idled behind them. In process, beside a thread busy in Python, a one-stop search's
+    candidates read took 13.6-14.0 ms of wall time with 5 ms, 1.2-1.4 ms with 0.2 ms; through
+    the server, cold one-stop at 10,000 flights 542 -> 624 and 734 -> 789 req/s in two runs
+    (docs/ARCHITECTURE.md, "The cost of a request"). Not for the whole process: holds, whose
+    statements run in the loop's thread but for their first and their COMMIT, cost ~10 % more
+    CPU with the short interval and were not faster (bench/bookings.py, four pairs)."""
+    with _HANDOFF.lock:
+        if _HANDOFF.running == 0:
+            _HANDOFF.interval = sys.getswitchinterval()
+            sys.setswitchinterval(READ_SWITCH_INTERVAL)
+        _HANDOFF.running += 1
+    try:
+        yield
+    finally:
+        with _HANDOFF.lock:
+            _HANDOFF.running -= 1
+            if _HANDOFF.running == 0:
+                sys.setswitchinterval(_HANDOFF.interval)
+
+
 async def read_in_thread(dbapi_connection: Any, sql: str, parameters: Any) -> list[Any]:
     """A read that keeps its trip to the connection's thread (one not `brief`: a one-stop
     search's candidates, one booking), on a connection that reads statement by statement;
@@ -315,7 +365,8 @@ async def read_in_thread(dbapi_connection: Any, sql: str, parameters: Any) -> li
     if not isinstance(dbapi, OneTripDbapi):
         return list(await driver.execute_fetchall(sql, parameters))
     async with dbapi.read_slots():
-        return list(await driver.execute_fetchall(sql, parameters))
+        with lock_handed_back_promptly():
+            return list(await driver.execute_fetchall(sql, parameters))
 
 
 def one_trip_engine_arguments(url: str, *, read_threads: int = 1) -> dict[str, Any]:
