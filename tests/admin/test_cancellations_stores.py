@@ -16,7 +16,7 @@ from flightdeck.platform.clock import clock
 from tests.admin.month_seed import headers
 from tests.bookings.factories import book, booking_body, future_flight
 from tests.conftest import TestUser, create_user
-from tests.payments.factories import paid, settle_refunds
+from tests.payments.factories import fresh_headers, paid, refund_settled
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -40,18 +40,20 @@ async def test_cancellations_are_counted_alike_in_either_store(
         departs_in=timedelta(days=9), economy_fare=23000,
     )  # fmt: skip
     by_passenger = await book(store_client, owner.headers, booking_body([to_london["id"]], 2))
-    await paid(store_client, owner.headers, by_passenger["id"])
+    passenger_paid = await paid(store_client, owner.headers, by_passenger["id"])
     await store_client.delete(f"/bookings/{by_passenger['id']}", headers=owner.headers)
     by_staff = await book(store_client, owner.headers, booking_body([to_london["id"]]))
     await store_client.delete(f"/bookings/{by_staff['id']}", headers=agent.headers)
     by_airline = await book(store_client, owner.headers, booking_body([to_chicago["id"]]))
-    await paid(store_client, owner.headers, by_airline["id"])
+    airline_paid = await paid(store_client, owner.headers, by_airline["id"])
     cancelled = await store_client.delete(f"/flights/{to_chicago['id']}", headers=agent.headers)
     assert cancelled.json()["affected_bookings"] == 1
     await book(store_client, owner.headers, booking_body([to_paris["id"]], 3))
     clock.advance(timedelta(minutes=16))
     assert await release_expired_holds(store_app.state.sessionmaker, store_app.state.settings) == 1
-    await settle_refunds(store_app)
+    owner_now = fresh_headers(store_app, owner)  # the first token's lifetime has passed
+    for payment in (passenger_paid, airline_paid):
+        await refund_settled(store_app, store_client, owner_now, payment["id"])
 
     days = {f["service_date"] for f in (to_london, to_paris, to_chicago)}
     period = {"from": min(days), "to": max(days), "type": "cancellations"}

@@ -4,7 +4,6 @@ that parse back to the same rows."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from flightdeck.platform.money import Money
 from tests.bookings.factories import book, booking_body, future_flight
 from tests.conftest import TestUser, assert_error, create_user
 from tests.flights.schedule_factories import economy, schedule_body
-from tests.payments.factories import paid, payment_read, settle_refunds
+from tests.payments.factories import paid, refund_settled
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -48,19 +47,6 @@ async def _all_pages(
         cursor = page["next_cursor"]
         if cursor is None:
             return items
-
-
-async def _refund_settled(
-    app: FastAPI, client: httpx.AsyncClient, owner: TestUser, payment_id: str
-) -> None:
-    """Runs the refund worker until the payment is refunded (the refund a cancellation owes is
-    settled after its commit, by a worker that may be mid-pass on a loaded machine)."""
-    for _ in range(120):
-        await settle_refunds(app)
-        if (await payment_read(client, owner.headers, payment_id))["status"] == "refunded":
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError("the refund was not settled within 30 s")
 
 
 async def _csv(
@@ -225,7 +211,7 @@ async def test_the_booking_listing_has_owner_segments_and_money_in_either_store(
     payment = await paid(store_client, bob.headers, refunded["id"])
     cancel = await store_client.delete(f"/bookings/{refunded['id']}", headers=agent.headers)
     assert cancel.status_code == 200, cancel.text
-    await _refund_settled(store_app, store_client, bob, payment["id"])
+    await refund_settled(store_app, store_client, bob.headers, payment["id"])
     pending = await book(store_client, alice.headers, booking_body([second["id"]]))
 
     rows = (await _get(store_client, "/admin/bookings", admin))["items"]

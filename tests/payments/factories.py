@@ -3,6 +3,7 @@ running the reconciler and the refund worker."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -135,6 +136,22 @@ async def payment_read(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def refund_settled(
+    app: FastAPI, client: httpx.AsyncClient, headers: dict[str, str], payment_id: str
+) -> None:
+    """Runs `app`'s refund worker until the payment is refunded, in full or in part. The
+    refund a cancellation owes is settled after its commit by any refund worker on the
+    database: another app in the same process (the suite's, beside one on MongoDB) may have
+    taken it, mid-pass on a loaded machine, so one pass of this app's may skip it."""
+    for _ in range(120):
+        await settle_refunds(app)
+        status = (await payment_read(client, headers, payment_id))["status"]
+        if status in ("refunded", "partially_refunded"):
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError("the refund was not settled within 30 s")
 
 
 async def add_processing_attempt(
