@@ -77,7 +77,7 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows, SelectBase
 
-from flightdeck.platform.db import READ_ONLY, STATEMENT_READS, STATEMENT_WRITES
+from flightdeck.platform.db import READ_ONLY, SHARED_BRIEF, STATEMENT_READS, STATEMENT_WRITES
 from flightdeck.platform.sqlite_driver import (
     loop_connection,
     read_in_loop,
@@ -267,6 +267,9 @@ class CompiledRead:
         driver: Any = sync.connection.driver_connection
         # SQLite: a brief read in the event loop's thread; an unordered one as one row.
         here = loop_connection(driver) if self.brief else None
+        if here is None and sync.get_execution_options().get(SHARED_BRIEF):
+            # Brief reads share that connection because each runs whole, never awaiting.
+            raise RuntimeError("only a brief read runs on the shared brief connection")
         one_row = compiled.one_row_sql if here is None else None
         sql = one_row or compiled.sql
         dispatch = sync.dispatch

@@ -168,6 +168,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
 READ_ONLY = "flightdeck_read_only"
 # A connection of `read_connection`: every statement on its own (SQLite's autocommit).
 STATEMENT_READS = "flightdeck_statement_reads"
+# The one connection SQLite's brief reads share, in the event loop's thread
+# (platform/brief_reads.py): only a brief `CompiledRead` may run on it.
+SHARED_BRIEF = "flightdeck_shared_brief"
 # A PostgreSQL connection in autocommit whose statements may write, each its own transaction
 # (a hold written in one statement: flights/inventory/hold_statement.py).
 STATEMENT_WRITES = "flightdeck_statement_writes"

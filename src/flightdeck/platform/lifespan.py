@@ -114,6 +114,7 @@ async def _open_platform(app: FastAPI, settings: Settings, stack: AsyncExitStack
         stack.push_async_callback(replica.dispose)
     sessionmaker = create_sessionmaker(engine)
     reads = ReadDatabase(settings, engine, replica, like=sessionmaker)
+    stack.push_async_callback(reads.close)  # before the engines are disposed
     # Entries a search cached from a replica that had not replayed a change yet are dropped
     # once more after the longest lag reads tolerate.
     stack.callback(

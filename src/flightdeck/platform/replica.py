@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from flightdeck.platform.brief_reads import SharedBriefConnection
 from flightdeck.platform.db import (
     ASYNCPG_CONNECT_ARGS,
     READ_ONLY,
@@ -113,6 +114,14 @@ class ReadDatabase:
         self._replica_sessions: async_sessionmaker[AsyncSession] | None = (
             create_sessionmaker(replica) if replica is not None else None
         )
+        # SQLite: the one connection brief reads share (`brief_connection`), one of the pool's
+        # when it has others for everything else (an in-memory database has one, static).
+        shares = (
+            primary.dialect.name == "sqlite"
+            and isinstance(primary.sync_engine.pool, FairQueuePool)
+            and settings.database_pool_size > 1
+        )
+        self._brief = SharedBriefConnection(self._primary_reads) if shares else None
         self._down_until = 0.0
         self.lagging = False
         # (primary WAL position, when it was read) not yet replayed by the replica.
@@ -188,6 +197,18 @@ class ReadDatabase:
                     return
             self._went_to_primary(reason or "none")
             yield await stack.enter_async_context(read_connection(self._primary_reads))
+
+    async def brief_connection(self) -> AsyncConnection | None:
+        """On SQLite, the connection its brief reads share (platform/brief_reads.py: only a
+        brief `CompiledRead` may run on it, never closed by the caller); None elsewhere, or
+        when it cannot be had in this event loop: then `connect()`."""
+        return None if self._brief is None else await self._brief.get()
+
+    async def close(self) -> None:
+        """Gives back what it holds of the pool (the shared brief connection), before the
+        engine is disposed."""
+        if self._brief is not None:
+            await self._brief.close()
 
     async def check(self) -> None:
         """One round of the monitor: the replica's lag, and whether reads may go there."""

@@ -1,7 +1,8 @@
 """Itinerary search: direct flights, one-stop connections and through flights, cached.
 
 A cached answer is served without touching the database (no connection, no transaction).
-Otherwise, on one read-only connection and a fixed number of indexed queries whatever the
+Otherwise, on one read-only connection (for a direct-only search on SQLite, the one its brief
+reads share: platform/brief_reads.py) and a fixed number of indexed queries whatever the
 network's size:
 
 1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
@@ -20,6 +21,7 @@ re-checks the inventory itself.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,21 +138,46 @@ def _itinerary_document(
 
 
 async def search_document(
-    conn: AsyncConnection, query: SearchQuery, settings: Settings
+    reads: ReadDatabase, query: SearchQuery, settings: Settings
 ) -> dict[str, Any]:
     """`SearchResults` as JSON, uncached: the itineraries, their flights as the API shows
-    them, each with its flight number's punctuality."""
+    them, each with its flight number's punctuality. On one pooled read connection; a
+    direct-only search on SQLite reads its one brief statement on the connection brief reads
+    share (`ReadDatabase.brief_connection`), and a pooled one only for the punctuality the
+    cache lacks."""
     rules = ConnectionRules.from_settings(settings)
-    itineraries = await find_itineraries(conn, query, rules)
+    shared = await reads.brief_connection() if query.max_stops < 1 else None
+    if shared is None:
+        async with reads.connect() as conn:
+            itineraries = await find_itineraries(conn, query, rules)
+            return await _document(query, itineraries, settings, reads, conn)
+    return await _document(query, await find_itineraries(shared, query, rules), settings, reads)
+
+
+async def _document(
+    query: SearchQuery,
+    itineraries: list[Itinerary],
+    settings: Settings,
+    reads: ReadDatabase,
+    conn: AsyncConnection | None = None,
+) -> dict[str, Any]:
+    """`search_document`'s answer for these itineraries: the punctuality the cache lacks is
+    read on `conn`, or on a connection of `reads` opened for it."""
     flights = {segment.id: segment for i in itineraries for segment in i.segments}
     segments: dict[str, dict[str, Any]] = {}
     if flights:
         segments = itinerary_queries.flight_documents(flights.values())
-        punctuality = await status_service.punctuality_of(
-            conn,
-            [flight.flight_number for flight in flights.values()],
-            cache_seconds=settings.punctuality_cache_seconds,
-        )
+        numbers = [flight.flight_number for flight in flights.values()]
+        punctuality, missing = await status_service.cached_punctuality(numbers)
+        if missing:
+            seconds = settings.punctuality_cache_seconds
+            async with AsyncExitStack() as stack:
+                reader = conn
+                if reader is None:
+                    reader = await stack.enter_async_context(reads.connect())
+                punctuality |= await status_service.computed_punctuality(
+                    reader, missing, cache_seconds=seconds
+                )
         for flight_id, document in segments.items():
             document["punctuality"] = punctuality[flights[flight_id].flight_number]
     return {
@@ -215,8 +242,7 @@ async def search_itineraries_json(
         looked_up = await cached_search_json(query, settings)
     if looked_up.document is not None:
         return looked_up.document
-    async with reads.connect() as conn:
-        answer = await search_document(conn, query, settings)
+    answer = await search_document(reads, query, settings)
     document = orjson.dumps(answer)
     if looked_up.key is not None and (seconds := cache_seconds(answer, settings, utcnow())) > 0:
         await get_cache().set(looked_up.key, document, seconds)

@@ -403,31 +403,46 @@ async def punctuality_of(
     flights' outcomes (status_repository). Served from the cache (one lookup for all of
     them); the ones missing are computed in one query and cached for `cache_seconds`. An
     outcome recorded for a flight (arrived, cancelled, diverted) drops its number's entry."""
+    found, missing = await cached_punctuality(flight_numbers)
+    if missing:
+        found |= await computed_punctuality(executor, missing, cache_seconds=cache_seconds)
+    return found
+
+
+async def cached_punctuality(
+    flight_numbers: Sequence[str],
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """`punctuality_of`'s first half: what the cache has (one lookup for all of them), and
+    the flight numbers it lacks, for `computed_punctuality`."""
     numbers = sorted(set(flight_numbers))
-    cache = get_cache()
     keys = [_PUNCTUALITY_KEY + number for number in numbers]
     found = {
         number: orjson.loads(value)
-        for number, value in zip(numbers, await cache.get_many(keys), strict=True)
+        for number, value in zip(numbers, await get_cache().get_many(keys), strict=True)
         if value is not None
     }
-    missing = [number for number in numbers if number not in found]
-    if missing:
-        now = utcnow()
-        rows = await status_repository.punctuality_by_flight_number(
-            executor,
-            missing,
-            since=now - PUNCTUALITY_WINDOW,
-            until=now,
-            on_time_seconds=int(ON_TIME_THRESHOLD.total_seconds()),
-        )
-        by_number = {row.flight_number: row for row in rows}
-        computed = {number: _punctuality_document(by_number.get(number)) for number in missing}
-        found |= computed
-        await cache.set_many(
-            {_PUNCTUALITY_KEY + n: orjson.dumps(d) for n, d in computed.items()}, cache_seconds
-        )
-    return found
+    return found, [number for number in numbers if number not in found]
+
+
+async def computed_punctuality(
+    executor: AsyncConnection | AsyncSession, flight_numbers: Sequence[str], *, cache_seconds: float
+) -> dict[str, dict[str, Any]]:
+    """`punctuality_of`'s second half: these flight numbers' punctuality, computed in one
+    query and cached for `cache_seconds`."""
+    now = utcnow()
+    rows = await status_repository.punctuality_by_flight_number(
+        executor,
+        flight_numbers,
+        since=now - PUNCTUALITY_WINDOW,
+        until=now,
+        on_time_seconds=int(ON_TIME_THRESHOLD.total_seconds()),
+    )
+    by_number = {row.flight_number: row for row in rows}
+    computed = {number: _punctuality_document(by_number.get(number)) for number in flight_numbers}
+    await get_cache().set_many(
+        {_PUNCTUALITY_KEY + n: orjson.dumps(d) for n, d in computed.items()}, cache_seconds
+    )
+    return computed
 
 
 async def forget_punctuality(

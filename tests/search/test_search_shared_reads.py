@@ -1,0 +1,178 @@
+"""A direct-only search on SQLite reads its one brief statement on the connection brief reads
+share (platform/brief_reads.py), checking nothing out of the pool; on PostgreSQL, and for
+the punctuality the cache lacks, a pooled connection as before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Integer, bindparam, event, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from flightdeck.flights.status.service import forget_punctuality
+from flightdeck.platform.brief_reads import SharedBriefConnection
+from flightdeck.platform.compiled_reads import CompiledRead
+from flightdeck.platform.db import SHARED_BRIEF, create_engine, read_engine
+from flightdeck.platform.replica import ReadDatabase
+from flightdeck.platform.settings import Settings
+from flightdeck.search import service
+from flightdeck.search.schemas import SearchQuery
+from tests.conftest import TestUser as AppUser
+from tests.search.factories import add_flight
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DAY = "2026-02-10"
+
+
+@contextmanager
+def checkouts(app: FastAPI) -> Iterator[list[Any]]:
+    """The connections the app's pool hands out to the calling task while the block runs
+    (not to the app's background workers)."""
+    handed: list[Any] = []
+    caller = asyncio.current_task()
+
+    def checkout(dbapi_connection: Any, *_: Any) -> None:
+        if asyncio.current_task() is caller:
+            handed.append(dbapi_connection)
+
+    pool = app.state.engine.sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    try:
+        yield handed
+    finally:
+        event.remove(pool, "checkout", checkout)
+
+
+async def test_a_direct_search_on_sqlite_checks_out_no_pooled_connection(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, backend: str
+) -> None:
+    await add_flight(
+        client, agent.headers, "FD1", "JFK", "SFO", f"{DAY}T09:00:00-05:00", f"{DAY}T12:30:00-08:00"
+    )
+    reads, settings = app.state.reads, app.state.settings
+    query = SearchQuery(origin="JFK", destination="SFO", date=date.fromisoformat(DAY), max_stops=0)
+    await forget_punctuality(["FD1"])
+    shared = await reads.brief_connection()  # open already, whatever ran before
+    with checkouts(app) as missing_punctuality:
+        first = await service.search_document(reads, query, settings)
+    with checkouts(app) as cached_punctuality:
+        again = await service.search_document(reads, query, settings)
+
+    assert again == first
+    assert [[s["flight_number"] for s in i["segments"]] for i in first["itineraries"]] == [["FD1"]]
+    assert first["itineraries"][0]["segments"][0]["punctuality"]["flights_observed"] == 0
+    assert await reads.brief_connection() is shared  # the same one each time
+    if backend == "sqlite":
+        assert shared is not None
+        assert shared.sync_connection.get_execution_options()[SHARED_BRIEF]
+        assert len(missing_punctuality) == 1  # the punctuality's read only
+        assert cached_punctuality == []
+    else:
+        assert shared is None
+        assert len(missing_punctuality) == 1  # the search's read, and the punctuality's on it
+        assert len(cached_punctuality) == 1
+
+
+async def test_a_one_stop_search_reads_on_a_pooled_connection(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser
+) -> None:
+    await add_flight(
+        client, agent.headers, "FD1", "JFK", "SFO", f"{DAY}T09:00:00-05:00", f"{DAY}T12:30:00-08:00"
+    )
+    query = SearchQuery(origin="JFK", destination="SFO", date=date.fromisoformat(DAY))
+    with checkouts(app) as handed:
+        answer = await service.search_document(app.state.reads, query, app.state.settings)
+    assert len(answer["itineraries"]) == 1
+    assert len(handed) == 1  # its candidates go to a connection's thread: not the shared one
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db")
+
+
+_ONE = CompiledRead(select(func.abs(bindparam("value", type_=Integer))), brief=True)
+_IN_A_THREAD = CompiledRead(select(func.abs(bindparam("value", type_=Integer))))
+
+
+async def test_the_shared_connection_runs_brief_reads_only_and_is_given_back(
+    sqlite_settings: Settings,
+) -> None:
+    engine = create_engine(sqlite_settings)
+    shared = SharedBriefConnection(read_engine(engine))
+    pool = engine.sync_engine.pool
+    try:
+        conn = await shared.get()
+        assert conn is not None and await shared.get() is conn  # one, kept
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+        assert [tuple(r) for r in await _ONE.rows(conn, {"value": -3})] == [(3,)]
+        with pytest.raises(RuntimeError, match="only a brief read"):
+            await _IN_A_THREAD.rows(conn, {"value": -3})  # it would await its thread
+        await shared.close()
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_read_drops_the_shared_connection_and_the_next_opens_another(
+    sqlite_settings: Settings,
+) -> None:
+    engine = create_engine(sqlite_settings)
+    shared = SharedBriefConnection(read_engine(engine))
+    failing = CompiledRead(select(text("no_such_column")), brief=True)
+    try:
+        first = await shared.get()
+        assert first is not None
+        with pytest.raises(DBAPIError):
+            await failing.rows(first, {})
+        second = await shared.get()
+        assert second is not None and second is not first and not second.invalidated
+        assert [tuple(r) for r in await _ONE.rows(second, {"value": 2})] == [(2,)]
+        assert engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        await shared.close()
+    finally:
+        await engine.dispose()
+
+
+async def test_another_event_loop_gets_no_shared_connection(sqlite_settings: Settings) -> None:
+    engine = create_engine(sqlite_settings)
+    shared = SharedBriefConnection(read_engine(engine))
+    try:
+        assert await shared.get() is not None
+
+        def in_another_loop() -> Any:
+            return asyncio.run(shared.get())
+
+        assert await asyncio.to_thread(in_another_loop) is None
+        await shared.close()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "pool_size", "shared"),
+    [("file", 10, True), ("file", 1, False), ("sqlite+aiosqlite:///:memory:", 10, False)],
+)
+async def test_the_connection_is_shared_only_when_the_pool_has_others(
+    tmp_path: Path, url: str, pool_size: int, shared: bool
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path}/t.db" if url == "file" else url
+    settings = Settings(database_url=database, database_pool_size=pool_size)
+    engine = create_engine(settings)
+    reads = ReadDatabase(settings, engine)
+    try:
+        # One connection in the pool would be held for good: every other read and write
+        # would wait for it.
+        assert (await reads.brief_connection() is not None) is shared
+    finally:
+        await reads.close()
+        await engine.dispose()
