@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from flightdeck.flights.status.service import punctuality_of
+from flightdeck.flights.status.service import computed_punctuality
 from tests.conftest import TestUser as AppUser
 from tests.search.factories import add_flight, add_flight_rows, search
 from tests.search.statements import captured_selects, sql_literal
@@ -181,7 +181,7 @@ async def test_punctuality_reads_its_flight_numbers_window_on_one_index(app: Fas
     )
     with captured_selects(app) as captured:
         async with app.state.engine.connect() as conn:
-            await punctuality_of(conn, ["FD100", "FD101"], cache_seconds=0)
+            await computed_punctuality(conn, ["FD100", "FD101"], cache_seconds=0)
     [(sql, parameters)] = captured
 
     async with app.state.engine.connect() as conn:

@@ -393,27 +393,13 @@ def _punctuality_document(row: status_repository.PunctualityRow | None) -> dict[
     }
 
 
-async def punctuality_of(
-    executor: AsyncConnection | AsyncSession,
-    flight_numbers: Sequence[str],
-    *,
-    cache_seconds: float,
-) -> dict[str, dict[str, Any]]:
-    """`PunctualityRead` (as JSON) of each flight number over the last 30 days, from its
-    flights' outcomes (status_repository). Served from the cache (one lookup for all of
-    them); the ones missing are computed in one query and cached for `cache_seconds`. An
-    outcome recorded for a flight (arrived, cancelled, diverted) drops its number's entry."""
-    found, missing = await cached_punctuality(flight_numbers)
-    if missing:
-        found |= await computed_punctuality(executor, missing, cache_seconds=cache_seconds)
-    return found
-
-
 async def cached_punctuality(
     flight_numbers: Sequence[str],
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """`punctuality_of`'s first half: what the cache has (one lookup for all of them), and
-    the flight numbers it lacks, for `computed_punctuality`."""
+    """`PunctualityRead` (as JSON) of each flight number over the last 30 days that the cache
+    has (one lookup for all of them), and the flight numbers it lacks, for
+    `computed_punctuality`. An outcome recorded for a flight (arrived, cancelled, diverted)
+    drops its number's entry (`forget_punctuality`)."""
     numbers = sorted(set(flight_numbers))
     keys = [_PUNCTUALITY_KEY + number for number in numbers]
     found = {
@@ -427,8 +413,8 @@ async def cached_punctuality(
 async def computed_punctuality(
     executor: AsyncConnection | AsyncSession, flight_numbers: Sequence[str], *, cache_seconds: float
 ) -> dict[str, dict[str, Any]]:
-    """`punctuality_of`'s second half: these flight numbers' punctuality, computed in one
-    query and cached for `cache_seconds`."""
+    """These flight numbers' punctuality, computed from their flights' outcomes
+    (status_repository) in one query and cached for `cache_seconds`."""
     now = utcnow()
     rows = await status_repository.punctuality_by_flight_number(
         executor,
