@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flightdeck.flights.itineraries import repository, statements
 from flightdeck.flights.itineraries.repository import ConnectionTimes, SearchWindow
-from flightdeck.platform import replica
 from flightdeck.platform.db import read_connection
 from flightdeck.search import service
 from flightdeck.search.connections import ConnectionRules
@@ -44,19 +43,21 @@ async def _network(client: httpx.AsyncClient, agent: AppUser) -> None:
 
 
 async def test_a_cached_answer_opens_no_database_connection(
-    client: httpx.AsyncClient, agent: AppUser, monkeypatch: pytest.MonkeyPatch
+    app: Any, client: httpx.AsyncClient, agent: AppUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _network(client, agent)
     opened: list[str] = []
-    real_read_connection = replica.read_connection
+    reads = app.state.reads
+    real_connect = reads.connect
 
     @contextlib.asynccontextmanager
-    async def counting(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async def counting(**options: Any) -> AsyncIterator[AsyncConnection]:
         opened.append("connection")
-        async with real_read_connection(engine) as conn:
+        async with real_connect(**options) as conn:
             yield conn
 
-    monkeypatch.setattr(replica, "read_connection", counting)  # what ReadDatabase opens
+    # Every connection search reads on (pooled, or one of those it keeps on PostgreSQL).
+    monkeypatch.setattr(reads, "connect", counting)
 
     first = await search(client, **QUERY)
     second = await search(client, **QUERY)

@@ -48,6 +48,7 @@ from flightdeck.platform.db import (
     read_connection,
     read_engine,
 )
+from flightdeck.platform.kept_reads import KeptConnections
 from flightdeck.platform.pool import FairQueuePool
 from flightdeck.platform.settings import Settings
 from flightdeck.platform.worker import BackgroundWorker
@@ -122,6 +123,14 @@ class ReadDatabase:
             and settings.database_pool_size > 1
         )
         self._brief = SharedBriefConnection(self._primary_reads) if shares else None
+        # PostgreSQL: the primary's connections search keeps (`connect(kept=True)`). None of
+        # the replica's: there each checkout is the test of whether it answers.
+        keep = min(settings.database_search_connections, settings.database_pool_size - 1)
+        self._kept = (
+            KeptConnections(self._primary_reads, keep)
+            if primary.dialect.name == "postgresql" and keep > 0
+            else None
+        )
         self._down_until = 0.0
         self.lagging = False
         # (primary WAL position, when it was read) not yet replayed by the replica.
@@ -179,10 +188,11 @@ class ReadDatabase:
         return session
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
+    async def connect(self, *, kept: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection for Core reads (`platform.db.read_connection`: autocommit, each
         statement its own snapshot), on the replica or, when it cannot serve, the primary.
-        One checkout: the replica's is the test of whether it answers."""
+        One checkout: the replica's is the test of whether it answers. `kept`: search's; on
+        PostgreSQL's primary, one of the connections it keeps (platform/kept_reads.py)."""
         async with AsyncExitStack() as stack:
             reason = self._avoid_reason()
             if self._replica_reads is not None and reason is None:
@@ -196,7 +206,11 @@ class ReadDatabase:
                     yield conn
                     return
             self._went_to_primary(reason or "none")
-            yield await stack.enter_async_context(read_connection(self._primary_reads))
+            keeper = self._kept if kept else None
+            if keeper is not None and keeper.usable():
+                yield await stack.enter_async_context(keeper.lend())
+            else:
+                yield await stack.enter_async_context(read_connection(self._primary_reads))
 
     async def brief_connection(self) -> AsyncConnection | None:
         """On SQLite, the connection its brief reads share (platform/brief_reads.py: only a
@@ -205,10 +219,12 @@ class ReadDatabase:
         return None if self._brief is None else await self._brief.get()
 
     async def close(self) -> None:
-        """Gives back what it holds of the pool (the shared brief connection), before the
-        engine is disposed."""
+        """Gives back what it holds of the pool (the shared brief connection, the connections
+        search keeps), before the engine is disposed."""
         if self._brief is not None:
             await self._brief.close()
+        if self._kept is not None:
+            await self._kept.close()
 
     async def check(self) -> None:
         """One round of the monitor: the replica's lag, and whether reads may go there."""

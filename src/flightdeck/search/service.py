@@ -2,8 +2,8 @@
 
 A cached answer is served without touching the database (no connection, no transaction).
 Otherwise, on one read-only connection (for a direct-only search on SQLite, the one its brief
-reads share: platform/brief_reads.py) and a fixed number of indexed queries whatever the
-network's size:
+reads share: platform/brief_reads.py; on PostgreSQL, one of those search keeps:
+platform/kept_reads.py) and a fixed number of indexed queries whatever the network's size:
 
 1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
    their flights, ranked and limited in SQL (direct flights; one-stop connections joined in
@@ -141,14 +141,15 @@ async def search_document(
     reads: ReadDatabase, query: SearchQuery, settings: Settings
 ) -> dict[str, Any]:
     """`SearchResults` as JSON, uncached: the itineraries, their flights as the API shows
-    them, each with its flight number's punctuality. On one pooled read connection; a
-    direct-only search on SQLite reads its one brief statement on the connection brief reads
-    share (`ReadDatabase.brief_connection`), and a pooled one only for the punctuality the
-    cache lacks."""
+    them, each with its flight number's punctuality. On one read connection (on PostgreSQL
+    one of those search keeps: `connect(kept=True)`); a direct-only search on SQLite reads
+    its one brief statement on the connection brief reads share
+    (`ReadDatabase.brief_connection`), and a pooled one only for the punctuality the cache
+    lacks."""
     rules = ConnectionRules.from_settings(settings)
     shared = await reads.brief_connection() if query.max_stops < 1 else None
     if shared is None:
-        async with reads.connect() as conn:
+        async with reads.connect(kept=True) as conn:
             itineraries = await find_itineraries(conn, query, rules)
             return await _document(query, itineraries, settings, reads, conn)
     return await _document(query, await find_itineraries(shared, query, rules), settings, reads)
