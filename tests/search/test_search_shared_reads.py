@@ -1,7 +1,7 @@
 """A direct-only search on SQLite reads its one brief statement on the connection brief reads
-share (platform/brief_reads.py), checking nothing out of the pool; a one-stop search, and the
-punctuality the cache lacks, a pooled connection as before. On PostgreSQL every search reads
-on a connection search keeps (platform/kept_reads.py)."""
+share (platform/brief_reads.py), checking nothing out of the pool; a one-stop search there,
+and the punctuality the cache lacks, and every search on PostgreSQL, on one of the
+connections search keeps (platform/kept_reads.py)."""
 
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ async def test_a_direct_search_on_sqlite_checks_out_no_pooled_connection(
         assert cached_punctuality == []
 
 
-async def test_a_one_stop_search_reads_on_a_pooled_connection(
-    app: FastAPI, client: httpx.AsyncClient, agent: AppUser, backend: str
+async def test_a_one_stop_search_reads_on_a_kept_connection(
+    app: FastAPI, client: httpx.AsyncClient, agent: AppUser
 ) -> None:
     await add_flight(
         client, agent.headers, "FD1", "JFK", "SFO", f"{DAY}T09:00:00-05:00", f"{DAY}T12:30:00-08:00"
@@ -96,10 +96,9 @@ async def test_a_one_stop_search_reads_on_a_pooled_connection(
     with checkouts(app) as handed:
         answer = await service.search_document(reads, query, settings)
     assert len(answer["itineraries"]) == 1
-    if backend == "sqlite":
-        assert len(handed) == 1  # its candidates go to a connection's thread: not the shared one
-    else:
-        assert handed == []  # the connection the first search kept (platform/kept_reads.py)
+    # The connection the first search kept (platform/kept_reads.py); on SQLite not the shared
+    # one: its candidates go to the connection's thread.
+    assert handed == []
 
 
 @pytest.fixture
@@ -166,20 +165,37 @@ async def test_another_event_loop_gets_no_shared_connection(sqlite_settings: Set
 
 
 @pytest.mark.parametrize(
-    ("url", "pool_size", "shared"),
-    [("file", 10, True), ("file", 1, False), ("sqlite+aiosqlite:///:memory:", 10, False)],
+    ("url", "pool_size", "shared", "kept"),
+    [
+        ("file", 10, True, 4),
+        ("file", 3, True, 1),
+        ("file", 2, True, 0),
+        ("file", 1, False, 0),
+        ("sqlite+aiosqlite:///:memory:", 10, False, 0),
+    ],
 )
-async def test_the_connection_is_shared_only_when_the_pool_has_others(
-    tmp_path: Path, url: str, pool_size: int, shared: bool
+async def test_connections_are_shared_or_kept_only_while_the_pool_has_others(
+    tmp_path: Path, url: str, pool_size: int, shared: bool, kept: int
 ) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path}/t.db" if url == "file" else url
     settings = Settings(database_url=database, database_pool_size=pool_size)
     engine = create_engine(settings)
     reads = ReadDatabase(settings, engine)
     try:
-        # One connection in the pool would be held for good: every other read and write
-        # would wait for it.
+        # A connection held for good leaves one in the pool besides: every other read and
+        # write would wait for the last.
         assert (await reads.brief_connection() is not None) is shared
+        lent = [reads.connect(kept=True) for _ in range(max(kept, 1))]
+        for block in lent:  # at once
+            await block.__aenter__()
+        for block in lent:
+            await block.__aexit__(None, None, None)
+        keeper = reads._kept  # search's kept connections (platform/kept_reads.py)
+        assert (0 if keeper is None else keeper._keep) == kept
+        assert (0 if keeper is None else keeper.held) == kept
+        if url == "file":
+            pool = engine.sync_engine.pool
+            assert pool.checkedout() == shared + kept  # type: ignore[attr-defined]
     finally:
         await reads.close()
         await engine.dispose()

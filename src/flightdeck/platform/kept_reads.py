@@ -1,10 +1,12 @@
-"""PostgreSQL: search's read connections, kept checked out and lent in turn (`KeptConnections`).
+"""Search's read connections, kept checked out and lent in turn (`KeptConnections`).
 
 Each checkout from SQLAlchemy's async pool and each return costs CPU: a greenlet switch
 each way, a `Connection` and its pool record built and dropped, the pool's events and its
 reset on return, and under load the wait for one. For a cold direct search on PostgreSQL that
 was a fifth of the server's CPU: kept, 0.49 → 0.37 ms a search, 2,034 → 2,642 req/s, p99 21.1
-→ 16.5 ms (docs/ARCHITECTURE.md, "The cost of a request").
+→ 16.5 ms; a cold one-stop search on SQLite, 838 → 967 req/s, its fewer connections warmer
+(docs/ARCHITECTURE.md, "The cost of a request"). SQLite's direct search reads on the one
+connection brief reads share instead (platform/brief_reads.py).
 
 `KeptConnections` keeps up to `keep` of the pool's connections once it has checked them
 out (with the read options of `db.read_engine`: autocommit, read-only) and lends each to
@@ -26,8 +28,9 @@ One the server has ended is not lent again (asyncpg notices when the event loop 
 connection's end); otherwise a kept connection is not checked before use: one the server
 cuts before asyncpg has noticed fails its read, as a pooled one cut during a read does. So
 only the primary's are kept (`ReadDatabase`): on the replica each checkout stays the test of
-whether it answers. Kept connections belong to the event loop that first used them; in
-another loop callers check out as before (`usable`).
+whether it answers. (A SQLite connection is a file: it is not ended under a reader.) Kept
+connections belong to the event loop that first used them; in another loop callers check
+out as before (`usable`).
 """
 
 from __future__ import annotations

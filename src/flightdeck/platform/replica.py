@@ -123,14 +123,15 @@ class ReadDatabase:
             and settings.database_pool_size > 1
         )
         self._brief = SharedBriefConnection(self._primary_reads) if shares else None
-        # PostgreSQL: the primary's connections search keeps (`connect(kept=True)`). None of
-        # the replica's: there each checkout is the test of whether it answers.
-        keep = min(settings.database_search_connections, settings.database_pool_size - 1)
-        self._kept = (
-            KeptConnections(self._primary_reads, keep)
-            if primary.dialect.name == "postgresql" and keep > 0
-            else None
+        # The primary's connections search keeps (`connect(kept=True)`), leaving the pool one
+        # besides for everything else (and besides SQLite's shared one). None of the
+        # replica's: there each checkout is the test of whether it answers.
+        pooled = primary.dialect.name == "postgresql" or shares
+        keep = min(
+            settings.database_search_connections,
+            settings.database_pool_size - 1 - (self._brief is not None),
         )
+        self._kept = KeptConnections(self._primary_reads, keep) if pooled and keep > 0 else None
         self._down_until = 0.0
         self.lagging = False
         # (primary WAL position, when it was read) not yet replayed by the replica.
@@ -192,7 +193,7 @@ class ReadDatabase:
         """A connection for Core reads (`platform.db.read_connection`: autocommit, each
         statement its own snapshot), on the replica or, when it cannot serve, the primary.
         One checkout: the replica's is the test of whether it answers. `kept`: search's; on
-        PostgreSQL's primary, one of the connections it keeps (platform/kept_reads.py)."""
+        the primary, one of the connections it keeps (platform/kept_reads.py)."""
         async with AsyncExitStack() as stack:
             reason = self._avoid_reason()
             if self._replica_reads is not None and reason is None:

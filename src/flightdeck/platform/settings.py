@@ -48,9 +48,9 @@ class Settings(BaseSettings):
     # for a turn. More threads than cores made each read cost SQLite more CPU
     # (platform/sqlite_driver.read_in_thread).
     database_sqlite_read_threads: int = Field(default_factory=usable_cores, ge=1)
-    # On PostgreSQL, how many of the primary's pooled connections search keeps checked out
-    # once it has used them, lent to one search at a time (platform/kept_reads.py); at most
-    # the pool size less one; 0: every search checks one out of the pool and back.
+    # How many of the primary's pooled connections search keeps checked out once it has
+    # used them, lent to one search at a time (platform/kept_reads.py); at most the pool
+    # size less one (on SQLite, less the shared one too); 0: each search checks one out.
     database_search_connections: int = Field(default=4, ge=0)
     # A streaming read replica of the PostgreSQL primary ("" = none): search, flight listings
     # and seat maps read from it (platform/replica.py). While it is unreachable, or further

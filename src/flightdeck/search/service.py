@@ -2,7 +2,7 @@
 
 A cached answer is served without touching the database (no connection, no transaction).
 Otherwise, on one read-only connection (for a direct-only search on SQLite, the one its brief
-reads share: platform/brief_reads.py; on PostgreSQL, one of those search keeps:
+reads share: platform/brief_reads.py; otherwise one of those search keeps:
 platform/kept_reads.py) and a fixed number of indexed queries whatever the network's size:
 
 1. each kind of candidate gives its best `MAX_ITINERARIES` itineraries with every cabin of
@@ -141,8 +141,8 @@ async def search_document(
     reads: ReadDatabase, query: SearchQuery, settings: Settings
 ) -> dict[str, Any]:
     """`SearchResults` as JSON, uncached: the itineraries, their flights as the API shows
-    them, each with its flight number's punctuality. On one read connection (on PostgreSQL
-    one of those search keeps: `connect(kept=True)`); a direct-only search on SQLite reads
+    them, each with its flight number's punctuality. On one read connection (one of those
+    search keeps: `connect(kept=True)`); a direct-only search on SQLite reads
     its one brief statement on the connection brief reads share
     (`ReadDatabase.brief_connection`), and a pooled one only for the punctuality the cache
     lacks."""
