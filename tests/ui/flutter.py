@@ -133,10 +133,15 @@ class AppPage:
 
     def fill(self, identifier: str, text: str) -> None:
         """Types `text` into the field: a tap gives it Flutter's focus, then the text goes in;
-        tried again if Flutter had not taken the field over yet and the text did not stay."""
+        tried again if Flutter had not taken the field over yet and the text did not stay.
+
+        The input can show the text a few frames late on a busy machine: it is waited for
+        before another try, and a try empties the field first (select all, delete). A CI run
+        found a field holding three copies, one typed into another, with the input reading
+        empty after each."""
         with self.pictured_on_failure(identifier):
             box = self.node(identifier).locator("input, textarea").first
-            for _ in range(FILL_ATTEMPTS):
+            for attempt in range(FILL_ATTEMPTS):
                 box.scroll_into_view_if_needed()
                 self.settle()
                 box.click()
@@ -146,8 +151,17 @@ class AppPage:
                         arg=box.element_handle(),
                         timeout=FOCUS_TIMEOUT_MS,
                     )
+                if attempt:
+                    box.press("ControlOrMeta+a")
+                    box.press("Delete")
                 box.fill(text)
                 self.settle()
+                with suppress(PlaywrightTimeoutError):
+                    self.page.wait_for_function(
+                        "([element, text]) => element.value === text",
+                        arg=[box.element_handle(), text],
+                        timeout=FOCUS_TIMEOUT_MS,
+                    )
                 if box.input_value() == text:
                     return
             raise AssertionError(f"{identifier} would not take {text!r}: {box.input_value()!r}")
