@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select, text
+from sqlalchemy import literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -110,6 +110,28 @@ async def test_a_failed_read_or_an_error_gives_the_connection_back_to_the_pool(
     assert kept.held == 0 and checked_out(engine) == 0
     async with kept.lend() as conn:  # the next one checks out afresh
         assert await _backend_pid(conn) > 0
+    await kept.close()
+
+
+async def test_after_a_failed_read_the_idle_connections_go_back_too(engine: AsyncEngine) -> None:
+    kept = KeptConnections(read_engine(engine), 2)
+    both = [kept.lend(), kept.lend()]
+    for block in both:  # two at once: two kept
+        await block.__aenter__()
+    for block in both:
+        await block.__aexit__(None, None, None)
+    assert kept.held == 2 and checked_out(engine) == 2
+
+    async def read_cut_short() -> None:  # its connection is dropped, as after a lost server
+        async with kept.lend() as conn:
+            await CompiledRead(select(literal_column("pg_sleep(5)"))).rows(conn, {})
+
+    reading = asyncio.create_task(read_cut_short())
+    await asyncio.sleep(0.2)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert kept.held == 0 and checked_out(engine) == 0  # the idle one went back too
     await kept.close()
 
 

@@ -17,7 +17,9 @@ the pool would raise it. The pool's other connections serve everything else.
 
 A connection goes back to the pool instead of being kept:
 - when the block that used it raised: a failed read dropped it (as any connection's), and
-  for anything else the pool's reset on return is the safe way;
+  for anything else the pool's reset on return is the safe way. After a failed read the
+  idle ones go back too: after a server's restart they are as dead, and the pool, which
+  SQLAlchemy marks as a whole after such an error, opens fresh ones in their place;
 - when callers wait for the pool: it is theirs (a search waiting here then checks out
   again, behind them);
 - when it has sat idle `IDLE_BEFORE_PING_SECONDS`: the pool checks such a connection
@@ -86,11 +88,15 @@ class KeptConnections:
         try:
             yield conn
         except BaseException as exc:
+            failed = conn.invalidated
             self._held -= 1
             try:  # SQLAlchemy's close: it undoes what may be open, or drops the connection
                 await conn.__aexit__(type(exc), exc, exc.__traceback__)
             finally:
                 self._slot_freed()
+            if failed:  # a read failed on it: the idle ones may be as dead
+                while self._idle:
+                    await self._release(self._idle.popleft()[0])
             raise
         await self._give_back(conn)
 
