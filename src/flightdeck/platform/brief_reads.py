@@ -14,9 +14,10 @@ The connection is checked out of the app's pool once, on first use, with the rea
 (`db.read_engine`'s) and `SHARED_BRIEF` set, and closed at shutdown. Only a brief
 `CompiledRead` may run on it: `CompiledRead.rows` refuses any other read there, and the
 search asks for it only for a direct-only search (one brief read; the punctuality its
-cache lacks is read on a pooled connection). A read that fails drops it (as any
-connection's); the next read opens another. It belongs to the event loop that opened it:
-in another loop there is none (`get` answers None and the caller checks out as before).
+cache lacks is read on a connection search keeps, platform/kept_reads.py). A read that
+fails drops it (as any connection's); the next read opens another. It belongs to the event
+loop that opened it: in another loop there is none (`get` answers None and the caller checks
+out as before).
 On any other database there is none (asyncpg's reads await the server), nor where the pool
 has no other connection (`ReadDatabase`: it would hold the only one for good).
 """

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from flightdeck.platform.db import IDLE_BEFORE_PING_SECONDS
-from flightdeck.platform.pool import FairQueue
+from flightdeck.platform.pool import FairQueuePool
 
 
 class KeptConnections:
@@ -180,8 +180,8 @@ class KeptConnections:
                 return
 
     def _pool_waiting(self) -> bool:
-        queue = getattr(self._engine.sync_engine.pool, "_pool", None)
-        return isinstance(queue, FairQueue) and queue.waiting > 0
+        pool = self._engine.sync_engine.pool
+        return isinstance(pool, FairQueuePool) and pool.waiting() > 0
 
 
 def _open(conn: AsyncConnection) -> bool:

@@ -98,3 +98,8 @@ class FairQueuePool(AsyncAdaptedQueuePool):
     """`AsyncAdaptedQueuePool` with waiters served in arrival order (`FairQueue`)."""
 
     _queue_class: Any = FairQueue
+
+    def waiting(self) -> int:
+        """How many checkouts are waiting for a connection."""
+        queue = self._pool
+        return queue.waiting if isinstance(queue, FairQueue) else 0

@@ -142,10 +142,9 @@ async def search_document(
 ) -> dict[str, Any]:
     """`SearchResults` as JSON, uncached: the itineraries, their flights as the API shows
     them, each with its flight number's punctuality. On one read connection (one of those
-    search keeps: `connect(kept=True)`); a direct-only search on SQLite reads
-    its one brief statement on the connection brief reads share
-    (`ReadDatabase.brief_connection`), and a pooled one only for the punctuality the cache
-    lacks."""
+    search keeps: `connect(kept=True)`); a direct-only search on SQLite reads its one brief
+    statement on the connection brief reads share (`ReadDatabase.brief_connection`), and a
+    kept one only for the punctuality the cache lacks."""
     rules = ConnectionRules.from_settings(settings)
     shared = await reads.brief_connection() if query.max_stops < 1 else None
     if shared is None:
@@ -163,7 +162,7 @@ async def _document(
     conn: AsyncConnection | None = None,
 ) -> dict[str, Any]:
     """`search_document`'s answer for these itineraries: the punctuality the cache lacks is
-    read on `conn`, or on a connection of `reads` opened for it."""
+    read on `conn`, or on a kept connection of `reads`."""
     flights = {segment.id: segment for i in itineraries for segment in i.segments}
     segments: dict[str, dict[str, Any]] = {}
     if flights:
@@ -175,7 +174,7 @@ async def _document(
             async with AsyncExitStack() as stack:
                 reader = conn
                 if reader is None:
-                    reader = await stack.enter_async_context(reads.connect())
+                    reader = await stack.enter_async_context(reads.connect(kept=True))
                 punctuality |= await status_service.computed_punctuality(
                     reader, missing, cache_seconds=seconds
                 )
