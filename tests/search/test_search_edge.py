@@ -130,7 +130,8 @@ async def test_a_read_that_fails_at_the_edge_is_answered_by_the_app_once(
     settings: Settings,
 ) -> None:
     """The edge's read fails (the server ended its connection); the route raises that failure,
-    so the app's handlers answer it in the one error shape, and nothing reads it again."""
+    so the app's handlers answer it in the one error shape (a 503: the database did not
+    answer), and nothing reads it again."""
     alone = {  # one pooled connection, and no background worker to take it first
         "database_pool_size": 1,
         "relay_interval_seconds": 0,
@@ -145,7 +146,9 @@ async def test_a_read_that_fails_at_the_edge_is_answered_by_the_app_once(
         async with client_of(app) as http:
             with statements_sent(app) as sent:
                 response = await http.get(SEARCH)
-            assert_error(response, 500, "internal_error")
+            error = assert_error(response, 503, "service_unavailable")
+            assert error["details"] == {"retry_after_seconds": 5}
+            assert response.headers["Retry-After"] == "5"
             assert counts() == before
             assert len(sent) == 1  # the edge's read, not repeated by the route
             assert (await http.get(SEARCH)).status_code == 200  # on a new connection

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -11,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Route
 
@@ -230,9 +233,68 @@ def _index_routes(routes: Sequence[BaseRoute], index: dict[str, set[str]]) -> No
             index.setdefault(route.path, set()).update(route.methods or ())
 
 
-async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
+# A server the request needed did not answer: a 503 the client may retry after this long.
+UNAVAILABLE_RETRY_SECONDS = 5
+# PostgreSQL's SQLSTATE classes for a server that cannot serve now, whatever the statement:
+# 08 connection exception, 53 insufficient resources (too many connections, disk full), 57P
+# operator intervention (shutting down, starting up, the session ended by an administrator).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+# SQLite's primary result codes for the same: BUSY and LOCKED (still locked past the busy
+# timeout), NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+_UNAVAILABLE_SQLITE_CODES = frozenset({5, 6, 7, 10, 13, 14, 15})
+
+
+def dependency_unavailable(error: BaseException) -> bool:
+    """Whether `error`, or one it was raised from, says a server the request needed did not
+    answer (the database, or anything reached over the network): the connection refused,
+    dropped or timed out, no pooled connection free in time, the server shutting down or out
+    of connections, an SQLite file still locked or unreadable. Not a statement's own error (a
+    syntax error, a constraint): that is a bug or the caller's, whatever the driver."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _unavailable(current):
+            return True
+        current = current.__cause__
+    return False
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or (error.orig is not None and _unavailable(error.orig))
+    if isinstance(error, PoolTimeout | ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)  # asyncpg's, and SQLAlchemy's adapter of it
+    if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    code = getattr(error, "sqlite_errorcode", None)  # the extended code: its low byte is primary
+    return isinstance(code, int) and (code & 0xFF) in _UNAVAILABLE_SQLITE_CODES
+
+
+def unexpected_error_response(
+    exc: BaseException, method: str | None, path: str | None
+) -> JSONResponse:
+    """The answer to an exception no handler took: a 503 `service_unavailable` with
+    `Retry-After` when a server it needed did not answer (`dependency_unavailable`), else the
+    500 of a bug. Either is logged with its traceback."""
+    if dependency_unavailable(exc):
+        log.warning("a dependency did not answer on %s %s", method, path, exc_info=exc)
+        return JSONResponse(
+            error_payload(
+                "service_unavailable",
+                "A service FlightDeck depends on is not answering; try again shortly",
+                {"retry_after_seconds": UNAVAILABLE_RETRY_SECONDS},
+            ),
+            status_code=503,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+        )
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return JSONResponse(error_payload("internal_error", "Internal server error"), status_code=500)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(exc, request.method, request.url.path)
 
 
 def install_error_handlers(app: FastAPI, *, auth_rejection: AuthRejection | None = None) -> None:

@@ -12,24 +12,22 @@ cycle and keeps the connection.
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flightdeck.platform.errors import error_payload
+from flightdeck.platform.errors import error_payload, unexpected_error_response
 from flightdeck.platform.settings import Settings
-
-log = logging.getLogger(__name__)
 
 MULTIPART = "multipart/form-data"
 
 
 class UnexpectedErrorMiddleware:
-    """Turns an exception escaping the app into one 500 in the error shape. A response that had
+    """Turns an exception escaping the app into one response in the error shape: a 503 with
+    `Retry-After` when a server the request needed did not answer (the database down or
+    restarting: `errors.dependency_unavailable`), else the 500 of a bug. A response that had
     already started cannot be replaced: then the exception goes on, and the server closes the
     connection (the only honest end of a half-sent response)."""
 
@@ -53,12 +51,7 @@ class UnexpectedErrorMiddleware:
         except Exception as exc:
             if started:
                 raise
-            log.exception(
-                "unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
-            )
-            response = JSONResponse(
-                error_payload("internal_error", "Internal server error"), status_code=500
-            )
+            response = unexpected_error_response(exc, scope.get("method"), scope.get("path"))
             await response(scope, receive, send)
 
 
