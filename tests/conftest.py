@@ -277,3 +277,12 @@ def assert_error(
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+def assert_unavailable(response: httpx.Response, code: str) -> dict[str, object]:
+    """A 503 in the one error shape, saying when to try again (`Retry-After`, and
+    `details.retry_after_seconds`)."""
+    error = assert_error(response, 503, code)
+    assert response.headers["Retry-After"] == "5"
+    assert isinstance(error["details"], dict) and error["details"]["retry_after_seconds"] == 5
+    return error

@@ -41,7 +41,7 @@ from tests.bookings.stores import (
     mongo_settings,
     stored_booking,
 )
-from tests.conftest import assert_error
+from tests.conftest import assert_unavailable
 from tests.servers.mongo import MongoServer, running_mongo
 
 if TYPE_CHECKING:  # imported at run time, pytest would try to collect the class
@@ -100,7 +100,7 @@ async def test_a_booking_whose_store_write_fails_is_a_503_that_holds_no_seats(
     async with inserts_failing(mongo_server):
         response = await client.post("/bookings", json=body, headers=headers)
 
-    assert_error(response, 503, "booking_store_unavailable")
+    assert_unavailable(response, "booking_store_unavailable")
     assert response.headers["Retry-After"] == "5"
     assert await seats_available(client, flight["id"]) == 150
     assert await sql_count(db, "SELECT count(*) FROM inventory_holds") == 0
@@ -129,8 +129,8 @@ async def test_while_the_store_is_down_requests_are_503_and_it_recovers_without_
             server.stop()
             booking = await own_client.post("/bookings", json=body, headers=passenger.headers)
             listing = await own_client.get("/bookings", headers=passenger.headers)
-            assert_error(booking, 503, "booking_store_unavailable")
-            assert_error(listing, 503, "booking_store_unavailable")
+            assert_unavailable(booking, "booking_store_unavailable")
+            assert_unavailable(listing, "booking_store_unavailable")
             assert await seats_available(client, flight["id"]) == 150
 
             server.restart()  # empty storage on the same port

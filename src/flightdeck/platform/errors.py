@@ -167,11 +167,27 @@ _HTTP_CODES = {
 AuthRejection = Callable[[Request], "AppError | None"]
 
 
+class ServiceUnavailable(AppError):
+    """A server the request needed did not answer (`dependency_unavailable`)."""
+
+    status_code = 503
+    code = "service_unavailable"
+    message = "A service FlightDeck depends on is not answering; try again shortly"
+
+
+# Every 503 says when to try again: `Retry-After`, and `details.retry_after_seconds`.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
 def _json_error(error: AppError) -> JSONResponse:
+    details, headers = error.details, error.headers
+    if error.status_code == 503:
+        details = {"retry_after_seconds": UNAVAILABLE_RETRY_SECONDS, **details}
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS), **(headers or {})}
     return JSONResponse(
-        error_payload(error.code, error.message, error.details),
+        error_payload(error.code, error.message, details),
         status_code=error.status_code,
-        headers=error.headers,
+        headers=headers,
     )
 
 
@@ -233,8 +249,6 @@ def _index_routes(routes: Sequence[BaseRoute], index: dict[str, set[str]]) -> No
             index.setdefault(route.path, set()).update(route.methods or ())
 
 
-# A server the request needed did not answer: a 503 the client may retry after this long.
-UNAVAILABLE_RETRY_SECONDS = 5
 # PostgreSQL's SQLSTATE classes for a server that cannot serve now, whatever the statement:
 # 08 connection exception, 53 insufficient resources (too many connections, disk full), 57P
 # operator intervention (shutting down, starting up, the session ended by an administrator).
@@ -275,20 +289,12 @@ def _unavailable(error: BaseException) -> bool:
 def unexpected_error_response(
     exc: BaseException, method: str | None, path: str | None
 ) -> JSONResponse:
-    """The answer to an exception no handler took: a 503 `service_unavailable` with
-    `Retry-After` when a server it needed did not answer (`dependency_unavailable`), else the
-    500 of a bug. Either is logged with its traceback."""
+    """The answer to an exception no handler took: `ServiceUnavailable` (503) when a server it
+    needed did not answer (`dependency_unavailable`), else the 500 of a bug. Either is logged
+    with its traceback."""
     if dependency_unavailable(exc):
         log.warning("a dependency did not answer on %s %s", method, path, exc_info=exc)
-        return JSONResponse(
-            error_payload(
-                "service_unavailable",
-                "A service FlightDeck depends on is not answering; try again shortly",
-                {"retry_after_seconds": UNAVAILABLE_RETRY_SECONDS},
-            ),
-            status_code=503,
-            headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
-        )
+        return _json_error(ServiceUnavailable())
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return JSONResponse(error_payload("internal_error", "Internal server error"), status_code=500)
 
