@@ -7,6 +7,7 @@ drivers raise."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,7 @@ async def served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         LifespanManager(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
+        http.app = app  # type: ignore[attr-defined]
         yield http
 
 
@@ -96,6 +98,26 @@ async def test_while_the_database_is_down_requests_are_503_and_answered_once_it_
         assert (await http.post("/register", json=registration(1))).status_code == 201
     rows = await _scalar(down_settings.database_url, "SELECT count(*) FROM users")
     assert rows == 1  # the refused registration wrote nothing; the later one, once
+
+
+@pytest.mark.parametrize("kept", [4, 0])  # search keeps connections, or checks each out
+async def test_after_a_restart_one_request_finds_the_dropped_connections_not_each(
+    own_postgres: PostgresServer, down_settings: Settings, kept: int
+) -> None:
+    """The server restarts under connections all in recent use (no idle ping): the first
+    search meets a dropped one (503), and every other connection the pool opened before is
+    dropped with it (platform/db.connection_lost), so the next searches reconnect."""
+    settings = down_settings.model_copy(update={"database_search_connections": kept})
+    async with served(settings) as http:
+        # Several at once: more connections than one open, in the pool or kept by search.
+        first = await asyncio.gather(*(http.get(SEARCH) for _ in range(8)))
+        assert [response.status_code for response in first] == [200] * 8
+        pool = http.app.state.engine.sync_engine.pool  # type: ignore[attr-defined]
+        assert pool.checkedin() + pool.checkedout() >= 2
+        own_postgres.restart()
+        after = [await http.get(SEARCH) for _ in range(8)]
+        assert_service_unavailable(after[0])
+        assert [response.status_code for response in after[1:]] == [200] * 7
 
 
 async def _scalar(url: str, sql: str) -> Any:

@@ -77,7 +77,14 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable, ReturnsRows, SelectBase
 
-from flightdeck.platform.db import READ_ONLY, SHARED_BRIEF, STATEMENT_READS, STATEMENT_WRITES
+from flightdeck.platform.db import (
+    READ_ONLY,
+    SHARED_BRIEF,
+    STATEMENT_READS,
+    STATEMENT_WRITES,
+    closed_under,
+    connection_lost,
+)
 from flightdeck.platform.sqlite_driver import (
     loop_connection,
     read_in_loop,
@@ -336,10 +343,13 @@ def _refused_in_autocommit(conn: AsyncConnection, driver: Any, error: BaseExcept
     """Whether PostgreSQL refused a statement sent in autocommit (a key or a PNR met in a
     hold's one statement, a statement timeout on a read): the server answered, no transaction
     was open on either side, and the connection is as it was before the statement. It stays
-    in the pool; only the error is raised (as SQLAlchemy's `DBAPIError`)."""
+    in the pool; only the error is raised (as SQLAlchemy's `DBAPIError`). Not when the
+    connection itself was lost (asyncpg's `ConnectionDoesNotExistError` is a `PostgresError`
+    too): that one is dropped."""
     sync = conn.sync_connection
     return (
         isinstance(error, asyncpg.PostgresError)
+        and not closed_under(conn)
         and sync is not None
         and (_statement_reads(sync) or _statement_writes(sync))
         and not driver.is_in_transaction()
@@ -353,6 +363,8 @@ async def _drop(conn: AsyncConnection, sql: str, parameters: Any, error: BaseExc
     started, while SQLAlchemy's adapter knows of none: every later transaction on that
     connection would have been a savepoint inside it, never committed. An error is raised as
     SQLAlchemy's `DBAPIError`; a cancellation (or an exit) goes on as it was."""
+    if isinstance(error, Exception) and closed_under(conn):
+        connection_lost(conn.sync_engine.pool)  # its other connections are likely gone too
     await conn.invalidate()
     if not isinstance(error, Exception):
         raise error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from typing import Annotated, Any, TypeVar, cast
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 from sqlalchemy.types import TypeDecorator
 
 from flightdeck.platform.cache_invalidation import finish_invalidations
@@ -250,10 +251,40 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         connect_args=ASYNCPG_CONNECT_ARGS,
     )
-    event.listen(engine.sync_engine.pool, "connect", _mark_used)
-    event.listen(engine.sync_engine.pool, "checkin", _mark_used)
-    event.listen(engine.sync_engine.pool, "checkout", _ping_after_idle)
+    connections = engine.sync_engine.pool
+
+    def checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        _check_on_checkout(connections, dbapi_connection, record)
+
+    event.listen(connections, "connect", _mark_used)
+    event.listen(connections, "checkin", _mark_used)
+    event.listen(connections, "checkout", checkout)
     return engine
+
+
+# Pools a connection of which was found dropped by its server (`connection_lost`).
+_LOST: weakref.WeakSet[Pool] = weakref.WeakSet()
+
+
+def closed_under(conn: AsyncConnection) -> bool:
+    """Whether the driver found the connection closed under it: asyncpg notices at once when
+    the server ends it (stopped, restarted, a session terminated). False once it is dropped
+    (invalidated) or for a driver that cannot tell."""
+    sync = conn.sync_connection
+    if conn.invalidated or sync is None:
+        return False
+    is_closed = getattr(sync.connection.driver_connection, "is_closed", None)
+    return callable(is_closed) and bool(is_closed())
+
+
+def connection_lost(pool: Pool) -> None:
+    """A connection of `pool` was found dropped by its server (restarted, or ending its
+    sessions): the others it opened before are likely gone too. The pool's next checkout
+    drops them all (`InvalidatePoolError`: each reconnects when next checked out), as
+    SQLAlchemy's own execution does on a disconnect; compiled reads and writes
+    (platform/compiled_reads.py) run on the driver, beside it. Otherwise each would fail
+    one request in turn until the 10 s idle ping caught the rest."""
+    _LOST.add(pool)
 
 
 # A connection idle this long is checked before use (the server may have restarted or cut
@@ -266,7 +297,12 @@ def _mark_used(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     record.info[_LAST_USED] = time.monotonic()
 
 
-def _ping_after_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+def _check_on_checkout(pool: Pool, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """Before a connection is used: every connection of the pool dropped after one was
+    found dropped (`connection_lost`); this one pinged once it has sat idle."""
+    if pool in _LOST:
+        _LOST.discard(pool)
+        raise InvalidatePoolError("a connection of this pool was found dropped")
     last_used = record.info.get(_LAST_USED, 0.0)
     if time.monotonic() - last_used < IDLE_BEFORE_PING_SECONDS:
         return

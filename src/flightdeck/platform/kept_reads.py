@@ -47,7 +47,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from flightdeck.platform.db import IDLE_BEFORE_PING_SECONDS
+from flightdeck.platform.db import IDLE_BEFORE_PING_SECONDS, closed_under
 from flightdeck.platform.pool import FairQueuePool
 
 
@@ -187,8 +187,4 @@ class KeptConnections:
 def _open(conn: AsyncConnection) -> bool:
     """Whether the connection may still read: not dropped, and not closed under it (asyncpg
     notices at once when the server ends a connection, a standby stopped or restarted)."""
-    sync = conn.sync_connection
-    if conn.invalidated or sync is None:
-        return False
-    is_closed = getattr(sync.connection.driver_connection, "is_closed", None)
-    return not (callable(is_closed) and is_closed())
+    return not conn.invalidated and conn.sync_connection is not None and not closed_under(conn)
