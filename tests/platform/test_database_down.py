@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import assert_unavailable, make_settings
+from tests.platform.test_read_replica import app_of, served_app
 from tests.servers.postgres import PostgresServer, running_postgres
 
-from flightdeck.app import create_app
 from flightdeck.platform.errors import dependency_unavailable
 from flightdeck.platform.migrations import upgrade_database
 from flightdeck.platform.settings import Settings
@@ -54,18 +52,6 @@ def down_settings(own_postgres: PostgresServer) -> Settings:
     return settings
 
 
-@asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.41", 40000))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
-    ):
-        http.app = app  # type: ignore[attr-defined]
-        yield http
-
-
 def assert_service_unavailable(response: httpx.Response) -> None:
     error = assert_unavailable(response, "service_unavailable")
     assert error["details"] == {"retry_after_seconds": 5}
@@ -82,7 +68,7 @@ def registration(n: int) -> dict[str, str]:
 async def test_while_the_database_is_down_requests_are_503_and_answered_once_it_is_back(
     own_postgres: PostgresServer, down_settings: Settings
 ) -> None:
-    async with served(down_settings) as http:
+    async with served_app(down_settings) as http:
         assert (await http.get(SEARCH)).status_code == 200  # a connection pooled and kept
         own_postgres.stop()
         try:
@@ -107,12 +93,11 @@ async def test_after_a_restart_one_request_finds_the_dropped_connections_not_eac
     """The server restarts under connections all in recent use (no idle ping): the first
     search meets a dropped one (503), and every other connection the pool opened before is
     dropped with it (platform/db.connection_lost), so the next searches reconnect."""
-    settings = down_settings.model_copy(update={"database_search_connections": kept})
-    async with served(settings) as http:
+    async with served_app(down_settings, database_search_connections=kept) as http:
         # Several at once: more connections than one open, in the pool or kept by search.
         first = await asyncio.gather(*(http.get(SEARCH) for _ in range(8)))
         assert [response.status_code for response in first] == [200] * 8
-        pool = http.app.state.engine.sync_engine.pool  # type: ignore[attr-defined]
+        pool = app_of(http).state.engine.sync_engine.pool
         assert pool.checkedin() + pool.checkedout() >= 2
         own_postgres.restart()
         after = [await http.get(SEARCH) for _ in range(8)]

@@ -55,7 +55,7 @@ def replica_settings(replicated_postgres: Servers) -> Iterator[Settings]:
 
 
 @asynccontextmanager
-async def replicated_app(settings: Settings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def served_app(settings: Settings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update=changes))
     transport = httpx.ASGITransport(app=app, client=("203.0.113.40", 40000))
     async with (
@@ -106,7 +106,7 @@ async def test_listings_read_the_replica_and_ones_own_write_the_primary(
     replica_settings: Settings, replicated_postgres: Servers
 ) -> None:
     _, standby = replicated_postgres
-    async with replicated_app(replica_settings) as http:
+    async with served_app(replica_settings) as http:
         agent = await create_user(app_of(http), "agent")
         seen = await create_flight(
             http, agent.headers, flight_number=flight_number(), **departing(3)
@@ -144,7 +144,7 @@ async def test_an_unreachable_replica_sends_reads_to_the_primary_without_an_erro
     replica_settings: Settings, replicated_postgres: Servers
 ) -> None:
     _, standby = replicated_postgres
-    async with replicated_app(replica_settings) as http:
+    async with served_app(replica_settings) as http:
         agent = await create_user(app_of(http), "agent")
         # Whoever notices first, a read or the monitor: "unreachable", then "down" until retry.
         before = reads("primary", "unreachable") + reads("primary", "down")
@@ -175,7 +175,7 @@ async def test_a_search_checks_out_one_connection_of_the_replica_or_of_the_prima
     """An uncached search reads on one checkout: the replica's (its checkout is the test of
     whether it answers), or the primary's alone once the replica does not answer."""
     _, standby = replicated_postgres
-    async with replicated_app(replica_settings, search_cache_seconds=0) as http:
+    async with served_app(replica_settings, search_cache_seconds=0) as http:
         reads_db = app_of(http).state.reads
         searching = asyncio.current_task()
         checkouts = {"replica": 0, "primary": 0}
@@ -212,7 +212,7 @@ async def test_a_lagging_replica_sends_reads_to_the_primary(
     replica_settings: Settings, replicated_postgres: Servers
 ) -> None:
     _, standby = replicated_postgres
-    async with replicated_app(replica_settings, database_replica_max_lag_seconds=0.3) as http:
+    async with served_app(replica_settings, database_replica_max_lag_seconds=0.3) as http:
         agent = await create_user(app_of(http), "agent")
         read_db = app_of(http).state.reads
         await replay_paused(standby, True)
@@ -237,7 +237,7 @@ async def test_after_a_commit_the_cache_is_invalidated_again_once_replicas_caugh
 ) -> None:
     # A search that read the replica before it replayed a change may cache the old answer
     # after the commit's invalidation; the repeat drops it.
-    async with replicated_app(replica_settings) as http:
+    async with served_app(replica_settings) as http:
         app = app_of(http)
         cache = app.state.cache
         tags = ["route:JFK-LHR"]
