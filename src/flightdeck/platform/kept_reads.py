@@ -18,8 +18,8 @@ the pool would raise it. The pool's other connections serve everything else.
 A connection goes back to the pool instead of being kept:
 - when the block that used it raised: a failed read dropped it (as any connection's), and
   for anything else the pool's reset on return is the safe way. After a failed read the
-  idle ones go back too: after a server's restart they are as dead, and the pool, which
-  SQLAlchemy marks as a whole after such an error, opens fresh ones in their place;
+  idle ones go back too: after a server's restart they are as dead, and the pool, marked by
+  the failed read (`db.connection_lost`), reconnects each when next checked out;
 - when callers wait for the pool: it is theirs (a search waiting here then checks out
   again, behind them);
 - when it has sat idle `IDLE_BEFORE_PING_SECONDS`: the pool checks such a connection
