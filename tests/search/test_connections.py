@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from flightdeck.flights.itineraries.repository import CabinRow
 from flightdeck.flights.itineraries.service import BookableFlight
 from flightdeck.platform.settings import Settings
 from flightdeck.search.connections import ConnectionRules, Itinerary, connects, sort_itineraries
@@ -22,18 +23,31 @@ def leg(
     currency: str = "USD",
     seats: int = 100,
 ) -> BookableFlight:
-    """A bookable flight leaving `departs` after T0 (the API shape is not needed here)."""
+    """A bookable flight leaving `departs` after T0, as search reads it (one cabin, the
+    searched one)."""
+    departure = T0 + departs
     return BookableFlight(
         id=number,
         flight_number=number,
         origin=origin,
         destination=destination,
-        departure_at=T0 + departs,
-        arrival_at=T0 + departs + flies,
+        departure_at=departure,
+        arrival_at=departure + flies,
+        service_date=departure.date(),
+        aircraft=None,
+        status="scheduled",
+        schedule_id=None,
+        flight_date=departure.date(),
+        leg_sequence=1,
+        itinerary_variation=None,
+        service_type="J",
+        traffic_restrictions=None,
+        operating_carrier=None,
+        operating_flight=None,
         fare_amount=fare,
         fare_currency=currency,
         seats_available=seats,
-        read=None,  # type: ignore[arg-type]
+        cabins=(CabinRow("economy", seats, 0, fare, currency),),
     )
 
 

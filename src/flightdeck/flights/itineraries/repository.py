@@ -66,6 +66,8 @@ class LegRow(NamedTuple):
     traffic_restrictions: str | None
     operating_carrier: str | None
     operating_flight: str | None
+    # Per passenger, in the searched cabin: minor units and currency (no `Money` per flight: a
+    # page reads a hundred), and its free seats.
     fare_amount: int
     fare_currency: str
     seats_available: int

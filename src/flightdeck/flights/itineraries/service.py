@@ -4,7 +4,8 @@ The search domain calls these functions (never the repository), on a read-only c
 (`platform.db.read_connection`): no ORM session, no objects tracked. They return
 `BookableFlight` values: a flight with what one cabin offers, already checked to be bookable
 (status, passenger service, departure in the future, enough free seats, sold by its SSIM
-traffic restrictions), read with every cabin;
+traffic restrictions), read with every cabin. They are the rows as the statements return
+them (`LegRow`, a tuple made once per flight a read returns), not copied into another type;
 `flight_documents` shows them as the API shows a flight (`FlightRead`'s JSON).
 
 Cached searches are tagged with `search_cache_tags`: every flight of an itinerary departs from
@@ -26,16 +27,16 @@ time to live runs out: no passenger flight's legs are that far apart.)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flightdeck.flights.airports import local_to_utc, to_local
 from flightdeck.flights.itineraries import repository
 from flightdeck.flights.itineraries.repository import (
+    Candidates,
     ConnectionTimes,
     LegRow,
     Order,
@@ -43,25 +44,14 @@ from flightdeck.flights.itineraries.repository import (
 )
 from flightdeck.platform.cache_invalidation import invalidate_tags
 
-__all__ = ["BookableFlight", "ConnectionTimes", "LegRow", "Order", "SearchWindow"]
+__all__ = [
+    "BookableFlight", "Candidates", "ConnectionTimes", "LegRow", "Order", "SearchWindow",
+]  # fmt: skip
 
-
-@dataclass(frozen=True)
-class BookableFlight:
-    """A flight that can be booked in the searched cabin for the searched passengers."""
-
-    id: str
-    flight_number: str
-    origin: str
-    destination: str
-    departure_at: datetime  # UTC
-    arrival_at: datetime  # UTC
-    # Per passenger, in the searched cabin: minor units and currency (no `Money` per flight:
-    # a page builds a hundred).
-    fare_amount: int
-    fare_currency: str
-    seats_available: int  # in the searched cabin
-    read: LegRow  # the flight's own columns as search read them (`flight_documents`)
+# A flight that can be booked in the searched cabin for the searched passengers: its columns,
+# what that cabin offers per passenger (`fare_amount` in minor units, `fare_currency`,
+# `seats_available`) and every cabin, as search read them.
+BookableFlight: TypeAlias = LegRow
 
 
 # How long after the end of a search's day a flight to its destination may still depart as a
@@ -169,53 +159,12 @@ def search_window(
     return SearchWindow(origin, destination, departing_from, end, cabin, passengers)
 
 
-def _bookable_pairs(
-    pairs: Iterable[tuple[LegRow, LegRow]], flights: dict[str, BookableFlight] | None = None
-) -> list[tuple[BookableFlight, BookableFlight]]:
-    """`_bookable` of both legs of each pair, once per flight (a page repeats its flights;
-    `flights`: those made already, by id)."""
-    made: dict[str, BookableFlight] = {} if flights is None else flights
-    return [(_bookable_once(first, made), _bookable_once(second, made)) for first, second in pairs]
-
-
-def _bookable_once(row: LegRow, flights: dict[str, BookableFlight]) -> BookableFlight:
-    found = flights.get(row.id)
-    if found is None:
-        found = flights[row.id] = _bookable(row)
-    return found
-
-
-def _bookable(row: LegRow) -> BookableFlight:
-    return BookableFlight(
-        id=row.id,
-        flight_number=row.flight_number,
-        origin=row.origin,
-        destination=row.destination,
-        departure_at=row.departure_at,
-        arrival_at=row.arrival_at,
-        fare_amount=row.fare_amount,
-        fare_currency=row.fare_currency,
-        seats_available=row.seats_available,
-        read=row,
-    )
-
-
 async def find_direct_flights(
     conn: AsyncConnection, window: SearchWindow, order: Order, *, limit: int
 ) -> list[BookableFlight]:
     """The best `limit` bookable flights from the window's origin to its destination, in
     `order` (ties by flight id)."""
-    rows = await repository.direct_flights(conn, window, order, limit=limit)
-    return [_bookable(row) for row in rows]
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """A one-stop search's candidates: each kind's best, in no particular order."""
-
-    direct: list[BookableFlight]
-    connections: list[tuple[BookableFlight, BookableFlight]]
-    through: list[tuple[BookableFlight, BookableFlight]]
+    return await repository.direct_flights(conn, window, order, limit=limit)
 
 
 async def find_candidates(
@@ -233,14 +182,9 @@ async def find_candidates(
     `limit` through journeys on one multi-leg flight (a leg
     from the window's origin and the same flight's (number and date) next leg to its
     destination, with no minimum connection time between them, both bookable, sold by their
-    SSIM traffic restrictions), each kind's best `limit` in `order`."""
-    found = await repository.candidates(conn, window, order, times=times, limit=limit)
-    flights: dict[str, BookableFlight] = {}
-    return Candidates(
-        direct=[_bookable_once(row, flights) for row in found.direct],
-        connections=_bookable_pairs(found.connections, flights),
-        through=_bookable_pairs(found.through, flights),
-    )
+    SSIM traffic restrictions), each kind's best `limit` in `order`, in no particular order
+    (a flight in several rows is one value)."""
+    return await repository.candidates(conn, window, order, times=times, limit=limit)
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
@@ -285,4 +229,4 @@ def flight_document(row: LegRow) -> dict[str, Any]:
 
 def flight_documents(flights: Iterable[BookableFlight]) -> dict[str, dict[str, Any]]:
     """`flight_document` of each flight, by id."""
-    return {flight.id: flight_document(flight.read) for flight in flights}
+    return {flight.id: flight_document(flight) for flight in flights}
