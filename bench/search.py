@@ -31,6 +31,11 @@ per request of the server and of PostgreSQL (its server's processes, from /proc;
 in the server): what a search costs, which holds when the machine slows down and the rates
 do not. Compare two versions by that, in alternating runs.
 
+`--flights 10000,100000` (`make bench-search FLIGHTS=10000,100000`) runs all of this for each
+size, one after the other, then prints how each phase's p99 and CPU per search grow with the
+network: their ratios to the first size's, beside the itineraries per search (the cost of a
+search should follow the size of its answer, not of the airports).
+
 `--profile DIR` records a py-spy profile (speedscope) of the server during each FlightDeck
 phase; profiled figures are slower and marked so.
 """
@@ -84,6 +89,7 @@ class Phase:
     profiled: bool = False
     server_ms: float | None = None  # CPU per request (FlightDeck's phases)
     database_ms: float | None = None  # PostgreSQL's CPU per request (None on SQLite)
+    itineraries: float | None = None  # per search (FlightDeck's phases)
 
 
 def _queries(
@@ -256,17 +262,23 @@ def _measure(
         f"CPU per request: server {server_ms:.2f} ms{on_database}"
     )
     return Phase(
-        name, result, load, args.profile is not None, server_ms=server_ms, database_ms=database_ms
+        name,
+        result,
+        load,
+        args.profile is not None,
+        server_ms=server_ms,
+        database_ms=database_ms,
+        itineraries=found / len(requests),
     )
 
 
 def _run_database(
-    label: str, settings: dict[str, str], args: argparse.Namespace, workdir: Path
+    label: str, settings: dict[str, str], flights: int, args: argparse.Namespace, workdir: Path
 ) -> list[Phase]:
     run_cli("migrate", settings=settings, cwd=workdir)
     started = time.perf_counter()
     network: Network = build_network(
-        settings["FLIGHTDECK_DATABASE_URL"], flights=args.flights, seed=args.seed
+        settings["FLIGHTDECK_DATABASE_URL"], flights=flights, seed=args.seed
     )
     console.print(
         f"[bold]{label}[/bold]: {network.flights:,} flights over {network.days} days "
@@ -325,9 +337,9 @@ def _floors_around(phases: list[Phase], index: int) -> float:
     return (before.result.rate + after.result.rate) / 2
 
 
-def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
+def _report(label: str, flights: int, phases: list[Phase], args: argparse.Namespace) -> None:
     table = Table(
-        title=f"GET /search on {label}: {args.flights:,} flights, wrk -t1 "
+        title=f"GET /search on {label}: {flights:,} flights, wrk -t1 "
         f"-c{args.connections} -d{args.duration:.0f}s, {args.workers} worker(s), "
         f"{args.searches} distinct searches per list"
     )
@@ -352,9 +364,52 @@ def _report(label: str, phases: list[Phase], args: argparse.Namespace) -> None:
     console.print(table)
 
 
+def _growth(label: str, runs: list[tuple[int, list[Phase]]]) -> None:
+    """Each FlightDeck phase's p99 and CPU per search at every network size, as ratios to the
+    first size's, beside its itineraries per search."""
+    (base_flights, base), *_ = runs
+    title = f"GET /search on {label}: each size against {base_flights:,} flights (CPU: server"
+    table = Table(title=title + ("" if label == "SQLite" else " + PostgreSQL") + ")")
+    columns = ("phase", "flights", "itineraries", "p99 ms", "p99 ratio", "CPU ms/req", "CPU ratio")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    first = {phase.name: phase for phase in base if phase.name != FLOOR}
+    for name, reference in first.items():
+        for flights, phases in runs:
+            phase = next(p for p in phases if p.name == name)
+            cpu = (phase.server_ms or 0.0) + (phase.database_ms or 0.0)
+            reference_cpu = (reference.server_ms or 0.0) + (reference.database_ms or 0.0)
+            table.add_row(
+                name if flights == base_flights else "",
+                f"{flights:,}",
+                f"{phase.itineraries or 0:.1f}",
+                f"{phase.result.p99_ms:.1f}",
+                f"{phase.result.p99_ms / reference.result.p99_ms:.2f}",
+                f"{cpu:.2f}",
+                f"{cpu / reference_cpu:.2f}" if reference_cpu else "",
+            )
+    console.print(table)
+
+
+def _sizes(text: str) -> list[int]:
+    """`--flights`: one size, or several separated by commas (`10000,100000`)."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"network sizes must be positive: {text!r}")
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flights", type=int, default=10_000, help="dated flights (30 days)")
+    parser.add_argument(
+        "--flights",
+        type=_sizes,
+        default=[10_000],
+        help="dated flights (30 days); several sizes separated by commas, run one after another",
+    )
     parser.add_argument("--searches", type=int, default=2_000, help="distinct searches per list")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per wrk phase")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
@@ -373,21 +428,27 @@ def main() -> None:
     args = parser.parse_args()
 
     console.print(f"load average at start: {load_average():.2f}")
-    reports = []
-    for database in args.databases.split(","):
-        with tempfile.TemporaryDirectory(prefix="flightdeck-bench-") as tmp:
-            workdir = Path(tmp)
-            if database == "sqlite":
-                phases = _run_database("SQLite", sqlite_settings(workdir), args, workdir)
-                reports.append(("SQLite", phases))
-            elif database == "postgres":
-                with postgres_database() as settings:
-                    phases = _run_database("PostgreSQL", settings, args, workdir)
-                reports.append(("PostgreSQL", phases))
-            else:
-                raise SystemExit(f"unknown database {database!r}")
-    for label, phases in reports:
-        _report(label, phases, args)
+    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    databases = args.databases.split(",")
+    if unknown := [name for name in databases if name not in labels]:
+        raise SystemExit(f"unknown database {', '.join(map(repr, unknown))}")
+    reports: dict[str, list[tuple[int, list[Phase]]]] = {}
+    for database in databases:
+        for flights in args.flights:
+            with tempfile.TemporaryDirectory(prefix="flightdeck-bench-") as tmp:
+                workdir = Path(tmp)
+                label = labels[database]
+                if database == "sqlite":
+                    phases = _run_database(label, sqlite_settings(workdir), flights, args, workdir)
+                else:
+                    with postgres_database() as settings:
+                        phases = _run_database(label, settings, flights, args, workdir)
+                reports.setdefault(label, []).append((flights, phases))
+    for label, runs in reports.items():
+        for flights, phases in runs:
+            _report(label, flights, phases, args)
+        if len(runs) > 1:
+            _growth(label, runs)
     console.print(f"load average at end: {load_average():.2f}")
 
 
