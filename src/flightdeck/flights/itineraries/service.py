@@ -182,8 +182,8 @@ async def find_candidates(
     `limit` through journeys on one multi-leg flight (a leg
     from the window's origin and the same flight's (number and date) next leg to its
     destination, with no minimum connection time between them, both bookable, sold by their
-    SSIM traffic restrictions), each kind's best `limit` in `order`, in no particular order
-    (a flight in several rows is one value)."""
+    SSIM traffic restrictions), each kind's best `limit` by `order`, the lists themselves in
+    no particular order (a flight in several rows is one value)."""
     return await repository.candidates(conn, window, order, times=times, limit=limit)
 
 
