@@ -44,9 +44,7 @@ from flightdeck.flights.itineraries.repository import (
 )
 from flightdeck.platform.cache_invalidation import invalidate_tags
 
-__all__ = [
-    "BookableFlight", "Candidates", "ConnectionTimes", "LegRow", "Order", "SearchWindow",
-]  # fmt: skip
+__all__ = ["BookableFlight", "Candidates", "ConnectionTimes", "LegRow", "Order", "SearchWindow"]
 
 # A flight that can be booked in the searched cabin for the searched passengers: its columns,
 # what that cabin offers per passenger (`fare_amount` in minor units, `fare_currency`,
