@@ -33,8 +33,9 @@ do not. Compare two versions by that, in alternating runs.
 
 `--flights 10000,100000` (`make bench-search FLIGHTS=10000,100000`) runs all of this for each
 size, one after the other, then prints how each phase's p99 and CPU per search grow with the
-network: their ratios to the first size's, beside the itineraries per search (the cost of a
-search should follow the size of its answer, not of the airports).
+network: their ratios to the first size's, beside the itineraries per search and the CPU per
+itinerary answered (the cost of a search should follow the size of its answer, not of the
+airports).
 
 `--profile DIR` records a py-spy profile (speedscope) of the server during each FlightDeck
 phase; profiled figures are slower and marked so.
@@ -366,11 +367,14 @@ def _report(label: str, flights: int, phases: list[Phase], args: argparse.Namesp
 
 def _growth(label: str, runs: list[tuple[int, list[Phase]]]) -> None:
     """Each FlightDeck phase's p99 and CPU per search at every network size, as ratios to the
-    first size's, beside its itineraries per search."""
+    first size's, beside its itineraries per search and the CPU per itinerary answered."""
     (base_flights, base), *_ = runs
     title = f"GET /search on {label}: each size against {base_flights:,} flights (CPU: server"
     table = Table(title=title + ("" if label == "SQLite" else " + PostgreSQL") + ")")
-    columns = ("phase", "flights", "itineraries", "p99 ms", "p99 ratio", "CPU ms/req", "CPU ratio")
+    columns = (
+        "phase", "flights", "itineraries", "p99 ms", "p99 ratio", "CPU ms/req", "CPU ratio",
+        "CPU µs/itinerary",
+    )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "phase" else "right")
     first = {phase.name: phase for phase in base if phase.name != FLOOR}
@@ -387,6 +391,7 @@ def _growth(label: str, runs: list[tuple[int, list[Phase]]]) -> None:
                 f"{phase.result.p99_ms / reference.result.p99_ms:.2f}",
                 f"{cpu:.2f}",
                 f"{cpu / reference_cpu:.2f}" if reference_cpu else "",
+                f"{1000 * cpu / phase.itineraries:.0f}" if phase.itineraries else "",
             )
     console.print(table)
 
