@@ -78,7 +78,8 @@ wrk:
 ## PostgreSQL; the hello-world floor, then cold (cache off) and warm searches, direct and
 ## one-stop, with wrk: req/s, p50, p99, ratio to the floor, the server's and PostgreSQL's
 ## CPU per search. An empty answer fails the bench. FLIGHTS=10000,100000 runs each size and
-## prints how every phase's p99 and CPU per search grow with the network.
+## prints how every phase's p99 and CPU per search grow with the network, and the CPU per
+## itinerary answered.
 FLIGHTS ?= 10000
 bench-search: install wrk
 	$(BIN)/python bench/search.py --flights $(FLIGHTS)
@@ -86,9 +87,11 @@ bench-search: install wrk
 ## Holds: 200 concurrent clients on POST /bookings for 30 s (and one client reading
 ## GET /bookings/{id} beside them) on SQLite and PostgreSQL, one then two workers: holds/s,
 ## p50, p99, the GET rate and p99, the ratio to the floor, and an SQL check that no seat was
-## sold twice (fails the bench if so).
+## sold twice (fails the bench if so). WORKER_CORES=0.5 caps each worker at half a core (a
+## cgroup; as root): whether holds scale with the workers on a machine short of cores.
+WORKER_CORES ?=
 bench-bookings: install wrk
-	$(BIN)/python bench/bookings.py
+	$(BIN)/python bench/bookings.py $(if $(WORKER_CORES),--worker-cores $(WORKER_CORES))
 
 ## Scale-out behind the real nginx (PostgreSQL primary + streaming replica, Redis): searches/s
 ## and holds/s with 1 and 2 instances each of search and bookings, then with search on the

@@ -21,10 +21,13 @@ then, servers on free ports one at a time (servers.py):
 Prints holds/s (201 answers), p50, p99, the 409s, the GET rate and p50/p99, the ratio to the
 floor and the server's CPU per request (its processes' CPU time over the requests served,
 holds and reads: what a request costs, however busy the machine), and on PostgreSQL the
-database's (its server and every backend); then checks in SQL that no seat was sold twice:
-every cabin's `sold` is within its capacity and equals what it had before plus the seats held
-by the bookings written (`inventory_holds` and the bookings' passengers agree), and every 201
-left a booking.
+database's (its server and every backend). `--worker-cores 0.5` caps each worker at half a
+core (bench/cpu_cap.py: a cgroup around the floor and the server; the database and wrk
+outside it), so that one worker against two shows whether holds follow the workers on a
+machine with fewer cores than they, the database and wrk need. Then it checks in SQL that no
+seat was sold twice: every cabin's `sold` is within its capacity and equals what it had before
+plus the seats held by the bookings written (`inventory_holds` and the bookings' passengers
+agree), and every 201 left a booking.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from cpu_cap import capped
 from network import build_network
 from rich.console import Console
 from rich.table import Table
@@ -51,6 +55,7 @@ from wrk import Request, WrkResult, finish_wrk, load_average, run_wrk, start_wrk
 
 from flightdeck.platform.security.encryption import generate_key_spec
 from servers import (
+    AppProcess,
     cpu_seconds,
     database_pids,
     postgres_database,
@@ -252,6 +257,11 @@ def _database(name: str, workdir: Path, args: argparse.Namespace) -> Iterator[di
         raise SystemExit(f"unknown database {name!r}")
 
 
+def _pid(server: AppProcess) -> int:
+    assert server.pid is not None  # a started server has one
+    return server.pid
+
+
 def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Run:
     with _database(name, workdir, args) as settings:
         url = settings["FLIGHTDECK_DATABASE_URL"]
@@ -260,7 +270,8 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
         create_passengers(settings, workdir)
         initial = _economy_counters(url)
         database = database_pids(settings)
-        with running_floor(workers=workers) as floor:
+        cores = None if args.worker_cores is None else args.worker_cores * workers
+        with running_floor(workers=workers) as floor, capped(_pid(floor), cores):
             floor_result = run_wrk(
                 floor.base_url,
                 [Request("/healthz")],
@@ -273,10 +284,12 @@ def _run(name: str, workers: int, args: argparse.Namespace, workdir: Path) -> Ru
             holds, _ = _hold_requests(initial, tokens, args.seed, args.chosen_seats)
             reads = asyncio.run(_some_bookings(server.base_url, holds, 20))
             load = load_average()
-            pid = server.pid
-            assert pid is not None
+            pid = _pid(server)
             cpu_before, database_before = cpu_seconds([pid]), cpu_seconds(database)
-            with profiling(server, args.profile, f"holds-{name}-{workers}w"):
+            with (
+                capped(pid, cores),
+                profiling(server, args.profile, f"holds-{name}-{workers}w"),
+            ):
                 reader = start_wrk(
                     server.base_url,
                     reads,
@@ -324,6 +337,11 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
         title=f"POST /bookings: {args.connections} concurrent clients, {args.duration:.0f} s "
         f"(wrk){', each with an Idempotency-Key' if args.idempotency_keys else ''}, "
         f"GET /bookings/{{id}} on {args.readers} more; {args.flights:,} flights"
+        + (
+            ""
+            if args.worker_cores is None
+            else f"; each worker capped at {args.worker_cores:g} core"
+        )
     )
     columns = (
         "database", "workers", "holds/s", "p50 ms", "p99 ms", "409s", "timeouts", "GET/s",
@@ -354,6 +372,17 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
             str(run.mismatched_cabins),
         )
     console.print(table)
+
+
+def _cores(text: str) -> float:
+    """`--worker-cores`: a positive share of one core (0.5), or several (2)."""
+    try:
+        cores = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of cores: {text!r}") from None
+    if not 0.01 <= cores <= 1024:
+        raise argparse.ArgumentTypeError(f"cores must be from 0.01 to 1024: {text!r}")
+    return cores
 
 
 def main() -> None:
@@ -398,6 +427,13 @@ def main() -> None:
         "--idempotency-keys",
         action="store_true",
         help="every hold carries an Idempotency-Key of its own, as the app's do",
+    )
+    parser.add_argument(
+        "--worker-cores",
+        type=_cores,
+        default=None,
+        help="cap each worker at this many cores (0.5: half a core; a cgroup, as root): "
+        "shows scaling with --workers 2 on a machine with too few cores for it",
     )
     args = parser.parse_args()
 

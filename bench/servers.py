@@ -17,7 +17,8 @@
   ``create_database(name)`` gives the URL of a new database on it.
 - ``cpu_seconds(pids)``: the CPU time processes and their descendants have used so far (a
   server's workers, PostgreSQL's backends): read before and after a load, over the requests
-  served, it is what a request costs however busy the machine is. ``database_pids(settings)``:
+  served, it is what a request costs however busy the machine is. ``process_tree(pids)``:
+  those processes and their descendants. ``database_pids(settings)``:
   the PostgreSQL server behind the settings (none for SQLite, which runs in the app).
 
 A bench script beside this file imports it by name::
@@ -177,9 +178,8 @@ def profiling(server: AppProcess, target: Path | None, name: str) -> Iterator[No
         print(f"  profile: {out}")
 
 
-def cpu_seconds(roots: Sequence[int]) -> float:
-    """CPU time (user + system) used so far by the processes `roots` and their descendants,
-    including children they have reaped (from /proc: Linux)."""
+def _processes() -> tuple[dict[int, list[str]], dict[int, list[int]]]:
+    """Every process's /proc stat fields after its name, and each process's children."""
     stats: dict[int, list[str]] = {}
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -191,13 +191,32 @@ def cpu_seconds(roots: Sequence[int]) -> float:
             continue
         stats[int(entry.name)] = fields
         children.setdefault(int(fields[1]), []).append(int(entry.name))
-    ticks = 0
-    pending = list(roots)
+    return stats, children
+
+
+def _tree(
+    roots: Sequence[int], stats: dict[int, list[str]], children: dict[int, list[int]]
+) -> list[int]:
+    found, pending = [], list(roots)
     while pending:
         pid = pending.pop()
-        if pid in stats:  # utime, stime (and for a root: its reaped children's)
-            ticks += int(stats[pid][11]) + int(stats[pid][12])
+        if pid in stats:
+            found.append(pid)
             pending += children.get(pid, [])
+    return found
+
+
+def process_tree(roots: Sequence[int]) -> list[int]:
+    """The processes `roots` and their descendants that are running (from /proc: Linux)."""
+    return _tree(roots, *_processes())
+
+
+def cpu_seconds(roots: Sequence[int]) -> float:
+    """CPU time (user + system) used so far by the processes `roots` and their descendants,
+    including children they have reaped (from /proc: Linux)."""
+    stats, children = _processes()
+    # utime, stime of each (and for a root: its reaped children's)
+    ticks = sum(int(stats[pid][11]) + int(stats[pid][12]) for pid in _tree(roots, stats, children))
     ticks += sum(int(stats[r][13]) + int(stats[r][14]) for r in roots if r in stats)
     return ticks / os.sysconf("SC_CLK_TCK")
 
