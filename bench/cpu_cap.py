@@ -42,7 +42,8 @@ def _write(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise SystemExit(
-            f"--worker-cores: cannot write {path} ({exc.strerror}): run as root"
+            f"--worker-cores: cannot write {path}: {exc.strerror} (it takes root, and a cgroup"
+            " hierarchy this process may write: not a container's read-only one)"
         ) from exc
 
 

@@ -78,3 +78,8 @@ def test_worker_cores_must_be_a_sensible_share_of_cores(text: str) -> None:
 
 def test_worker_cores_take_a_share_or_several_cores() -> None:
     assert (_cores("0.5"), _cores("2")) == (0.5, 2.0)
+
+
+def test_a_group_that_cannot_be_written_is_a_readable_exit() -> None:
+    with pytest.raises(SystemExit, match=r"cannot write /proc/version: .*takes root"):
+        cpu_cap._write(Path("/proc/version"), "1")
